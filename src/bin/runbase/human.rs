@@ -1,0 +1,154 @@
+//! The readable summary printed by `runbase inspect` without `--json`.
+
+use std::io::{self, Write};
+
+use runbase::report::{Linkage, Report};
+
+/// Formats a byte count the way people read them (`1.4 MB`).
+pub fn bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1000.0 && unit + 1 < UNITS.len() {
+        value /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+fn list(items: &[String]) -> String {
+    if items.is_empty() {
+        "-".to_string()
+    } else {
+        items.join(", ")
+    }
+}
+
+/// Writes one report.
+pub fn write_report(out: &mut impl Write, r: &Report) -> io::Result<()> {
+    writeln!(out, "{}", r.path)?;
+    let platform = r
+        .platform
+        .as_deref()
+        .map(|p| format!(" ({p})"))
+        .unwrap_or_default();
+    let endian = match r.elf.endian {
+        runbase::report::Endian::Big => "big-endian",
+        _ => "little-endian",
+    };
+    writeln!(
+        out,
+        "  file         ELF {}-bit {endian} {}{platform}",
+        r.elf.class, r.elf.machine
+    )?;
+    let runnable = if r.executable {
+        "can be started directly"
+    } else {
+        "cannot be started directly"
+    };
+    let what = match r.linkage {
+        Linkage::Static => "static: needs no loader and no shared libraries",
+        Linkage::StaticPie => "static-pie: position-independent, needs no loader",
+        Linkage::Dynamic => "dynamic: started by its program interpreter",
+        Linkage::SharedLibrary => "shared library",
+        Linkage::Relocatable => "relocatable object",
+        _ => "other",
+    };
+    writeln!(out, "  linkage      {what}; {runnable}")?;
+    if let Some(interp) = &r.interpreter {
+        writeln!(out, "  interpreter  {interp}")?;
+    }
+    if !r.needed.is_empty() {
+        writeln!(out, "  needed       {}", list(&r.needed))?;
+    }
+    if let Some(soname) = &r.soname {
+        writeln!(out, "  soname       {soname}")?;
+    }
+    if !r.rpath.is_empty() {
+        writeln!(out, "  rpath        {}", r.rpath.join(":"))?;
+    }
+    if !r.runpath.is_empty() {
+        writeln!(out, "  runpath      {}", r.runpath.join(":"))?;
+    }
+    let mut libc = r.libc.family.as_str().to_string();
+    if let Some(floor) = &r.libc.glibc_required {
+        libc.push_str(&format!(" >= {floor}"));
+        if !r.libc.glibc_floor_symbols.is_empty() {
+            let shown: Vec<String> = r.libc.glibc_floor_symbols.iter().take(4).cloned().collect();
+            let more = r.libc.glibc_floor_symbols.len().saturating_sub(shown.len());
+            let more = if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            };
+            libc.push_str(&format!(" (set by {}{more})", shown.join(", ")));
+        }
+    }
+    writeln!(out, "  libc         {libc}")?;
+    for why in &r.libc.evidence {
+        writeln!(out, "               - {why}")?;
+    }
+    if let Some(go) = &r.go {
+        let version = go.version.as_deref().unwrap_or("version unknown");
+        let cgo = if go.cgo_used {
+            "calls into C"
+        } else {
+            "pure Go (no C)"
+        };
+        let stamped = match go.cgo_enabled {
+            Some(true) => ", built with CGO_ENABLED=1",
+            Some(false) => ", built with CGO_ENABLED=0",
+            None => "",
+        };
+        writeln!(out, "  go           {version}, {cgo}{stamped}")?;
+        if let Some(m) = &go.main_module {
+            let v = m.version.as_deref().unwrap_or("");
+            writeln!(out, "               module {} {v}", m.path)?;
+        }
+        if !go.tags.is_empty() {
+            writeln!(out, "               tags {}", go.tags.join(","))?;
+        }
+        if !go.deps.is_empty() {
+            writeln!(out, "               {} dependencies", go.deps.len())?;
+        }
+    }
+    if let Some(rust) = &r.rust {
+        let version = rust.rustc_version.as_deref().unwrap_or("version unknown");
+        writeln!(out, "  rust         rustc {version}")?;
+        if !rust.crates.is_empty() {
+            writeln!(
+                out,
+                "               {} crates (cargo-auditable)",
+                rust.crates.len()
+            )?;
+        }
+    }
+    let s = &r.size;
+    let mut size = bytes(s.file_bytes);
+    if s.stripped {
+        size.push_str(", stripped");
+    } else {
+        size.push_str(", not stripped");
+    }
+    let saving = s.symtab_bytes.saturating_add(s.debug_bytes);
+    if saving > 0 {
+        size.push_str(&format!(
+            "; strip would save about {} (symbols {}, debug {})",
+            bytes(saving),
+            bytes(s.symtab_bytes),
+            bytes(s.debug_bytes)
+        ));
+    }
+    if let Some(packer) = &s.packed {
+        size.push_str(&format!("; packed with {packer}"));
+    }
+    writeln!(out, "  size         {size}")?;
+    for warning in &r.warnings {
+        writeln!(out, "  warning      {warning}")?;
+    }
+    Ok(())
+}

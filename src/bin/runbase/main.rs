@@ -1,0 +1,179 @@
+//! The `runbase` command-line tool.
+
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use runbase::report::{ErrorLine, Report};
+use runbase::{Error, Limits, Options, inspect_path};
+
+mod human;
+
+/// What does this ELF binary need at run time? Reads binaries, never runs them.
+#[derive(Parser)]
+#[command(name = "runbase", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Report linkage, C library, glibc floor, toolchain and size facts for each FILE.
+    ///
+    /// Exit status: 0 when every file was analysed, 1 when some file could not be (its line
+    /// says why; the others still print), 2 for bad usage.
+    Inspect(InspectArgs),
+    /// Print the JSON Schema of the report lines (`--json` output).
+    Schema {
+        /// Print the schema of the error line instead.
+        #[arg(long)]
+        error_line: bool,
+    },
+}
+
+#[derive(clap::Args)]
+struct InspectArgs {
+    /// Files to analyse (directories need --recursive).
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// Print one JSON object per file, one per line (the report contract).
+    #[arg(long)]
+    json: bool,
+    /// Walk directories: every regular ELF file below them, in path order. Symbolic links
+    /// and non-ELF files met during the walk are skipped.
+    #[arg(short, long)]
+    recursive: bool,
+    /// Largest file to analyse, in bytes.
+    #[arg(long, value_name = "BYTES")]
+    max_file_bytes: Option<u64>,
+    /// Bytes content scans (for static binaries) may read per file.
+    #[arg(long, value_name = "BYTES")]
+    scan_budget: Option<u64>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Inspect(args) => run_inspect(&args),
+        Command::Schema { error_line } => print_schema(error_line),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("runbase: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn print_schema(error_line: bool) -> io::Result<ExitCode> {
+    let schema = if error_line {
+        runbase::error_line_schema()
+    } else {
+        runbase::report_schema()
+    };
+    let mut out = io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, &schema)?;
+    writeln!(out)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One input: a path given on the command line or found by the walk.
+struct Input {
+    path: PathBuf,
+    /// Found by the walk: non-ELF files are skipped instead of reported.
+    walked: bool,
+}
+
+fn run_inspect(args: &InspectArgs) -> io::Result<ExitCode> {
+    let mut limits = Limits::default();
+    if let Some(max) = args.max_file_bytes {
+        limits.max_file_bytes = max;
+    }
+    if let Some(budget) = args.scan_budget {
+        limits.scan_budget_bytes = budget;
+    }
+    let options = Options::with_limits(limits);
+    let mut out = BufWriter::new(io::stdout().lock());
+    let mut failed = false;
+    let mut inputs = Vec::new();
+    for path in &args.files {
+        if args.recursive && path.is_dir() {
+            walk(path, &mut inputs, &mut |dir, e| {
+                eprintln!("runbase: cannot read directory {}: {e}", dir.display());
+                failed = true;
+            });
+        } else {
+            inputs.push(Input {
+                path: path.clone(),
+                walked: false,
+            });
+        }
+    }
+    for (i, input) in inputs.iter().enumerate() {
+        let label = input.path.to_string_lossy();
+        match inspect_path(&input.path, &options) {
+            Ok(report) => write_report(&mut out, &report, args.json, i == 0)?,
+            Err(Error::NotElf) if input.walked => {}
+            Err(error) => {
+                failed = true;
+                write_error(&mut out, &ErrorLine::new(&label, &error), args.json)?;
+            }
+        }
+    }
+    out.flush()?;
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn write_report(out: &mut impl Write, report: &Report, json: bool, first: bool) -> io::Result<()> {
+    if json {
+        serde_json::to_writer(&mut *out, report)?;
+        writeln!(out)
+    } else {
+        if !first {
+            writeln!(out)?;
+        }
+        human::write_report(out, report)
+    }
+}
+
+fn write_error(out: &mut impl Write, line: &ErrorLine, json: bool) -> io::Result<()> {
+    if json {
+        serde_json::to_writer(&mut *out, line)?;
+        writeln!(out)
+    } else {
+        // Keep the readable output on stdout in order; the message also goes to stderr so
+        // that it is seen when stdout is redirected.
+        eprintln!("runbase: {}: {}", line.path, line.error.message);
+        writeln!(out, "{}\n  error: {}", line.path, line.error.message)
+    }
+}
+
+/// Collects regular files below `dir` in path order, without following symbolic links.
+fn walk(dir: &Path, inputs: &mut Vec<Input>, on_error: &mut dyn FnMut(&Path, io::Error)) {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) => return on_error(dir, e),
+    };
+    let mut paths: Vec<(PathBuf, std::fs::FileType)> = entries
+        .filter_map(|entry| {
+            let entry = entry.ok()?;
+            Some((entry.path(), entry.file_type().ok()?))
+        })
+        .collect();
+    paths.sort_by(|a, b| a.0.cmp(&b.0));
+    for (path, kind) in paths {
+        if kind.is_dir() {
+            walk(&path, inputs, on_error);
+        } else if kind.is_file() {
+            inputs.push(Input { path, walked: true });
+        }
+    }
+}

@@ -1,0 +1,88 @@
+//! NUL-terminated string tables (DT_STRTAB, section name tables).
+
+use object::ReadRef;
+
+use crate::error::{Error, Result};
+
+/// Tables up to this size are read in one go: one read beats one read per string as soon as
+/// a few strings are wanted. Larger tables (big C++ or Rust libraries) are read string by
+/// string, so their cost follows the number of strings used, not the table's size.
+const READ_WHOLE_BYTES: u64 = 256 << 10;
+
+/// A string table inside the file.
+#[derive(Clone, Copy)]
+pub(crate) struct StringTable<'data, R: ReadRef<'data>> {
+    data: R,
+    offset: u64,
+    size: u64,
+    max_len: usize,
+    whole: Option<&'data [u8]>,
+}
+
+impl<'data, R: ReadRef<'data>> StringTable<'data, R> {
+    /// A table of `size` bytes at file `offset`.
+    pub fn new(data: R, offset: u64, size: u64, max_len: usize) -> Self {
+        let whole = if size <= READ_WHOLE_BYTES {
+            data.read_bytes_at(offset, size).ok()
+        } else {
+            None
+        };
+        StringTable {
+            data,
+            offset,
+            size,
+            max_len,
+            whole,
+        }
+    }
+
+    /// The string at `index`, without its NUL.
+    ///
+    /// `Err` when the index is outside the table, the string has no NUL inside the table, or
+    /// it is longer than the string limit.
+    pub fn get(&self, index: u64) -> Result<&'data [u8]> {
+        if index >= self.size {
+            return Err(Error::Malformed {
+                what: "string offset outside its string table",
+            });
+        }
+        let max = self.max_len as u64;
+        let end = self.size.min(index.saturating_add(max).saturating_add(1));
+        let bytes = match self.whole {
+            Some(whole) => {
+                let start = usize::try_from(index).map_err(|_| too_far())?;
+                let stop = usize::try_from(end).map_err(|_| too_far())?;
+                let window = whole.get(start..stop).ok_or_else(too_far)?;
+                let nul = memchr::memchr(0, window).ok_or_else(|| self.unterminated(window))?;
+                window.get(..nul).ok_or_else(too_far)?
+            }
+            None => {
+                let start = self.offset.checked_add(index).ok_or_else(too_far)?;
+                let stop = self.offset.checked_add(end).ok_or_else(too_far)?;
+                self.data
+                    .read_bytes_at_until(start..stop, 0)
+                    .map_err(|()| self.unterminated(&[]))?
+            }
+        };
+        Ok(bytes)
+    }
+
+    fn unterminated(&self, window: &[u8]) -> Error {
+        if window.len() as u64 > self.max_len as u64 {
+            Error::LimitExceeded {
+                what: "string length",
+                limit: self.max_len as u64,
+            }
+        } else {
+            Error::Malformed {
+                what: "string without terminating NUL, or longer than the limit",
+            }
+        }
+    }
+}
+
+fn too_far() -> Error {
+    Error::Malformed {
+        what: "string offset outside its string table",
+    }
+}

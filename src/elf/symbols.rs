@@ -1,0 +1,346 @@
+//! Version needs (DT_VERNEED) and imported dynamic symbols (DT_SYMTAB + DT_VERSYM), read
+//! through PT_DYNAMIC so that section-stripped files give the same answer.
+
+use std::collections::BTreeMap;
+
+use object::elf as raw;
+use object::read::elf::{FileHeader, Sym};
+use object::{Endianness, ReadRef};
+
+use super::ElfFile;
+use super::dynamic::DynamicInfo;
+use super::strings::StringTable;
+use crate::error::{Error, Result};
+
+/// When the whole dynamic symbol table has at most this many entries it is read whole, which
+/// also finds imports bound by copy relocation (defined in the file, versioned by a need).
+/// Larger tables are read only up to GNU hash's `symoffset`, where linkers put every
+/// undefined symbol, so a 60 MB library costs what a small one does.
+const FULL_TABLE_SYMBOLS: u64 = 8192;
+
+/// The first read of version-need data; it grows only when the chain runs past it.
+const VERSION_WINDOW: u64 = 4096;
+
+/// One library named in DT_VERNEED and the versions needed from it.
+#[derive(Debug, Clone)]
+pub(crate) struct VersionNeed<'data> {
+    pub file: &'data [u8],
+    pub versions: Vec<NeededVersion<'data>>,
+}
+
+/// One `vernaux` entry.
+#[derive(Debug, Clone)]
+pub(crate) struct NeededVersion<'data> {
+    pub name: &'data [u8],
+    /// The index DT_VERSYM uses for it.
+    pub index: u16,
+    /// VER_FLG_WEAK: the loader only warns when it is missing.
+    pub weak: bool,
+}
+
+/// A symbol the file expects another object to provide.
+#[derive(Debug, Clone)]
+pub(crate) struct ImportedSymbol<'data> {
+    pub name: &'data [u8],
+    /// The needed version (`GLIBC_2.34`) and the library it is needed from.
+    pub version: Option<(&'data [u8], &'data [u8])>,
+    pub weak: bool,
+}
+
+/// The imports found, and whether the table could be read to its end.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Imports<'data> {
+    pub symbols: Vec<ImportedSymbol<'data>>,
+    /// False when the symbol count was unknown or over the limit, or entries were bad.
+    pub complete: bool,
+}
+
+impl<'data, H, R> ElfFile<'data, H, R>
+where
+    H: FileHeader<Endian = Endianness>,
+    R: ReadRef<'data>,
+{
+    /// Decodes DT_VERNEED. `Ok(empty)` without it.
+    pub fn version_needs(
+        &self,
+        info: &DynamicInfo,
+        strings: &StringTable<'data, R>,
+    ) -> Result<Vec<VersionNeed<'data>>> {
+        let Some(addr) = info.verneed else {
+            return Ok(Vec::new());
+        };
+        let Some((offset, avail)) = self.map_address(addr) else {
+            return Err(Error::Malformed {
+                what: "DT_VERNEED is outside every PT_LOAD segment",
+            });
+        };
+        let limit = avail.min(self.limits.max_version_bytes as u64);
+        let mut window_len = VERSION_WINDOW.min(limit);
+        loop {
+            let window =
+                self.data
+                    .read_bytes_at(offset, window_len)
+                    .map_err(|()| Error::Truncated {
+                        what: "version needs",
+                        offset,
+                    })?;
+            match parse_verneed(self.endian, window, info.verneednum, strings)? {
+                Some(needs) => return Ok(needs),
+                None if window_len < limit => window_len = window_len.saturating_mul(16).min(limit),
+                None => {
+                    return Err(if limit < avail {
+                        Error::LimitExceeded {
+                            what: "version need bytes",
+                            limit: self.limits.max_version_bytes as u64,
+                        }
+                    } else {
+                        Error::Truncated {
+                            what: "version needs",
+                            offset,
+                        }
+                    });
+                }
+            }
+        }
+    }
+
+    /// The imported dynamic symbols with their needed versions.
+    ///
+    /// `dynsym_count` is the entry count of a `.dynsym` section whose address matches
+    /// DT_SYMTAB, when section headers are present; it is only a hint.
+    pub fn imports(
+        &self,
+        info: &DynamicInfo,
+        strings: &StringTable<'data, R>,
+        needs: &[VersionNeed<'data>],
+        dynsym_count: Option<u64>,
+    ) -> Result<Imports<'data>> {
+        let Some(symtab) = info.symtab else {
+            return Ok(Imports {
+                symbols: Vec::new(),
+                complete: true,
+            });
+        };
+        let entsize = std::mem::size_of::<H::Sym>() as u64;
+        let hashed_from = match info.gnu_hash {
+            Some(addr) => self.gnu_hash_symoffset(addr)?,
+            None => None,
+        };
+        let total = match (dynsym_count, info.hash) {
+            (Some(count), _) => Some(count),
+            (None, Some(addr)) => self.sysv_hash_count(addr)?,
+            (None, None) => None,
+        };
+        let (count, mut complete) = match (total, hashed_from) {
+            (Some(total), _) if total <= FULL_TABLE_SYMBOLS => (total, true),
+            (_, Some(base)) => (base, true),
+            (Some(total), None) => (total, true),
+            (None, None) => (0, false),
+        };
+        let max = self.limits.max_dynamic_symbols as u64;
+        let count = if count > max {
+            complete = false;
+            max
+        } else {
+            count
+        };
+        let Some((offset, avail)) = self.map_address(symtab) else {
+            return Err(Error::Malformed {
+                what: "DT_SYMTAB is outside every PT_LOAD segment",
+            });
+        };
+        let count = count.min(avail / entsize.max(1));
+        let syms: &'data [H::Sym] = self
+            .data
+            .read_slice_at(offset, usize::try_from(count).unwrap_or(0))
+            .map_err(|()| Error::Truncated {
+                what: "dynamic symbol table",
+                offset,
+            })?;
+        let versym: &'data [u8] = match info.versym {
+            Some(addr) => self
+                .read_at_address(addr, count.saturating_mul(2), "DT_VERSYM")?
+                .unwrap_or(&[]),
+            None => &[],
+        };
+        let by_index: BTreeMap<u16, (&'data [u8], &'data [u8])> = needs
+            .iter()
+            .flat_map(|need| {
+                need.versions
+                    .iter()
+                    .map(move |v| (v.index, (v.name, need.file)))
+            })
+            .collect();
+        let mut symbols = Vec::new();
+        for (i, sym) in syms.iter().enumerate().skip(1) {
+            let version_index = versym_at(self.endian, versym, i);
+            let needed = version_index.and_then(|ix| by_index.get(&ix)).copied();
+            let undefined = sym.st_shndx(self.endian) == raw::SHN_UNDEF;
+            // Copy-relocated data (`stdout`, `environ`) is defined here but still needed.
+            if !undefined && needed.is_none() {
+                continue;
+            }
+            let name_offset = sym.st_name(self.endian);
+            if name_offset == 0 {
+                continue;
+            }
+            match strings.get(u64::from(name_offset)) {
+                Ok(name) => symbols.push(ImportedSymbol {
+                    name,
+                    version: needed,
+                    weak: sym.st_bind() == raw::STB_WEAK,
+                }),
+                Err(_) => complete = false,
+            }
+        }
+        Ok(Imports { symbols, complete })
+    }
+
+    /// GNU hash's `symoffset`: the index of the first hashed (defined) symbol.
+    fn gnu_hash_symoffset(&self, addr: u64) -> Result<Option<u64>> {
+        let Some(bytes) = self.read_at_address(addr, 16, "DT_GNU_HASH")? else {
+            return Ok(None);
+        };
+        let header: &raw::GnuHashHeader<Endianness> =
+            bytes.read_at(0).map_err(|()| Error::Truncated {
+                what: "DT_GNU_HASH header",
+                offset: 0,
+            })?;
+        Ok(Some(u64::from(header.symbol_base.get(self.endian))))
+    }
+
+    /// The SysV hash table's chain count, which equals the dynamic symbol count.
+    fn sysv_hash_count(&self, addr: u64) -> Result<Option<u64>> {
+        let Some(bytes) = self.read_at_address(addr, 8, "DT_HASH")? else {
+            return Ok(None);
+        };
+        let header: &raw::HashHeader<Endianness> =
+            bytes.read_at(0).map_err(|()| Error::Truncated {
+                what: "DT_HASH header",
+                offset: 0,
+            })?;
+        Ok(Some(u64::from(header.chain_count.get(self.endian))))
+    }
+}
+
+fn versym_at(endian: Endianness, versym: &[u8], index: usize) -> Option<u16> {
+    let at = index.checked_mul(2)?;
+    let pair = versym.get(at..at.checked_add(2)?)?;
+    let raw_value = match endian {
+        Endianness::Little => u16::from_le_bytes([*pair.first()?, *pair.get(1)?]),
+        Endianness::Big => u16::from_be_bytes([*pair.first()?, *pair.get(1)?]),
+    };
+    // The top bit marks a hidden version; indexes 0 and 1 mean local and unversioned.
+    let index = raw_value & 0x7fff;
+    (index >= 2).then_some(index)
+}
+
+/// Walks the verneed chain inside `window`. `Ok(None)` means the chain runs past the window.
+fn parse_verneed<'data, R: ReadRef<'data>>(
+    endian: Endianness,
+    window: &'data [u8],
+    count: Option<u64>,
+    strings: &StringTable<'data, R>,
+) -> Result<Option<Vec<VersionNeed<'data>>>> {
+    // Each entry takes at least 16 bytes, which bounds the loops whatever the counts say.
+    let max_entries = (window.len() / 16) as u64;
+    let wanted = count.unwrap_or(max_entries).min(max_entries);
+    let mut needs = Vec::new();
+    let mut at: u64 = 0;
+    for _ in 0..wanted {
+        let Ok(need) = window.read_at::<raw::Verneed<Endianness>>(at) else {
+            return Ok(None);
+        };
+        let file = strings.get(u64::from(need.vn_file.get(endian)))?;
+        let mut versions = Vec::new();
+        let mut aux_at = at.checked_add(u64::from(need.vn_aux.get(endian)));
+        for _ in 0..u64::from(need.vn_cnt.get(endian)).min(max_entries) {
+            let Some(pos) = aux_at else {
+                return Err(bad_chain());
+            };
+            let Ok(aux) = window.read_at::<raw::Vernaux<Endianness>>(pos) else {
+                return Ok(None);
+            };
+            versions.push(NeededVersion {
+                name: strings.get(u64::from(aux.vna_name.get(endian)))?,
+                index: aux.vna_other.get(endian).0 & 0x7fff,
+                weak: aux.vna_flags.get(endian).0 & raw::VER_FLG_WEAK.0 != 0,
+            });
+            let next = aux.vna_next.get(endian);
+            if next == 0 {
+                break;
+            }
+            aux_at = pos.checked_add(u64::from(next));
+        }
+        needs.push(VersionNeed { file, versions });
+        let next = need.vn_next.get(endian);
+        if next == 0 {
+            break;
+        }
+        at = at.checked_add(u64::from(next)).ok_or_else(bad_chain)?;
+    }
+    Ok(Some(needs))
+}
+
+fn bad_chain() -> Error {
+    Error::Malformed {
+        what: "version need chain points outside its data",
+    }
+}
+
+impl<'data, H, R> ElfFile<'data, H, R>
+where
+    H: FileHeader<Endian = Endianness>,
+    R: ReadRef<'data>,
+{
+    /// Whether the file exports (defines) dynamic symbols: a loader or library does, a
+    /// static-pie program does not. Reads the GNU hash buckets (non-empty means exports) or,
+    /// with only a SysV hash, the symbols themselves.
+    pub fn exports_symbols(&self, info: &DynamicInfo) -> bool {
+        let word = if self.header.is_class_64() { 8u64 } else { 4 };
+        if let Some(addr) = info.gnu_hash {
+            let Ok(Some(bytes)) = self.read_at_address(addr, 16, "DT_GNU_HASH") else {
+                return false;
+            };
+            let Ok(header) = bytes.read_at::<raw::GnuHashHeader<Endianness>>(0) else {
+                return false;
+            };
+            let buckets = u64::from(header.bucket_count.get(self.endian));
+            let bloom = u64::from(header.bloom_count.get(self.endian));
+            if buckets > self.limits.max_dynamic_symbols as u64 {
+                return true;
+            }
+            let skip = bloom.saturating_mul(word).saturating_add(16);
+            let Ok(Some(table)) = self.read_at_address(
+                addr,
+                skip.saturating_add(buckets.saturating_mul(4)),
+                "DT_GNU_HASH",
+            ) else {
+                return false;
+            };
+            let start = usize::try_from(skip).unwrap_or(usize::MAX);
+            return table.get(start..).unwrap_or(&[]).iter().any(|b| *b != 0);
+        }
+        let (Some(hash), Some(symtab)) = (info.hash, info.symtab) else {
+            return false;
+        };
+        let Ok(Some(count)) = self.sysv_hash_count(hash) else {
+            return false;
+        };
+        let count = count.min(self.limits.max_dynamic_symbols as u64);
+        let Some((offset, _)) = self.map_address(symtab) else {
+            return false;
+        };
+        let Ok(syms) = self
+            .data
+            .read_slice_at::<H::Sym>(offset, usize::try_from(count).unwrap_or(0))
+        else {
+            return false;
+        };
+        syms.iter().skip(1).any(|sym| {
+            sym.st_shndx(self.endian) != raw::SHN_UNDEF
+                && matches!(sym.st_bind(), raw::STB_GLOBAL | raw::STB_WEAK)
+                && matches!(sym.st_type(), raw::STT_FUNC | raw::STT_OBJECT)
+        })
+    }
+}

@@ -1,0 +1,380 @@
+//! The pipeline for one file: ELF views -> facts -> needs -> [`Report`].
+
+use std::cell::OnceCell;
+use std::path::Path;
+
+use object::elf::{FileHeader32, FileHeader64};
+use object::read::elf::{FileHeader, SectionHeader};
+use object::{Endianness, ReadRef};
+
+use crate::classify::{LinkageInput, classify};
+use crate::elf::machine::{machine_name, oci_platform};
+use crate::elf::symbols::Imports;
+use crate::elf::{ElfFile, Ident};
+use crate::error::{Error, Limits, Result};
+use crate::libc::signals;
+use crate::libc::{LibcInput, StaticSignals};
+use crate::report::{ElfHeader, Endian, FileType, Linkage, Report, Rust, SCHEMA_VERSION};
+use crate::source::FileSource;
+use crate::toolchain::{self, go, rust};
+
+/// How an analysis runs.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct Options {
+    /// Bounds on the work done per file.
+    pub limits: Limits,
+}
+
+impl Options {
+    /// Options with these limits.
+    pub fn with_limits(limits: Limits) -> Self {
+        Options { limits }
+    }
+}
+
+/// Analyses the file at `path`, reading only the byte ranges needed (with `pread`).
+///
+/// The report's `path` is `path` as given.
+pub fn inspect_path(path: &Path, options: &Options) -> Result<Report> {
+    let source = FileSource::open(path)?;
+    inspect_data(&path.to_string_lossy(), &source, options)
+}
+
+/// Analyses an ELF file held in memory; `label` becomes the report's `path`.
+pub fn inspect_bytes(label: &str, bytes: &[u8], options: &Options) -> Result<Report> {
+    inspect_data(label, bytes, options)
+}
+
+/// Analyses an ELF file from any byte source: a slice, a memory map, a [`FileSource`], or
+/// another implementation of object's [`ReadRef`].
+pub fn inspect_data<'data, R: ReadRef<'data>>(
+    label: &str,
+    data: R,
+    options: &Options,
+) -> Result<Report> {
+    let ident = Ident::parse(data)?;
+    if ident.is_64 {
+        let elf = ElfFile::<FileHeader64<Endianness>, R>::parse(data, &options.limits)?;
+        analyze(label, &elf, ident)
+    } else {
+        let elf = ElfFile::<FileHeader32<Endianness>, R>::parse(data, &options.limits)?;
+        analyze(label, &elf, ident)
+    }
+}
+
+/// Lossy UTF-8, with a warning when bytes had to be replaced.
+fn text(bytes: &[u8], what: &str, warnings: &mut Vec<String>) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => s.to_string(),
+        Err(_) => {
+            warnings.push(format!(
+                "{what} is not valid UTF-8; shown with replacement characters"
+            ));
+            String::from_utf8_lossy(bytes).into_owned()
+        }
+    }
+}
+
+fn split_path_list(value: Option<String>) -> Vec<String> {
+    value
+        .map(|v| v.split(':').map(str::to_string).collect())
+        .unwrap_or_default()
+}
+
+fn analyze<'data, H, R>(label: &str, elf: &ElfFile<'data, H, R>, ident: Ident) -> Result<Report>
+where
+    H: FileHeader<Endian = Endianness>,
+    R: ReadRef<'data>,
+{
+    let mut warnings = Vec::new();
+    let limits = &elf.limits;
+
+    let interpreter_raw = elf.interpreter()?;
+    let dynamic = elf.dynamic()?;
+    let strings = match &dynamic {
+        Some(info) => elf.dynamic_strings(info)?,
+        None => None,
+    };
+    let string_at = |offset: u64| -> Result<&'data [u8]> {
+        strings
+            .as_ref()
+            .ok_or(Error::Malformed {
+                what: "dynamic string referenced but DT_STRTAB is missing",
+            })?
+            .get(offset)
+    };
+    let mut needed_raw = Vec::new();
+    if let Some(info) = &dynamic {
+        for offset in &info.needed {
+            needed_raw.push(string_at(*offset)?);
+        }
+    }
+    let soname_raw = dynamic
+        .as_ref()
+        .and_then(|d| d.soname)
+        .map(&string_at)
+        .transpose()?;
+    let rpath_raw = dynamic
+        .as_ref()
+        .and_then(|d| d.rpath)
+        .map(&string_at)
+        .transpose()?;
+    let runpath_raw = dynamic
+        .as_ref()
+        .and_then(|d| d.runpath)
+        .map(&string_at)
+        .transpose()?;
+
+    let sections = elf.sections().unwrap_or_else(|e| {
+        warnings.push(format!("section headers ignored: {e}"));
+        None
+    });
+
+    let version_needs = match (&dynamic, &strings) {
+        (Some(info), Some(strings)) => elf.version_needs(info, strings).unwrap_or_else(|e| {
+            warnings.push(format!("version needs unreadable: {e}"));
+            Vec::new()
+        }),
+        _ => Vec::new(),
+    };
+    let imports = match (&dynamic, &strings) {
+        (Some(info), Some(strings)) => {
+            let dynsym_count = match (&sections, info.symtab) {
+                (Some(sections), Some(addr)) => sections
+                    .by_address(addr, object::elf::SHT_DYNSYM)
+                    .and_then(|sh| {
+                        let size: u64 = sh.sh_size(elf.endian).into();
+                        size.checked_div(std::mem::size_of::<H::Sym>() as u64)
+                    }),
+                _ => None,
+            };
+            elf.imports(info, strings, &version_needs, dynsym_count)
+                .unwrap_or_else(|e| {
+                    warnings.push(format!("dynamic symbols unreadable: {e}"));
+                    Imports::default()
+                })
+        }
+        _ => Imports {
+            symbols: Vec::new(),
+            complete: true,
+        },
+    };
+    if !imports.complete {
+        warnings.push("the list of imported symbols may be incomplete".into());
+    }
+    let notes = elf.notes(sections.as_ref());
+    if notes.unreadable_areas > 0 {
+        warnings.push(format!(
+            "{} note area(s) could not be read",
+            notes.unreadable_areas
+        ));
+    }
+
+    // Linkage.
+    let file_type = match elf.e_type() {
+        1 => FileType::Rel,
+        2 => FileType::Exec,
+        3 => FileType::Dyn,
+        4 => FileType::Core,
+        _ => FileType::Other,
+    };
+    let mut linkage_input = LinkageInput {
+        file_type,
+        has_interpreter: interpreter_raw.is_some(),
+        has_dynamic: dynamic.is_some(),
+        has_soname: soname_raw.is_some(),
+        has_needed: !needed_raw.is_empty(),
+        df_1_pie: dynamic.as_ref().is_some_and(|d| d.is_pie()),
+        entry: elf.entry(),
+        exports_symbols: None,
+    };
+    if linkage_input.needs_export_check() {
+        linkage_input.exports_symbols = dynamic.as_ref().map(|d| elf.exports_symbols(d));
+    }
+    let (linkage, executable) = classify(&linkage_input);
+
+    // Toolchains and static-binary signals, cheapest first.
+    let mut go_found = toolchain::find_go(elf, sections.as_ref(), &notes);
+    warnings.append(&mut go_found.problems);
+    let rodata = OnceCell::new();
+    let readonly =
+        || *rodata.get_or_init(|| elf.readonly_data(sections.as_ref(), limits.scan_budget_bytes));
+
+    let mut signals = StaticSignals {
+        gnu_abi_tag: signals::gnu_abi_tag(&notes, elf.endian),
+        android_api: signals::android_api_level(&notes, elf.endian),
+        ..StaticSignals::default()
+    };
+    let static_like =
+        interpreter_raw.is_none() && needed_raw.is_empty() && version_needs.is_empty();
+    // Runnable libraries without dependencies are C library loaders themselves (ld.so,
+    // musl's libc.so): their own content says which.
+    let is_program = matches!(linkage, Linkage::Static | Linkage::StaticPie) || executable;
+    if static_like && is_program && signals.gnu_abi_tag.is_none() {
+        signals.irelative = signals::count_irelative(elf, dynamic.as_ref(), sections.as_ref());
+        if signals.irelative == 0 && !go_found.is_go() {
+            signals.entry_code = signals::entry_code(elf);
+        }
+    }
+    let undecided = signals.gnu_abi_tag.is_none()
+        && signals.irelative == 0
+        && signals.entry_code.is_none()
+        && signals.android_api.is_none();
+    if static_like && is_program && undecided && !go_found.is_go() {
+        if let Some(data) = readonly() {
+            signals.markers = signals::content_markers(data);
+            if signals.markers.is_empty() && go::find_pclntab(data, ident.big_endian) {
+                go_found
+                    .evidence
+                    .push("Go pclntab header in read-only data".into());
+            }
+        }
+    }
+
+    let go = if go_found.is_go() {
+        let cgo_used = interpreter_raw.is_some()
+            || !needed_raw.is_empty()
+            || signals.gnu_abi_tag.is_some()
+            || signals.irelative > 0;
+        signals.pure_go = !cgo_used;
+        let mut evidence = std::mem::take(&mut go_found.evidence);
+        let mut version = go_found.version.take();
+        if version.is_none() {
+            version = readonly().and_then(go::find_version_string);
+            if let Some(v) = &version {
+                evidence.push(format!("version string {v} in read-only data (heuristic)"));
+            }
+        }
+        Some(go::facts(
+            version,
+            go_found.modinfo.take(),
+            cgo_used,
+            evidence,
+        ))
+    } else {
+        None
+    };
+
+    let rust = rust_facts(elf, sections.as_ref(), &readonly, &mut warnings);
+
+    let needed_refs: Vec<&[u8]> = needed_raw.clone();
+    let libc = crate::libc::detect(&LibcInput {
+        interpreter: interpreter_raw,
+        needed: &needed_refs,
+        soname: soname_raw,
+        version_needs: &version_needs,
+        imports: &imports.symbols,
+        signals: &signals,
+    });
+
+    let size = crate::size::size_facts(elf, sections.as_ref());
+    let build_id = notes
+        .find(b"GNU", object::elf::NT_GNU_BUILD_ID.0)
+        .map(|note| note.desc.iter().map(|b| format!("{b:02x}")).collect());
+
+    let interpreter = interpreter_raw.map(|i| text(i, "PT_INTERP", &mut warnings));
+    let needed = needed_raw
+        .iter()
+        .map(|n| text(n, "a DT_NEEDED name", &mut warnings))
+        .collect();
+    let soname = soname_raw.map(|s| text(s, "DT_SONAME", &mut warnings));
+    let rpath = split_path_list(rpath_raw.map(|r| text(r, "DT_RPATH", &mut warnings)));
+    let runpath = split_path_list(runpath_raw.map(|r| text(r, "DT_RUNPATH", &mut warnings)));
+    let is_64 = ident.is_64;
+    Ok(Report {
+        schema_version: SCHEMA_VERSION,
+        path: label.to_string(),
+        elf: ElfHeader {
+            class: if is_64 { 64 } else { 32 },
+            endian: if ident.big_endian {
+                Endian::Big
+            } else {
+                Endian::Little
+            },
+            machine: machine_name(elf.e_machine(), is_64),
+            e_machine: elf.e_machine(),
+            file_type,
+            os_abi: ident.os_abi,
+            entry: elf.entry(),
+        },
+        platform: oci_platform(elf.e_machine(), is_64, ident.big_endian).map(str::to_string),
+        linkage,
+        executable,
+        interpreter,
+        needed,
+        soname,
+        rpath,
+        runpath,
+        libc,
+        go,
+        rust,
+        size,
+        needs: Vec::new(),
+        closure: None,
+        recommendation: None,
+        build_id,
+        warnings,
+    })
+}
+
+/// Rust facts from `.comment` and `.dep-v0`; without `.comment`, a bounded scan for the
+/// standard library's `/rustc/<commit>/` paths.
+fn rust_facts<'data, H, R>(
+    elf: &ElfFile<'data, H, R>,
+    sections: Option<&crate::elf::sections::Sections<'data, H>>,
+    readonly: &dyn Fn() -> Option<&'data [u8]>,
+    warnings: &mut Vec<String>,
+) -> Option<Rust>
+where
+    H: FileHeader<Endian = Endianness>,
+    R: ReadRef<'data>,
+{
+    let limits = &elf.limits;
+    let section_bytes = |name: &[u8], max: u64| -> Option<Result<&'data [u8], ()>> {
+        let sections = sections?;
+        let sh = sections.by_name(name)?;
+        let (offset, size) = sections.file_range(sh, elf.len)?;
+        Some(if size > max {
+            Err(())
+        } else {
+            elf.data.read_bytes_at(offset, size)
+        })
+    };
+    let mut evidence = Vec::new();
+    let comment = section_bytes(b".comment", 64 << 10).and_then(Result::ok);
+    let rustc_version = comment.and_then(rust::rustc_version);
+    if let Some(v) = &rustc_version {
+        evidence.push(format!("`.comment` says rustc version {v}"));
+    }
+    let mut crates = Vec::new();
+    match section_bytes(b".dep-v0", limits.max_audit_compressed_bytes as u64) {
+        None => {}
+        Some(Err(())) => {
+            warnings.push("cargo-auditable data larger than the limit or unreadable".into())
+        }
+        Some(Ok(compressed)) => match rust::audit_crates(compressed, limits.max_audit_json_bytes) {
+            Ok(list) => {
+                evidence.push(format!(
+                    "cargo-auditable `.dep-v0` lists {} crates",
+                    list.len()
+                ));
+                crates = list;
+            }
+            Err(e) => warnings.push(e.message().to_string()),
+        },
+    }
+    if rustc_version.is_none() && crates.is_empty() && comment.is_none() {
+        if let Some(commit) = readonly().and_then(rust::find_rustc_commit) {
+            evidence.push(format!("standard library paths of rustc commit {commit}"));
+        }
+    }
+    if evidence.is_empty() {
+        return None;
+    }
+    Some(Rust {
+        rustc_version,
+        crates,
+        evidence,
+    })
+}

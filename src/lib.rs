@@ -1,0 +1,122 @@
+//! runbase reads an ELF binary, without ever running it, and says what it needs at run time:
+//! how it is linked, which C library (and which glibc version) it was built for, which
+//! toolchain built it, and the hidden files and libraries `ldd` does not show.
+//!
+//! # Layers
+//!
+//! 1. **Raw ELF structures** come from the [`object`] crate (`object::elf`).
+//! 2. **Lazy, zero-copy views** (crate-private `elf` module) borrow from a byte source and
+//!    read only what is asked for: the file header, program headers, PT_INTERP and, through
+//!    PT_DYNAMIC with addresses mapped through PT_LOAD, the dynamic table, its strings,
+//!    version needs and imported symbols. Section headers are an optional extra, so files
+//!    with stripped or lying section headers give the same answer.
+//! 3. **Facts and the owned [`Report`]**: linkage, C library, toolchain and size facts, as a
+//!    serde value whose JSON form is a stable contract (see [`report`]).
+//!
+//! # Example
+//!
+//! ```no_run
+//! use runbase::{inspect_path, Options};
+//!
+//! let report = inspect_path("/bin/ls".as_ref(), &Options::default())?;
+//! println!("{} {} {:?}", report.linkage.as_str(), report.libc.family.as_str(),
+//!          report.libc.glibc_required);
+//! # Ok::<(), runbase::Error>(())
+//! ```
+//!
+//! # Guarantees
+//!
+//! - **Never executes the input**: no loader, no `ldd`, no `dlopen`.
+//! - **Bounded**: every count, size and offset read from the file is checked; nothing is
+//!   allocated by a count the file declares; [`Limits`] caps the rest, including content
+//!   scans, so a 500 MB file costs about what a 20 kB one does.
+//! - **No panics** on any input: malformed files give a typed [`Error`], or a report with
+//!   `warnings` when only an optional part is damaged.
+//!
+//! # Byte sources
+//!
+//! [`inspect_path`] reads with `pread` through [`FileSource`] (only the ranges needed; on a
+//! cold page cache this beats a memory map, whose read-ahead pulls in megabytes).
+//! [`inspect_bytes`] takes a slice, and [`inspect_data`] any [`ReadRef`] (for example a
+//! memory map from [`map_file`]).
+//!
+//! # Features
+//!
+//! - `schema`: derives a JSON Schema for the report types ([`schemars`]).
+//! - `cli`: the `runbase` command-line tool (implies `schema`).
+
+#![deny(missing_docs)]
+#![deny(unsafe_code)]
+#![deny(missing_debug_implementations)]
+
+#[deny(
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::cast_possible_truncation
+)]
+mod classify;
+#[deny(
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::cast_possible_truncation
+)]
+mod elf;
+mod error;
+#[deny(
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::cast_possible_truncation
+)]
+mod inspect;
+#[deny(
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::cast_possible_truncation
+)]
+mod libc;
+pub mod report;
+#[deny(
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::cast_possible_truncation
+)]
+mod size;
+mod source;
+#[deny(
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::cast_possible_truncation
+)]
+mod toolchain;
+
+pub use error::{Error, Limits, Result};
+pub use inspect::{Options, inspect_bytes, inspect_data, inspect_path};
+pub use report::Report;
+pub use source::{FileSource, ReadRef, map_file};
+
+#[cfg(feature = "schema")]
+pub use schemars;
+
+/// The JSON Schema of a report line, generated from the Rust types.
+#[cfg(feature = "schema")]
+pub fn report_schema() -> schemars::Schema {
+    schemars::schema_for!(Report)
+}
+
+/// The JSON Schema of an error line, generated from the Rust types.
+#[cfg(feature = "schema")]
+pub fn error_line_schema() -> schemars::Schema {
+    schemars::schema_for!(report::ErrorLine)
+}

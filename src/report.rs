@@ -1,0 +1,494 @@
+//! The owned, serde-serializable report: the JSON contract other tools parse.
+//!
+//! Keys are snake_case and word values are spelled exactly as in the contract
+//! (`static-pie`, `shared-library`...). Absent values are `null` or `[]`, never a missing
+//! key. The contract grows by adding keys, never by renaming. Strings read from the file are
+//! decoded lossily (invalid UTF-8 becomes U+FFFD), and a warning says when that happened.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// The contract version carried by every report line.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Everything runbase found out about one file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[non_exhaustive]
+pub struct Report {
+    /// Always [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// The path as given.
+    pub path: String,
+    /// File header facts.
+    pub elf: ElfHeader,
+    /// The OCI platform (`linux/amd64`...) where known.
+    pub platform: Option<String>,
+    /// How the file is linked.
+    pub linkage: Linkage,
+    /// Whether the file can be started directly.
+    pub executable: bool,
+    /// PT_INTERP.
+    pub interpreter: Option<String>,
+    /// DT_NEEDED, in file order.
+    pub needed: Vec<String>,
+    /// DT_SONAME.
+    pub soname: Option<String>,
+    /// DT_RPATH split on `:`, in file order.
+    pub rpath: Vec<String>,
+    /// DT_RUNPATH split on `:`, in file order.
+    pub runpath: Vec<String>,
+    /// The C library the file is built for.
+    pub libc: Libc,
+    /// Go facts, when the file is a Go program.
+    pub go: Option<Go>,
+    /// Rust facts, when the file was built by rustc.
+    pub rust: Option<Rust>,
+    /// Size facts: what stripping would save, packing.
+    pub size: Size,
+    /// Hidden run-time needs.
+    pub needs: Vec<Need>,
+    /// The shared-library closure inside a root filesystem, when one was given.
+    pub closure: Option<Closure>,
+    /// The base-image recommendation, when asked for.
+    pub recommendation: Option<Recommendation>,
+    /// The GNU build ID (hex), when the file has one.
+    pub build_id: Option<String>,
+    /// Problems met in optional parts of the file; the rest of the report stands.
+    pub warnings: Vec<String>,
+}
+
+/// File header facts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[non_exhaustive]
+pub struct ElfHeader {
+    /// 32 or 64.
+    pub class: u8,
+    /// Byte order.
+    pub endian: Endian,
+    /// Rust `target_arch` spelling, or `em_<number>`.
+    pub machine: String,
+    /// `e_machine` as a number.
+    pub e_machine: u16,
+    /// `e_type`, named.
+    #[serde(rename = "type")]
+    pub file_type: FileType,
+    /// `EI_OSABI` as a number (0 System V, 3 GNU/Linux, 9 FreeBSD...).
+    pub os_abi: u8,
+    /// `e_entry`.
+    pub entry: u64,
+}
+
+/// Byte order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum Endian {
+    /// Little endian.
+    Little,
+    /// Big endian.
+    Big,
+}
+
+/// `e_type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum FileType {
+    /// ET_EXEC.
+    Exec,
+    /// ET_DYN.
+    Dyn,
+    /// ET_REL.
+    Rel,
+    /// ET_CORE.
+    Core,
+    /// Anything else.
+    Other,
+}
+
+/// How the file is linked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[non_exhaustive]
+pub enum Linkage {
+    /// No loader, fixed address.
+    #[serde(rename = "static")]
+    Static,
+    /// No loader, position-independent: relocates itself.
+    #[serde(rename = "static-pie")]
+    StaticPie,
+    /// Started by a program interpreter (PT_INTERP).
+    #[serde(rename = "dynamic")]
+    Dynamic,
+    /// A shared library (possibly runnable, like `ld.so` or glibc's `libc.so.6`).
+    #[serde(rename = "shared-library")]
+    SharedLibrary,
+    /// An object file (ET_REL).
+    #[serde(rename = "relocatable")]
+    Relocatable,
+    /// A core dump or an unknown type.
+    #[serde(rename = "other")]
+    Other,
+}
+
+impl Linkage {
+    /// The contract's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Linkage::Static => "static",
+            Linkage::StaticPie => "static-pie",
+            Linkage::Dynamic => "dynamic",
+            Linkage::SharedLibrary => "shared-library",
+            Linkage::Relocatable => "relocatable",
+            Linkage::Other => "other",
+        }
+    }
+}
+
+/// The C library family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum LibcFamily {
+    /// GNU C library.
+    Glibc,
+    /// musl.
+    Musl,
+    /// Android's bionic.
+    Bionic,
+    /// uClibc or uClibc-ng.
+    Uclibc,
+    /// klibc (early userspace).
+    Klibc,
+    /// No C library at all (pure Go, freestanding).
+    None,
+    /// Could not tell.
+    Unknown,
+}
+
+impl LibcFamily {
+    /// The contract's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LibcFamily::Glibc => "glibc",
+            LibcFamily::Musl => "musl",
+            LibcFamily::Bionic => "bionic",
+            LibcFamily::Uclibc => "uclibc",
+            LibcFamily::Klibc => "klibc",
+            LibcFamily::None => "none",
+            LibcFamily::Unknown => "unknown",
+        }
+    }
+}
+
+/// The C library the file is built for, and why runbase thinks so.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[non_exhaustive]
+pub struct Libc {
+    /// The family.
+    pub family: LibcFamily,
+    /// The highest `GLIBC_x.y` over all version needs (`"2.34"`), or null.
+    pub glibc_required: Option<String>,
+    /// The imported symbols that set that floor (`pthread_create@GLIBC_2.34`).
+    pub glibc_floor_symbols: Vec<String>,
+    /// Short reasons.
+    pub evidence: Vec<String>,
+}
+
+/// Go facts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[non_exhaustive]
+pub struct Go {
+    /// The Go release (`go1.19.8`), when found.
+    pub version: Option<String>,
+    /// The `CGO_ENABLED` build setting as stamped (which does not mean cgo is used).
+    pub cgo_enabled: Option<bool>,
+    /// Whether the program really calls into C: a loader, libraries, or linked C code.
+    pub cgo_used: bool,
+    /// The `-tags` build setting, split on commas.
+    pub tags: Vec<String>,
+    /// Every `build` setting.
+    pub settings: BTreeMap<String, String>,
+    /// The main module.
+    pub main_module: Option<GoModule>,
+    /// Dependencies in build-info order.
+    pub deps: Vec<GoModule>,
+    /// The main package path (`path` line), when recorded.
+    pub main_package: Option<String>,
+    /// Whether the build info blob was found (else only other Go markers were).
+    pub build_info_found: bool,
+    /// What showed the file is Go.
+    pub evidence: Vec<String>,
+}
+
+/// A Go module.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[non_exhaustive]
+pub struct GoModule {
+    /// Module path.
+    pub path: String,
+    /// Module version (`(devel)` for a main module built from a checkout).
+    pub version: Option<String>,
+    /// The go.sum hash, when recorded.
+    pub sum: Option<String>,
+    /// The `=>` replacement, when the module was replaced.
+    pub replace: Option<Box<GoModule>>,
+}
+
+/// Rust facts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[non_exhaustive]
+pub struct Rust {
+    /// The rustc version from `.comment` (`1.95.0`), when present.
+    pub rustc_version: Option<String>,
+    /// The crates recorded by cargo-auditable (`.dep-v0`), sorted by name and version.
+    pub crates: Vec<RustCrate>,
+    /// What showed the file is Rust.
+    pub evidence: Vec<String>,
+}
+
+/// A crate from the cargo-auditable list.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[non_exhaustive]
+pub struct RustCrate {
+    /// Crate name.
+    pub name: String,
+    /// Crate version.
+    pub version: String,
+    /// `crates.io`, `git`, `local`, `registry` or another registry's name.
+    pub source: String,
+    /// `runtime` or `build`.
+    pub kind: String,
+}
+
+/// Size facts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[non_exhaustive]
+pub struct Size {
+    /// The file's size.
+    pub file_bytes: u64,
+    /// No `.symtab` (and no section headers counts as stripped too).
+    pub stripped: bool,
+    /// Bytes in static symbol tables and their string tables.
+    pub symtab_bytes: u64,
+    /// Bytes in debug sections (`.debug_*`, `.zdebug_*`, `.stab*`).
+    pub debug_bytes: u64,
+    /// The packer's name (`upx`), when the file is packed.
+    pub packed: Option<String>,
+}
+
+/// How sure a need is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum Certainty {
+    /// The binary fails at start or at an operation it always performs.
+    Required,
+    /// Code for the operation is imported or linked.
+    Likely,
+    /// Linked but rarely reached, or inferred from weaker hints.
+    Possible,
+}
+
+/// A hidden run-time need.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[non_exhaustive]
+pub struct Need {
+    /// `nss`, `gconv`, `libgcc_s`, `ca_certificates`, `tzdata`, `locale`, `dlopen`,
+    /// `etc_file`...
+    pub kind: String,
+    /// How sure.
+    pub certainty: Certainty,
+    /// Files a root filesystem must hold for it.
+    pub files: Vec<NeedFile>,
+    /// What led to it.
+    pub evidence: Vec<String>,
+}
+
+/// A file a need asks for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[non_exhaustive]
+pub struct NeedFile {
+    /// Path inside the image.
+    pub path: String,
+    /// Whether the operation fails without it.
+    pub required: bool,
+    /// When it applies (`glibc < 2.34`), or null for always.
+    pub condition: Option<String>,
+}
+
+/// The shared-library closure inside a root filesystem.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[non_exhaustive]
+pub struct Closure {
+    /// The root directory.
+    pub root: String,
+    /// The program interpreter inside the root.
+    pub interpreter: Option<ClosureInterpreter>,
+    /// Every library found.
+    pub libraries: Vec<ClosureLibrary>,
+    /// Libraries not found.
+    pub missing: Vec<MissingLibrary>,
+    /// Versions needed but not defined by the library found.
+    pub unmet_versions: Vec<UnmetVersion>,
+}
+
+/// The interpreter's presence in the root.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[non_exhaustive]
+pub struct ClosureInterpreter {
+    /// Path inside the root.
+    pub path: String,
+    /// Whether it exists there.
+    pub found: bool,
+}
+
+/// A library of the closure.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[non_exhaustive]
+pub struct ClosureLibrary {
+    /// The DT_NEEDED string.
+    pub soname: String,
+    /// Path inside the root, symlinks resolved inside the root.
+    pub path: String,
+    /// `rpath`, `runpath`, `ld_library_path`, `ld_so_cache`, `default_dir`...
+    pub found_via: String,
+    /// The files that need it.
+    pub needed_by: Vec<String>,
+}
+
+/// A library that was not found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[non_exhaustive]
+pub struct MissingLibrary {
+    /// The DT_NEEDED string.
+    pub soname: String,
+    /// The files that need it.
+    pub needed_by: Vec<String>,
+    /// Directories tried, in order.
+    pub tried: Vec<String>,
+}
+
+/// A symbol version a found library does not define.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[non_exhaustive]
+pub struct UnmetVersion {
+    /// The library.
+    pub soname: String,
+    /// The version (`GLIBC_2.38`).
+    pub version: String,
+    /// The files that need it.
+    pub needed_by: Vec<String>,
+}
+
+/// A base-image recommendation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[non_exhaustive]
+pub struct Recommendation {
+    /// The chosen base.
+    pub base: String,
+    /// The policy used.
+    pub policy: String,
+    /// Why.
+    pub why: Vec<String>,
+    /// Files to add to the base.
+    pub add_files: Vec<AddFile>,
+    /// Every base considered.
+    pub alternatives: Vec<Alternative>,
+    /// A multi-stage Dockerfile snippet.
+    pub dockerfile: Option<String>,
+}
+
+/// A file to copy into the image.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[non_exhaustive]
+pub struct AddFile {
+    /// Path in the image.
+    pub path: String,
+    /// Path in the build stage or the root.
+    pub from: String,
+    /// Why.
+    pub why: String,
+}
+
+/// One base image evaluated.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[non_exhaustive]
+pub struct Alternative {
+    /// The base.
+    pub base: String,
+    /// `works`, `works_with_files` or `fails`.
+    pub verdict: String,
+    /// Why.
+    pub why: Vec<String>,
+    /// Estimated image size.
+    pub estimated_image_bytes: Option<u64>,
+}
+
+/// A report line for a file that could not be analysed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[non_exhaustive]
+pub struct ErrorLine {
+    /// Always [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// The path as given.
+    pub path: String,
+    /// What went wrong.
+    pub error: ErrorInfo,
+}
+
+/// The error of an [`ErrorLine`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[non_exhaustive]
+pub struct ErrorInfo {
+    /// `not_elf`, `truncated`, `malformed`, `unsupported`, `limit_exceeded`, `io`.
+    pub kind: String,
+    /// A readable message.
+    pub message: String,
+}
+
+impl ErrorLine {
+    /// The line for `path` failing with `error`.
+    pub fn new(path: &str, error: &crate::Error) -> Self {
+        let mut message = error.to_string();
+        let mut source = std::error::Error::source(error);
+        while let Some(inner) = source {
+            message.push_str(": ");
+            message.push_str(&inner.to_string());
+            source = inner.source();
+        }
+        ErrorLine {
+            schema_version: SCHEMA_VERSION,
+            path: path.to_string(),
+            error: ErrorInfo {
+                kind: error.kind_name().to_string(),
+                message,
+            },
+        }
+    }
+}

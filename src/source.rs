@@ -1,0 +1,160 @@
+//! Byte sources: where the ELF layer gets its bytes from.
+//!
+//! Everything above this module reads through object's [`ReadRef`] trait, so the same code
+//! runs over a byte slice, a memory map, or a file read by positioned reads. The last one is
+//! the default for paths: it reads only the ranges the analysis asks for, which measured
+//! faster than a memory map on a cold page cache (the kernel's read-ahead makes every mapped
+//! page fault pull in megabytes) and keeps memory flat whatever the file size.
+
+use std::fs::File;
+use std::ops::Range;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+
+use object::read::{ReadCache, ReadCacheOps};
+
+pub use object::read::ReadRef;
+
+use crate::error::{Error, Result};
+
+/// The first bytes of a file are read in one go when it is opened: they hold the file
+/// header, the program headers, the interpreter, the notes and, for most programs, the
+/// dynamic symbols, their strings and version needs, so one read serves a dozen lookups.
+const PREFIX_BYTES: u64 = 16 << 10;
+
+/// A file read with `pread`, caching each range it returns.
+///
+/// `&FileSource` implements [`ReadRef`]. Only the byte ranges the analysis asks for are read
+/// (plus the first 16 KiB, read at once); each is read once and kept until the source is
+/// dropped, so memory follows what the analysis reads, not the file's size.
+#[derive(Debug)]
+pub struct FileSource {
+    prefix: Box<[u8]>,
+    cache: ReadCache<PositionedFile>,
+    len: u64,
+}
+
+impl FileSource {
+    /// Opens `path` for positioned reads.
+    pub fn open(path: &Path) -> Result<Self> {
+        let file = File::open(path).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_file(file).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+
+    /// Wraps an open file; its current length is taken as the data's length.
+    pub fn from_file(file: File) -> std::io::Result<Self> {
+        let len = file.metadata()?.len();
+        let mut prefix = vec![0u8; usize::try_from(len.min(PREFIX_BYTES)).unwrap_or(0)];
+        file.read_exact_at(&mut prefix, 0)?;
+        Ok(FileSource {
+            prefix: prefix.into_boxed_slice(),
+            cache: ReadCache::new(PositionedFile { file, pos: 0, len }),
+            len,
+        })
+    }
+
+    /// The file's length in bytes.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether the file is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+impl<'a> ReadRef<'a> for &'a FileSource {
+    fn len(self) -> Result<u64, ()> {
+        Ok(self.len)
+    }
+
+    fn read_bytes_at(self, offset: u64, size: u64) -> Result<&'a [u8], ()> {
+        let in_prefix = offset
+            .checked_add(size)
+            .and_then(|end| usize::try_from(end).ok())
+            .and_then(|end| self.prefix.get(usize::try_from(offset).ok()?..end));
+        match in_prefix {
+            Some(bytes) => Ok(bytes),
+            None => (&self.cache).read_bytes_at(offset, size),
+        }
+    }
+
+    fn read_bytes_at_until(self, range: Range<u64>, delimiter: u8) -> Result<&'a [u8], ()> {
+        if let (Ok(start), Ok(end)) = (usize::try_from(range.start), usize::try_from(range.end)) {
+            let stop = end.min(self.prefix.len());
+            if let Some(window) = self.prefix.get(start..stop) {
+                if let Some(at) = memchr::memchr(delimiter, window) {
+                    return window.get(..at).ok_or(());
+                }
+                if stop == end {
+                    // The whole range is in the prefix and has no delimiter.
+                    return Err(());
+                }
+            }
+        }
+        (&self.cache).read_bytes_at_until(range, delimiter)
+    }
+}
+
+/// A file plus a cursor, read with `pread` so that a "seek" costs no system call.
+#[derive(Debug)]
+pub struct PositionedFile {
+    file: File,
+    pos: u64,
+    len: u64,
+}
+
+impl ReadCacheOps for PositionedFile {
+    fn len(&mut self) -> Result<u64, ()> {
+        Ok(self.len)
+    }
+
+    fn seek(&mut self, pos: u64) -> Result<u64, ()> {
+        self.pos = pos;
+        Ok(pos)
+    }
+
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize, ()> {
+        let n = self.file.read_at(buf, self.pos).map_err(|_| ())?;
+        self.pos = self.pos.saturating_add(n as u64);
+        Ok(n)
+    }
+
+    fn read_exact(&mut self, buf: &mut [u8]) -> Result<(), ()> {
+        self.file.read_exact_at(buf, self.pos).map_err(|_| ())?;
+        self.pos = self.pos.saturating_add(buf.len() as u64);
+        Ok(())
+    }
+}
+
+/// Memory-maps a file read-only.
+///
+/// Useful when many parts of a large file will be read (the whole-file scans of a fuzzing
+/// harness, for instance); for one-shot analysis [`FileSource`] is usually faster.
+pub fn map_file(path: &Path) -> Result<memmap2::Mmap> {
+    let file = File::open(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    map_open_file(&file).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+#[allow(unsafe_code)]
+fn map_open_file(file: &File) -> std::io::Result<memmap2::Mmap> {
+    // SAFETY: the map is read-only. If another process truncates or rewrites the file while it
+    // is mapped, reads may fault or see changing bytes; the parser treats every byte as
+    // untrusted and re-checks every bound, so changing bytes cannot break its invariants, and a
+    // fault (SIGBUS) ends the process rather than corrupting memory. Callers who cannot accept
+    // that use `FileSource`.
+    unsafe { memmap2::Mmap::map(file) }
+}
