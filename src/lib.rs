@@ -110,13 +110,40 @@ pub use source::{FileSource, ReadRef, map_file};
 pub use schemars;
 
 /// The JSON Schema of a report line, generated from the Rust types.
+///
+/// Every key is required: the contract writes absent values as `null` or `[]`, never by
+/// leaving the key out.
 #[cfg(feature = "schema")]
 pub fn report_schema() -> schemars::Schema {
-    schemars::schema_for!(Report)
+    let mut value = schemars::schema_for!(Report).to_value();
+    require_every_property(&mut value);
+    schemars::Schema::try_from(value).unwrap_or_default()
 }
 
 /// The JSON Schema of an error line, generated from the Rust types.
 #[cfg(feature = "schema")]
 pub fn error_line_schema() -> schemars::Schema {
-    schemars::schema_for!(report::ErrorLine)
+    let mut value = schemars::schema_for!(report::ErrorLine).to_value();
+    require_every_property(&mut value);
+    schemars::Schema::try_from(value).unwrap_or_default()
+}
+
+/// Marks every property of every object schema as required (nullable ones stay nullable).
+#[cfg(feature = "schema")]
+fn require_every_property(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            let keys: Option<Vec<serde_json::Value>> = map
+                .get("properties")
+                .and_then(|p| p.as_object())
+                .map(|p| p.keys().cloned().map(serde_json::Value::String).collect());
+            // Maps (`additionalProperties` only) have no fixed keys to require.
+            if let Some(keys) = keys {
+                map.insert("required".into(), serde_json::Value::Array(keys));
+            }
+            map.values_mut().for_each(require_every_property);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(require_every_property),
+        _ => {}
+    }
 }

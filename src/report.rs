@@ -241,7 +241,20 @@ pub struct GoModule {
     /// The go.sum hash, when recorded.
     pub sum: Option<String>,
     /// The `=>` replacement, when the module was replaced.
-    pub replace: Option<Box<GoModule>>,
+    pub replace: Option<GoReplacement>,
+}
+
+/// The module a Go module was replaced by (`=>` in the build info).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[non_exhaustive]
+pub struct GoReplacement {
+    /// Module path, or a local directory.
+    pub path: String,
+    /// Module version.
+    pub version: Option<String>,
+    /// The go.sum hash, when recorded.
+    pub sum: Option<String>,
 }
 
 /// Rust facts.

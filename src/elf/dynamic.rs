@@ -44,13 +44,13 @@ pub(crate) struct DynamicInfo {
 impl DynamicInfo {
     /// Whether DF_1_PIE is set.
     pub fn is_pie(&self) -> bool {
-        self.flags_1 & u64::from(raw::DF_1_PIE.0) != 0
+        self.flags_1 & raw::DF_1_PIE.0 != 0
     }
 
     /// Whether DF_1_NODEFLIB is set.
     #[allow(dead_code)]
     pub fn nodeflib(&self) -> bool {
-        self.flags_1 & u64::from(raw::DF_1_NODEFLIB.0) != 0
+        self.flags_1 & raw::DF_1_NODEFLIB.0 != 0
     }
 }
 

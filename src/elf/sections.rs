@@ -35,11 +35,6 @@ where
         self.iter().find(|(n, _)| *n == name).map(|(_, sh)| sh)
     }
 
-    /// The number of section headers.
-    pub fn len(&self) -> usize {
-        self.headers.len()
-    }
-
     fn name_of(&self, sh: &H::SectionHeader) -> &'data [u8] {
         let Ok(start) = usize::try_from(sh.sh_name(self.endian)) else {
             return &[];

@@ -34,8 +34,6 @@ pub(crate) struct NeededVersion<'data> {
     pub name: &'data [u8],
     /// The index DT_VERSYM uses for it.
     pub index: u16,
-    /// VER_FLG_WEAK: the loader only warns when it is missing.
-    pub weak: bool,
 }
 
 /// A symbol the file expects another object to provide.
@@ -44,7 +42,6 @@ pub(crate) struct ImportedSymbol<'data> {
     pub name: &'data [u8],
     /// The needed version (`GLIBC_2.34`) and the library it is needed from.
     pub version: Option<(&'data [u8], &'data [u8])>,
-    pub weak: bool,
 }
 
 /// The imports found, and whether the table could be read to its end.
@@ -122,20 +119,33 @@ where
             });
         };
         let entsize = std::mem::size_of::<H::Sym>() as u64;
-        let hashed_from = match info.gnu_hash {
-            Some(addr) => self.gnu_hash_symoffset(addr)?,
+        let gnu = match info.gnu_hash {
+            Some(addr) => self.gnu_hash(addr)?,
             None => None,
         };
-        let total = match (dynsym_count, info.hash) {
-            (Some(count), _) => Some(count),
-            (None, Some(addr)) => self.sysv_hash_count(addr)?,
-            (None, None) => None,
+        // The exact count, from the cheapest source that has it.
+        let total = match (dynsym_count, info.hash, &gnu) {
+            (Some(count), _, _) => Some(count),
+            (None, Some(addr), _) => self.sysv_hash_count(addr)?,
+            (None, None, Some(gnu)) if gnu.has_hashed => self.gnu_hash_count(gnu),
+            _ => None,
         };
-        let (count, mut complete) = match (total, hashed_from) {
-            (Some(total), _) if total <= FULL_TABLE_SYMBOLS => (total, true),
-            (_, Some(base)) => (base, true),
-            (Some(total), None) => (total, true),
-            (None, None) => (0, false),
+        // Without one (no sections, no hashed symbols), the table ends where the next
+        // table PT_DYNAMIC points to begins.
+        let (total, mut complete) = match total {
+            Some(total) => (total, true),
+            None => match next_table_after(info, symtab) {
+                Some(end) => (
+                    end.saturating_sub(symtab).checked_div(entsize).unwrap_or(0),
+                    true,
+                ),
+                None => (0, false),
+            },
+        };
+        let count = match &gnu {
+            // Linkers put every undefined symbol before GNU hash's `symoffset`.
+            Some(gnu) if gnu.has_hashed && total > FULL_TABLE_SYMBOLS => gnu.symoffset.min(total),
+            _ => total,
         };
         let max = self.limits.max_dynamic_symbols as u64;
         let count = if count > max {
@@ -149,7 +159,7 @@ where
                 what: "DT_SYMTAB is outside every PT_LOAD segment",
             });
         };
-        let count = count.min(avail / entsize.max(1));
+        let count = count.min(avail.checked_div(entsize).unwrap_or(0));
         let syms: &'data [H::Sym] = self
             .data
             .read_slice_at(offset, usize::try_from(count).unwrap_or(0))
@@ -188,7 +198,6 @@ where
                 Ok(name) => symbols.push(ImportedSymbol {
                     name,
                     version: needed,
-                    weak: sym.st_bind() == raw::STB_WEAK,
                 }),
                 Err(_) => complete = false,
             }
@@ -196,8 +205,9 @@ where
         Ok(Imports { symbols, complete })
     }
 
-    /// GNU hash's `symoffset`: the index of the first hashed (defined) symbol.
-    fn gnu_hash_symoffset(&self, addr: u64) -> Result<Option<u64>> {
+    /// GNU hash's layout: `symoffset` (the index of the first hashed, defined symbol) and
+    /// whether any symbol is hashed at all (with none, `symoffset` means nothing).
+    fn gnu_hash(&self, addr: u64) -> Result<Option<GnuHash>> {
         let Some(bytes) = self.read_at_address(addr, 16, "DT_GNU_HASH")? else {
             return Ok(None);
         };
@@ -206,7 +216,75 @@ where
                 what: "DT_GNU_HASH header",
                 offset: 0,
             })?;
-        Ok(Some(u64::from(header.symbol_base.get(self.endian))))
+        let bucket_count = u64::from(header.bucket_count.get(self.endian));
+        let word = if self.header.is_class_64() { 8u64 } else { 4 };
+        let buckets_at = u64::from(header.bloom_count.get(self.endian))
+            .saturating_mul(word)
+            .saturating_add(16);
+        if bucket_count > self.limits.max_dynamic_symbols as u64 {
+            return Err(Error::LimitExceeded {
+                what: "GNU hash buckets",
+                limit: self.limits.max_dynamic_symbols as u64,
+            });
+        }
+        let table_len = buckets_at.saturating_add(bucket_count.saturating_mul(4));
+        let Some(table) = self.read_at_address(addr, table_len, "DT_GNU_HASH buckets")? else {
+            return Ok(None);
+        };
+        let start = usize::try_from(buckets_at).unwrap_or(usize::MAX);
+        let max_bucket = table
+            .get(start..)
+            .unwrap_or(&[])
+            .chunks_exact(4)
+            .filter_map(|c| <[u8; 4]>::try_from(c).ok())
+            .map(|c| match self.endian {
+                Endianness::Little => u32::from_le_bytes(c),
+                Endianness::Big => u32::from_be_bytes(c),
+            })
+            .max()
+            .unwrap_or(0);
+        Ok(Some(GnuHash {
+            addr,
+            symoffset: u64::from(header.symbol_base.get(self.endian)),
+            has_hashed: max_bucket != 0,
+            max_bucket: u64::from(max_bucket),
+            chains_at: table_len,
+        }))
+    }
+
+    /// The symbol count from GNU hash: the chain of the highest bucket ends at the last
+    /// symbol (its low bit marks the end).
+    fn gnu_hash_count(&self, gnu: &GnuHash) -> Option<u64> {
+        const CHUNK: u64 = 256;
+        let max = self.limits.max_dynamic_symbols as u64;
+        let mut index = gnu.max_bucket;
+        while index < max {
+            let rel = index.checked_sub(gnu.symoffset)?;
+            let at = gnu
+                .addr
+                .checked_add(gnu.chains_at)?
+                .checked_add(rel.checked_mul(4)?)?;
+            let (offset, avail) = self.map_address(at)?;
+            let bytes = self
+                .data
+                .read_bytes_at(offset, avail.min(CHUNK.saturating_mul(4)))
+                .ok()?;
+            for chunk in bytes.chunks_exact(4) {
+                let value = <[u8; 4]>::try_from(chunk).ok()?;
+                let value = match self.endian {
+                    Endianness::Little => u32::from_le_bytes(value),
+                    Endianness::Big => u32::from_be_bytes(value),
+                };
+                if value & 1 != 0 {
+                    return index.checked_add(1);
+                }
+                index = index.checked_add(1)?;
+            }
+            if bytes.len() < 4 {
+                return None;
+            }
+        }
+        None
     }
 
     /// The SysV hash table's chain count, which equals the dynamic symbol count.
@@ -221,6 +299,36 @@ where
             })?;
         Ok(Some(u64::from(header.chain_count.get(self.endian))))
     }
+}
+
+/// Where GNU hash puts things, for counting symbols.
+struct GnuHash {
+    addr: u64,
+    symoffset: u64,
+    has_hashed: bool,
+    max_bucket: u64,
+    /// Offset of the chain array from `addr`.
+    chains_at: u64,
+}
+
+/// The lowest address of another dynamic table above `symtab`: the symbol table cannot run
+/// past it.
+fn next_table_after(info: &DynamicInfo, symtab: u64) -> Option<u64> {
+    [
+        info.strtab,
+        info.versym,
+        info.verneed,
+        info.verdef,
+        info.gnu_hash,
+        info.hash,
+        info.rela,
+        info.rel,
+        info.jmprel,
+    ]
+    .into_iter()
+    .flatten()
+    .filter(|addr| *addr > symtab)
+    .min()
 }
 
 fn versym_at(endian: Endianness, versym: &[u8], index: usize) -> Option<u16> {
@@ -264,7 +372,6 @@ fn parse_verneed<'data, R: ReadRef<'data>>(
             versions.push(NeededVersion {
                 name: strings.get(u64::from(aux.vna_name.get(endian)))?,
                 index: aux.vna_other.get(endian).0 & 0x7fff,
-                weak: aux.vna_flags.get(endian).0 & raw::VER_FLG_WEAK.0 != 0,
             });
             let next = aux.vna_next.get(endian);
             if next == 0 {
@@ -294,32 +401,12 @@ where
     R: ReadRef<'data>,
 {
     /// Whether the file exports (defines) dynamic symbols: a loader or library does, a
-    /// static-pie program does not. Reads the GNU hash buckets (non-empty means exports) or,
-    /// with only a SysV hash, the symbols themselves.
+    /// static-pie program does not. Reads the GNU hash buckets or, with only a SysV hash,
+    /// the symbols themselves.
     pub fn exports_symbols(&self, info: &DynamicInfo) -> bool {
-        let word = if self.header.is_class_64() { 8u64 } else { 4 };
         if let Some(addr) = info.gnu_hash {
-            let Ok(Some(bytes)) = self.read_at_address(addr, 16, "DT_GNU_HASH") else {
-                return false;
-            };
-            let Ok(header) = bytes.read_at::<raw::GnuHashHeader<Endianness>>(0) else {
-                return false;
-            };
-            let buckets = u64::from(header.bucket_count.get(self.endian));
-            let bloom = u64::from(header.bloom_count.get(self.endian));
-            if buckets > self.limits.max_dynamic_symbols as u64 {
-                return true;
-            }
-            let skip = bloom.saturating_mul(word).saturating_add(16);
-            let Ok(Some(table)) = self.read_at_address(
-                addr,
-                skip.saturating_add(buckets.saturating_mul(4)),
-                "DT_GNU_HASH",
-            ) else {
-                return false;
-            };
-            let start = usize::try_from(skip).unwrap_or(usize::MAX);
-            return table.get(start..).unwrap_or(&[]).iter().any(|b| *b != 0);
+            // Only defined symbols are hashed: any non-empty bucket means exports.
+            return matches!(self.gnu_hash(addr), Ok(Some(gnu)) if gnu.has_hashed);
         }
         let (Some(hash), Some(symtab)) = (info.hash, info.symtab) else {
             return false;

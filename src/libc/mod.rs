@@ -316,7 +316,6 @@ mod tests {
                 .map(|(i, name)| NeededVersion {
                     name,
                     index: u16::try_from(i).unwrap_or(0).saturating_add(2),
-                    weak: false,
                 })
                 .collect(),
         }

@@ -114,7 +114,8 @@ where
             (false, false) => 8,
         };
         // Read the tail: linkers sort IRELATIVE after the other dynamic relocations.
-        let len = size.min(RELOCATION_BYTES) / entry * entry;
+        let whole = size.min(RELOCATION_BYTES).checked_div(entry).unwrap_or(0);
+        let len = whole.saturating_mul(entry);
         let start = offset.saturating_add(size.saturating_sub(len));
         let Ok(bytes) = elf.data.read_bytes_at(start, len) else {
             continue;

@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::report::{Go, GoModule};
+use crate::report::{Go, GoModule, GoReplacement};
 
 /// The blob's magic.
 pub(crate) const BUILDINFO_MAGIC: &[u8] = b"\xff Go buildinf:";
@@ -153,7 +153,11 @@ pub(crate) fn parse_modinfo(text: &str) -> ModInfo {
                 }
             }
             Some("=>") => {
-                let replacement = module_from(fields).map(Box::new);
+                let replacement = module_from(fields).map(|m| GoReplacement {
+                    path: m.path,
+                    version: m.version,
+                    sum: m.sum,
+                });
                 let target = info.deps.last_mut().or(info.main_module.as_mut());
                 if let Some(target) = target {
                     target.replace = replacement;
@@ -291,37 +295,20 @@ fn digits(bytes: &[u8], max: usize) -> usize {
 /// quantum of 1, 2 or 4, and a pointer size of 4 or 8.
 pub(crate) fn find_pclntab(data: &[u8], big_endian: bool) -> bool {
     const MAGICS: [u32; 4] = [0xffff_fffb, 0xffff_fffa, 0xffff_fff0, 0xffff_fff1];
-    // All four magics start (little endian) or end (big endian) with 0xff 0xff 0xff.
-    let finder = memchr::memmem::Finder::new(b"\xff\xff\xff");
-    for at in finder.find_iter(data) {
-        let start = if big_endian {
-            at.checked_sub(1)
+    MAGICS.iter().any(|magic| {
+        let bytes = if big_endian {
+            magic.to_be_bytes()
         } else {
-            Some(at)
+            magic.to_le_bytes()
         };
-        let Some(start) = start else { continue };
-        let Some(header) = start.checked_add(8).and_then(|end| data.get(start..end)) else {
-            continue;
-        };
-        let Ok([m0, m1, m2, m3, zero0, zero1, quantum, ptr_size]) = <[u8; 8]>::try_from(header)
-        else {
-            continue;
-        };
-        let magic = if big_endian {
-            u32::from_be_bytes([m0, m1, m2, m3])
-        } else {
-            u32::from_le_bytes([m0, m1, m2, m3])
-        };
-        if MAGICS.contains(&magic)
-            && zero0 == 0
-            && zero1 == 0
-            && matches!(quantum, 1 | 2 | 4)
-            && matches!(ptr_size, 4 | 8)
-        {
-            return true;
-        }
-    }
-    false
+        let pattern = [bytes[0], bytes[1], bytes[2], bytes[3], 0, 0];
+        memchr::memmem::find_iter(data, &pattern).any(|at| {
+            let tail = at
+                .checked_add(6)
+                .and_then(|i| data.get(i..i.checked_add(2)?));
+            matches!(tail, Some([1 | 2 | 4, 4 | 8]))
+        })
+    })
 }
 
 #[cfg(test)]

@@ -20,19 +20,6 @@ pub(crate) fn rustc_version(comment: &[u8]) -> Option<String> {
     })
 }
 
-/// The other compilers `.comment` names (`GCC: (Debian 12.2.0-14) 12.2.0`), for evidence.
-pub(crate) fn comment_entries(comment: &[u8]) -> Vec<String> {
-    let mut entries: Vec<String> = comment
-        .split(|b| *b == 0)
-        .filter(|e| !e.is_empty())
-        .map(|e| String::from_utf8_lossy(e).trim().to_string())
-        .filter(|e| !e.is_empty())
-        .collect();
-    entries.sort();
-    entries.dedup();
-    entries
-}
-
 #[derive(Deserialize)]
 struct AuditData {
     packages: Vec<AuditPackage>,

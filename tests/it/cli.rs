@@ -1,0 +1,163 @@
+//! The command-line tool: JSON lines in order, per-file errors, exit statuses, directory
+//! walking, and the readable summary.
+
+use std::process::Command;
+
+use crate::support::{check_value, fixture, fixtures, readelf};
+
+fn runbase() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_runbase"))
+}
+
+fn json_lines(stdout: &[u8]) -> Vec<serde_json::Value> {
+    String::from_utf8(stdout.to_vec())
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+#[test]
+fn json_lines_keep_order_and_report_bad_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = dir.path().join("script.sh");
+    std::fs::write(&text, "#!/bin/sh\n").unwrap();
+    let truncated = dir.path().join("truncated");
+    std::fs::write(
+        &truncated,
+        &std::fs::read(fixture("hello-gcc")).unwrap()[..40],
+    )
+    .unwrap();
+    let missing = dir.path().join("missing");
+    let files = [
+        fixture("hello-gcc"),
+        text.clone(),
+        truncated.clone(),
+        missing.clone(),
+        fixture("hello-musl-static"),
+    ];
+    let out = runbase()
+        .arg("inspect")
+        .arg("--json")
+        .args(&files)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines = json_lines(&out.stdout);
+    assert_eq!(lines.len(), files.len());
+    for (line, file) in lines.iter().zip(&files) {
+        check_value(line);
+        assert_eq!(line["path"], file.to_string_lossy().as_ref());
+    }
+    assert_eq!(lines[0]["linkage"], "dynamic");
+    assert_eq!(
+        lines[0]["needed"],
+        serde_json::json!(readelf(&files[0]).needed)
+    );
+    assert!(lines[0].get("error").is_none());
+    assert_eq!(lines[1]["error"]["kind"], "not_elf");
+    assert_eq!(lines[2]["error"]["kind"], "truncated");
+    assert_eq!(lines[3]["error"]["kind"], "io");
+    assert_eq!(lines[4]["libc"]["family"], "musl");
+}
+
+#[test]
+fn exit_status_zero_when_all_analysed_and_two_for_bad_usage() {
+    let ok = runbase()
+        .args(["inspect", "--json"])
+        .arg(fixture("hello-gcc"))
+        .output()
+        .unwrap();
+    assert_eq!(ok.status.code(), Some(0));
+    let usage = runbase()
+        .args(["inspect", "--no-such-flag"])
+        .output()
+        .unwrap();
+    assert_eq!(usage.status.code(), Some(2));
+    let nothing = runbase().arg("inspect").output().unwrap();
+    assert_eq!(nothing.status.code(), Some(2));
+}
+
+#[test]
+fn recursive_walk_reports_every_elf_file_once() {
+    let out = runbase()
+        .args(["inspect", "--json", "--recursive"])
+        .arg(fixtures())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines = json_lines(&out.stdout);
+    let mut expected: Vec<String> = std::fs::read_dir(fixtures())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            std::fs::read(p)
+                .map(|b| b.starts_with(b"\x7fELF"))
+                .unwrap_or(false)
+        })
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
+    expected.sort();
+    let got: Vec<String> = lines
+        .iter()
+        .map(|l| l["path"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(got, expected);
+    // A directory without --recursive is an error for that argument only.
+    let out = runbase()
+        .args(["inspect", "--json"])
+        .arg(fixtures())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(json_lines(&out.stdout)[0]["error"]["kind"], "io");
+}
+
+#[test]
+fn readable_summary() {
+    let out = runbase()
+        .arg("inspect")
+        .arg(fixture("hello-gcc"))
+        .arg(fixture("go-hello-nocgo"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("dynamic: started by its program interpreter"),
+        "{text}"
+    );
+    assert!(
+        text.contains("interpreter  /lib64/ld-linux-x86-64.so.2"),
+        "{text}"
+    );
+    assert!(text.contains("libc         glibc >= 2."), "{text}");
+    assert!(text.contains("libc         none"), "{text}");
+    assert!(text.contains("pure Go (no C)"), "{text}");
+}
+
+#[test]
+fn schema_command_prints_the_published_schema() {
+    let out = runbase().arg("schema").output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let printed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let committed: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/schema/report.schema.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(printed, committed);
+}

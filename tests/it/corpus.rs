@@ -1,0 +1,142 @@
+//! Differential test over the real third-party binaries of the shared corpus: every fact
+//! readelf reports must be equal to ours, for every file, and equal to goblin's where goblin
+//! parses the file.
+
+use std::collections::BTreeMap;
+
+use runbase::report::Report;
+
+use crate::fixtures::assert_matches_readelf;
+use crate::support::{self, inspect};
+
+/// goblin's view of the facts we compare.
+fn goblin_facts(bytes: &[u8]) -> Option<(Report, Vec<String>)> {
+    let elf = goblin::elf::Elf::parse(bytes).ok()?;
+    let mut versions: Vec<(u16, String)> = Vec::new();
+    if let Some(verneed) = &elf.verneed {
+        for need in verneed.iter() {
+            for aux in need.iter() {
+                if let Some(name) = elf.dynstrtab.get_at(aux.vna_name) {
+                    versions.push((aux.vna_other & 0x7fff, name.to_string()));
+                }
+            }
+        }
+    }
+    // The floor, computed here independently of runbase.
+    let parse = |v: &str| -> Option<Vec<u32>> {
+        let rest = v.strip_prefix("GLIBC_")?;
+        if rest == "ABI_DT_RELR" {
+            return Some(vec![2, 36]);
+        }
+        let parts: Option<Vec<u32>> = rest.split('.').map(|p| p.parse().ok()).collect();
+        parts.filter(|p| p.len() >= 2)
+    };
+    let floor = versions
+        .iter()
+        .filter_map(|(_, v)| parse(v).map(|p| (p, v.clone())))
+        .max();
+    let mut floor_symbols = Vec::new();
+    if let (Some((_, floor_name)), Some(versym)) = (&floor, &elf.versym) {
+        let indexes: Vec<u16> = versions
+            .iter()
+            .filter(|(_, v)| v == floor_name)
+            .map(|(i, _)| *i)
+            .collect();
+        for (i, sym) in elf.dynsyms.iter().enumerate() {
+            let Some(vs) = versym.get_at(i) else { continue };
+            if indexes.contains(&(vs.vs_val & 0x7fff)) {
+                if let Some(name) = elf.dynstrtab.get_at(sym.st_name) {
+                    if !name.is_empty() {
+                        floor_symbols.push(format!("{name}@{floor_name}"));
+                    }
+                }
+            }
+        }
+    }
+    floor_symbols.sort();
+    floor_symbols.dedup();
+    let mut report: Report = serde_json::from_value(serde_json::json!({
+        "schema_version": 1, "path": "", "platform": null, "linkage": "other",
+        "executable": false, "closure": null, "recommendation": null, "build_id": null,
+        "warnings": [], "go": null, "rust": null, "needs": [],
+        "elf": {"class": if elf.is_64 {64} else {32},
+                "endian": if elf.little_endian {"little"} else {"big"},
+                "machine": "", "e_machine": elf.header.e_machine, "type": "other",
+                "os_abi": 0, "entry": elf.entry},
+        "interpreter": elf.interpreter,
+        "needed": elf.libraries,
+        "soname": elf.soname,
+        "rpath": elf.rpaths.iter().flat_map(|r| r.split(':')).collect::<Vec<_>>(),
+        "runpath": elf.runpaths.iter().flat_map(|r| r.split(':')).collect::<Vec<_>>(),
+        "libc": {"family": "unknown", "glibc_required":
+                 floor.map(|(p, _)| p.iter().map(u32::to_string).collect::<Vec<_>>().join(".")),
+                 "glibc_floor_symbols": [], "evidence": []},
+        "size": {"file_bytes": 0, "stripped": false, "symtab_bytes": 0, "debug_bytes": 0,
+                 "packed": null},
+    }))
+    .expect("goblin facts as a report");
+    report.elf.e_machine = elf.header.e_machine;
+    Some((report, floor_symbols))
+}
+
+#[test]
+fn corpus_matches_readelf_and_goblin() {
+    let Some((_, files)) = support::corpus() else {
+        return;
+    };
+    assert!(
+        files.len() >= 250,
+        "corpus has only {} ELF files",
+        files.len()
+    );
+    let mut goblin_compared = 0usize;
+    let mut goblin_refused = Vec::new();
+    let mut linkages: BTreeMap<String, usize> = BTreeMap::new();
+    for path in &files {
+        let report = inspect(path);
+        assert_matches_readelf(&report, path);
+        *linkages
+            .entry(format!(
+                "{} {}",
+                report.linkage.as_str(),
+                report.libc.family.as_str()
+            ))
+            .or_default() += 1;
+
+        let bytes = std::fs::read(path).unwrap();
+        match goblin_facts(&bytes) {
+            Some((g, floor_symbols)) => {
+                goblin_compared += 1;
+                let what = path.display();
+                assert_eq!(report.elf.class, g.elf.class, "{what}: class (goblin)");
+                assert_eq!(report.elf.endian, g.elf.endian, "{what}: endian (goblin)");
+                assert_eq!(
+                    report.elf.e_machine, g.elf.e_machine,
+                    "{what}: machine (goblin)"
+                );
+                assert_eq!(report.interpreter, g.interpreter, "{what}: interp (goblin)");
+                assert_eq!(report.needed, g.needed, "{what}: needed (goblin)");
+                assert_eq!(report.soname, g.soname, "{what}: soname (goblin)");
+                assert_eq!(report.rpath, g.rpath, "{what}: rpath (goblin)");
+                assert_eq!(report.runpath, g.runpath, "{what}: runpath (goblin)");
+                assert_eq!(
+                    report.libc.glibc_required, g.libc.glibc_required,
+                    "{what}: floor (goblin)"
+                );
+                // goblin reads the whole dynamic symbol table; runbase reads only the
+                // imports (up to GNU hash's symoffset in large tables): same floor symbols.
+                assert_eq!(
+                    report.libc.glibc_floor_symbols, floor_symbols,
+                    "{what}: floor symbols (goblin)"
+                );
+            }
+            None => goblin_refused.push(path.display().to_string()),
+        }
+    }
+    eprintln!(
+        "corpus: {} files equal to readelf; {goblin_compared} equal to goblin; goblin refused \
+         {}: {goblin_refused:?}\n{linkages:#?}",
+        files.len(),
+        goblin_refused.len()
+    );
+}

@@ -1,0 +1,16 @@
+//! Integration tests: one binary, a module per area.
+
+mod support;
+
+mod corpus;
+mod fixtures;
+mod malformed;
+mod synth;
+
+#[cfg(feature = "cli")]
+mod cli;
+#[cfg(feature = "schema")]
+mod schema;
+
+#[global_allocator]
+static ALLOC: support::TrackingAlloc = support::TrackingAlloc;

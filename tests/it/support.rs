@@ -1,0 +1,346 @@
+//! Shared test helpers: fixtures built from committed sources, readelf as the independent
+//! oracle, an allocation tracker, and schema validation of every report the tests produce.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use runbase::{Options, Report};
+
+// ---------------------------------------------------------------------------------------
+// Allocation tracking: the largest single allocation made by this thread while tracking.
+
+/// Wraps the system allocator and records, per thread, the largest allocation requested.
+pub struct TrackingAlloc;
+
+thread_local! {
+    static TRACKING: Cell<bool> = const { Cell::new(false) };
+    static LARGEST: Cell<usize> = const { Cell::new(0) };
+}
+
+fn note(size: usize) {
+    let _ = TRACKING.try_with(|t| {
+        if t.get() {
+            let _ = LARGEST.try_with(|l| l.set(l.get().max(size)));
+        }
+    });
+}
+
+// SAFETY: every call is forwarded unchanged to the system allocator; the wrapper only reads
+// the requested sizes.
+unsafe impl GlobalAlloc for TrackingAlloc {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        note(layout.size());
+        // SAFETY: forwarded with the caller's layout.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        note(layout.size());
+        // SAFETY: forwarded with the caller's layout.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded with the caller's pointer and layout.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        note(new_size);
+        // SAFETY: forwarded with the caller's arguments.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+/// Runs `f` and returns its result with the largest single allocation it made.
+pub fn largest_allocation<T>(f: impl FnOnce() -> T) -> (T, usize) {
+    LARGEST.with(|l| l.set(0));
+    TRACKING.with(|t| t.set(true));
+    let out = f();
+    TRACKING.with(|t| t.set(false));
+    (out, LARGEST.with(Cell::get))
+}
+
+// ---------------------------------------------------------------------------------------
+// Fixtures.
+
+fn hash_bytes(mut h: u64, bytes: &[u8]) -> u64 {
+    for b in bytes {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x100_0000_01b3);
+    }
+    h
+}
+
+fn fixture_sources() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+/// The directory of fixtures built by `tests/fixtures/build.sh`, rebuilt when the script
+/// or a source changes. A missing toolchain fails the tests (CI installs them).
+pub fn fixtures() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let root = fixture_sources();
+        let mut files = vec![root.join("build.sh")];
+        let mut stack = vec![root.join("src")];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).expect("fixture sources") {
+                let path = entry.expect("entry").path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else {
+                    files.push(path);
+                }
+            }
+        }
+        files.sort();
+        let mut h = 0xcbf2_9ce4_8422_2325u64;
+        for f in &files {
+            h = hash_bytes(h, f.to_string_lossy().as_bytes());
+            h = hash_bytes(h, &std::fs::read(f).expect("read fixture source"));
+        }
+        let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("fixtures-{h:016x}"));
+        if !out.join(".complete").exists() {
+            let status = Command::new("bash")
+                .arg(root.join("build.sh"))
+                .arg(&out)
+                .status()
+                .expect("run tests/fixtures/build.sh");
+            assert!(
+                status.success(),
+                "tests/fixtures/build.sh failed ({status}); install gcc, g++, musl-tools, \
+                 golang-go and rustc (see README)"
+            );
+        }
+        out
+    })
+}
+
+/// The path of one fixture.
+pub fn fixture(name: &str) -> PathBuf {
+    let path = fixtures().join(name);
+    assert!(path.exists(), "fixture {name} was not built");
+    path
+}
+
+// ---------------------------------------------------------------------------------------
+// The corpus of real binaries from ../shared/corpus/fetch-real-binaries.sh.
+
+/// The corpus directory and its ELF list. Fails (does not skip) when the corpus is absent,
+/// unless RUNBASE_SKIP_CORPUS=1 says to skip on purpose.
+pub fn corpus() -> Option<(PathBuf, Vec<PathBuf>)> {
+    let dir = std::env::var_os("RUNBASE_CORPUS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/runbase-corpus")
+        });
+    let list = dir.join("elf-list.txt");
+    if !list.exists() {
+        if std::env::var_os("RUNBASE_SKIP_CORPUS").is_some() {
+            eprintln!("corpus skipped on request (RUNBASE_SKIP_CORPUS)");
+            return None;
+        }
+        panic!(
+            "corpus missing at {}: run ../shared/corpus/fetch-real-binaries.sh (the README's \
+             test command does), or set RUNBASE_SKIP_CORPUS=1 to skip it on purpose",
+            dir.display()
+        );
+    }
+    let files = std::fs::read_to_string(&list)
+        .expect("read elf-list.txt")
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(|l| dir.join("x").join(l))
+        .collect();
+    Some((dir, files))
+}
+
+// ---------------------------------------------------------------------------------------
+// readelf: the independent oracle.
+
+/// What readelf (binutils) says about a file.
+#[derive(Debug, Default, Clone)]
+pub struct Readelf {
+    pub class: u8,
+    pub endian: String,
+    pub machine: String,
+    pub file_type: String,
+    pub interpreter: Option<String>,
+    pub needed: Vec<String>,
+    pub soname: Option<String>,
+    pub rpath: Vec<String>,
+    pub runpath: Vec<String>,
+    /// Every version named in the version-needs section.
+    pub needed_versions: Vec<String>,
+}
+
+impl Readelf {
+    /// The highest GLIBC_x.y among the needed versions, GLIBC_ABI_DT_RELR counting as 2.36
+    /// (the release that added it, per glibc's NEWS).
+    pub fn glibc_floor(&self) -> Option<String> {
+        let mut best: Option<Vec<u32>> = None;
+        for v in &self.needed_versions {
+            let Some(rest) = v.strip_prefix("GLIBC_") else {
+                continue;
+            };
+            let parts: Option<Vec<u32>> = if rest == "ABI_DT_RELR" {
+                Some(vec![2, 36])
+            } else {
+                rest.split('.').map(|p| p.parse().ok()).collect()
+            };
+            if let Some(parts) = parts.filter(|p| p.len() >= 2) {
+                if best.as_ref().is_none_or(|b| parts > *b) {
+                    best = Some(parts);
+                }
+            }
+        }
+        best.map(|p| p.iter().map(u32::to_string).collect::<Vec<_>>().join("."))
+    }
+}
+
+fn bracketed(line: &str) -> Option<String> {
+    let start = line.find('[')? + 1;
+    let end = line.rfind(']')?;
+    Some(line.get(start..end)?.to_string())
+}
+
+/// Runs `readelf -hldVW` on `path` and parses what the tests compare.
+pub fn readelf(path: &Path) -> Readelf {
+    let out = Command::new("readelf")
+        .args(["-hldVW"])
+        .arg(path)
+        .env("LC_ALL", "C")
+        .output()
+        .expect("run readelf (binutils)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut r = Readelf::default();
+    let mut in_needs = false;
+    for line in text.lines() {
+        let t = line.trim();
+        if let Some(v) = t.strip_prefix("Class:") {
+            r.class = if v.contains("ELF64") { 64 } else { 32 };
+        } else if let Some(v) = t.strip_prefix("Data:") {
+            r.endian = if v.contains("little") {
+                "little"
+            } else {
+                "big"
+            }
+            .into();
+        } else if let Some(v) = t.strip_prefix("Machine:") {
+            r.machine = v.trim().to_string();
+        } else if let Some(v) = t.strip_prefix("Type:") {
+            r.file_type = v.split_whitespace().next().unwrap_or("").to_string();
+        } else if t.starts_with("[Requesting program interpreter:") {
+            r.interpreter = t
+                .strip_prefix("[Requesting program interpreter: ")
+                .and_then(|s| s.strip_suffix(']'))
+                .map(str::to_string);
+        } else if t.contains("(NEEDED)") {
+            r.needed.extend(bracketed(t));
+        } else if t.contains("(SONAME)") {
+            r.soname = bracketed(t);
+        } else if t.contains("(RPATH)") {
+            r.rpath = bracketed(t)
+                .map(|v| v.split(':').map(str::to_string).collect())
+                .unwrap_or_default();
+        } else if t.contains("(RUNPATH)") {
+            r.runpath = bracketed(t)
+                .map(|v| v.split(':').map(str::to_string).collect())
+                .unwrap_or_default();
+        } else if t.starts_with("Version needs section") {
+            in_needs = true;
+        } else if t.starts_with("Version definition section")
+            || t.starts_with("Version symbols section")
+        {
+            in_needs = false;
+        } else if in_needs {
+            if let Some(rest) = t.split("Name: ").nth(1) {
+                if t.contains("Flags:") && !t.contains("Rev:") {
+                    r.needed_versions
+                        .extend(rest.split_whitespace().next().map(str::to_string));
+                }
+            }
+        }
+    }
+    r
+}
+
+/// Our machine name for readelf's description.
+pub fn machine_for_readelf(description: &str, class: u8) -> String {
+    match (description, class) {
+        ("Advanced Micro Devices X86-64", _) => "x86_64",
+        ("Intel 80386", _) => "x86",
+        ("AArch64", _) => "aarch64",
+        ("ARM", _) => "arm",
+        ("IBM S/390", 64) => "s390x",
+        ("IBM S/390", _) => "s390",
+        ("PowerPC64", _) => "powerpc64",
+        ("PowerPC", _) => "powerpc",
+        ("MIPS R3000", 64) => "mips64",
+        ("MIPS R3000", _) => "mips",
+        ("RISC-V", 64) => "riscv64",
+        ("LoongArch", 64) => "loongarch64",
+        (other, _) => panic!("no mapping for readelf machine {other:?}"),
+    }
+    .to_string()
+}
+
+/// Our `elf.type` for readelf's type word.
+pub fn type_for_readelf(word: &str) -> &'static str {
+    match word {
+        "EXEC" => "exec",
+        "DYN" => "dyn",
+        "REL" => "rel",
+        "CORE" => "core",
+        _ => "other",
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Inspecting, with every report checked against the published schema.
+
+/// Inspects `path` (through `pread`) and validates the report against the JSON Schema.
+pub fn inspect(path: &Path) -> Report {
+    let report = runbase::inspect_path(path, &Options::default())
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    check_schema(&report);
+    report
+}
+
+/// Validates a report's JSON against the schema generated from the Rust types.
+pub fn check_schema(report: &Report) {
+    let value = serde_json::to_value(report).expect("serialize");
+    check_value(&value);
+}
+
+/// Validates one JSON line (a report or an error line).
+pub fn check_value(value: &serde_json::Value) {
+    #[cfg(feature = "schema")]
+    {
+        static REPORT: OnceLock<jsonschema::Validator> = OnceLock::new();
+        static ERROR: OnceLock<jsonschema::Validator> = OnceLock::new();
+        let is_error = value.get("error").is_some();
+        let validator = if is_error {
+            ERROR.get_or_init(|| {
+                let schema = serde_json::to_value(runbase::error_line_schema()).expect("schema");
+                jsonschema::validator_for(&schema).expect("valid schema")
+            })
+        } else {
+            REPORT.get_or_init(|| {
+                let schema = serde_json::to_value(runbase::report_schema()).expect("schema");
+                jsonschema::validator_for(&schema).expect("valid schema")
+            })
+        };
+        let errors: Vec<String> = validator
+            .iter_errors(value)
+            .map(|e| e.to_string())
+            .collect();
+        assert!(
+            errors.is_empty(),
+            "report does not match the schema: {errors:?}\n{value}"
+        );
+    }
+    #[cfg(not(feature = "schema"))]
+    let _ = value;
+}

@@ -1,0 +1,368 @@
+//! ELF files synthesized byte by byte: formats no toolchain here produces (Go's pre-1.18
+//! build info, big-endian 32-bit), and shapes for the loader-side rules.
+
+use runbase::Options;
+use runbase::report::{LibcFamily, Linkage};
+
+/// Where synthesized files are loaded: file offset N is at address BASE + N.
+pub const BASE: u64 = 0x40_0000;
+
+/// A segment: type, flags, and its bytes (placed at a 16-byte aligned file offset).
+pub struct Segment {
+    pub p_type: u32,
+    pub flags: u32,
+    pub data: Vec<u8>,
+}
+
+/// A minimal ELF file: header, program headers, then the segments' bytes. A first PT_LOAD
+/// (read, write and execute) covers the whole file, so every address inside maps.
+pub struct Synth {
+    pub is_64: bool,
+    pub big_endian: bool,
+    pub e_type: u16,
+    pub e_machine: u16,
+    pub entry: u64,
+    pub segments: Vec<Segment>,
+}
+
+impl Synth {
+    pub fn new(is_64: bool, big_endian: bool) -> Self {
+        Synth {
+            is_64,
+            big_endian,
+            e_type: 2,
+            e_machine: if is_64 { 62 } else { 3 },
+            entry: BASE,
+            segments: Vec::new(),
+        }
+    }
+
+    pub fn ehsize(&self) -> usize {
+        if self.is_64 { 64 } else { 52 }
+    }
+
+    pub fn phentsize(&self) -> usize {
+        if self.is_64 { 56 } else { 32 }
+    }
+
+    /// The file offset at which segment `index` will be placed.
+    pub fn offset_of(&self, index: usize) -> u64 {
+        let mut at = self.ehsize() + self.phentsize() * (self.segments.len() + 1);
+        for (i, seg) in self.segments.iter().enumerate() {
+            at = at.next_multiple_of(16);
+            if i == index {
+                return at as u64;
+            }
+            at += seg.data.len();
+        }
+        at.next_multiple_of(16) as u64
+    }
+
+    /// The address segment `index` will have.
+    pub fn addr_of(&self, index: usize) -> u64 {
+        BASE + self.offset_of(index)
+    }
+
+    pub fn word(&self, out: &mut Vec<u8>, v: u64) {
+        if self.is_64 {
+            self.u64(out, v);
+        } else {
+            self.u32(out, v as u32);
+        }
+    }
+
+    pub fn u16(&self, out: &mut Vec<u8>, v: u16) {
+        out.extend_from_slice(&if self.big_endian {
+            v.to_be_bytes()
+        } else {
+            v.to_le_bytes()
+        });
+    }
+
+    pub fn u32(&self, out: &mut Vec<u8>, v: u32) {
+        out.extend_from_slice(&if self.big_endian {
+            v.to_be_bytes()
+        } else {
+            v.to_le_bytes()
+        });
+    }
+
+    pub fn u64(&self, out: &mut Vec<u8>, v: u64) {
+        out.extend_from_slice(&if self.big_endian {
+            v.to_be_bytes()
+        } else {
+            v.to_le_bytes()
+        });
+    }
+
+    pub fn build(&self) -> Vec<u8> {
+        let total = self.offset_of(self.segments.len()) as usize;
+        let mut out = Vec::new();
+        out.extend_from_slice(b"\x7fELF");
+        out.push(if self.is_64 { 2 } else { 1 });
+        out.push(if self.big_endian { 2 } else { 1 });
+        out.push(1);
+        out.resize(16, 0);
+        self.u16(&mut out, self.e_type);
+        self.u16(&mut out, self.e_machine);
+        self.u32(&mut out, 1);
+        self.word(&mut out, self.entry);
+        self.word(&mut out, self.ehsize() as u64);
+        self.word(&mut out, 0);
+        self.u32(&mut out, 0);
+        self.u16(&mut out, self.ehsize() as u16);
+        self.u16(&mut out, self.phentsize() as u16);
+        self.u16(&mut out, (self.segments.len() + 1) as u16);
+        self.u16(&mut out, if self.is_64 { 64 } else { 40 });
+        self.u16(&mut out, 0);
+        self.u16(&mut out, 0);
+        assert_eq!(out.len(), self.ehsize());
+        let phdr = |out: &mut Vec<u8>, p_type: u32, flags: u32, offset: u64, size: u64| {
+            self.u32(out, p_type);
+            if self.is_64 {
+                self.u32(out, flags);
+            }
+            self.word(out, offset);
+            self.word(out, BASE + offset);
+            self.word(out, BASE + offset);
+            self.word(out, size);
+            self.word(out, size);
+            if !self.is_64 {
+                self.u32(out, flags);
+            }
+            self.word(out, if p_type == 1 { 0x1000 } else { 8 });
+        };
+        phdr(&mut out, 1, 7, 0, total as u64);
+        for (i, seg) in self.segments.iter().enumerate() {
+            phdr(
+                &mut out,
+                seg.p_type,
+                seg.flags,
+                self.offset_of(i),
+                seg.data.len() as u64,
+            );
+        }
+        for (i, seg) in self.segments.iter().enumerate() {
+            out.resize(self.offset_of(i) as usize, 0);
+            out.extend_from_slice(&seg.data);
+        }
+        out.resize(total, 0);
+        out
+    }
+}
+
+/// A copy of an ELF file without its section header table (e_shoff, e_shnum and
+/// e_shstrndx zeroed), as `sstrip` leaves files.
+pub fn without_section_headers(bytes: &[u8]) -> Vec<u8> {
+    let mut out = bytes.to_vec();
+    let ranges: &[std::ops::Range<usize>] = if out[4] == 2 {
+        &[0x28..0x30, 0x3c..0x40]
+    } else {
+        &[0x20..0x24, 0x30..0x34]
+    };
+    for r in ranges {
+        out[r.clone()].fill(0);
+    }
+    out
+}
+
+/// Go 1.13-1.17 build info: the blob holds pointers to Go string headers.
+fn old_go_binary(is_64: bool, big_endian: bool) -> Vec<u8> {
+    let mut synth = Synth::new(is_64, big_endian);
+    let ptr = if is_64 { 8 } else { 4 };
+    let version = b"go1.16.15".to_vec();
+    let modinfo = {
+        let mut m = vec![0x30u8; 16];
+        m.extend_from_slice(
+            b"path\texample.com/old\nmod\texample.com/old\t(devel)\t\ndep\tgolang.org/x/text\tv0.3.7\th1:abc=\n",
+        );
+        m.extend_from_slice(&[0xf9; 16]);
+        m
+    };
+    // Segment 0 (RW data): the blob. Segment 1 (R): two string headers and the bytes.
+    synth.segments.push(Segment {
+        p_type: 1,
+        flags: 6,
+        data: vec![0; 32],
+    });
+    synth.segments.push(Segment {
+        p_type: 1,
+        flags: 4,
+        data: vec![0; 4 * ptr + version.len() + modinfo.len()],
+    });
+    let strings_at = synth.addr_of(1);
+    let version_hdr = strings_at;
+    let modinfo_hdr = strings_at + 2 * ptr as u64;
+    let version_data = strings_at + 4 * ptr as u64;
+    let modinfo_data = version_data + version.len() as u64;
+
+    let mut blob = b"\xff Go buildinf:".to_vec();
+    blob.push(ptr as u8);
+    blob.push(if big_endian { 1 } else { 0 });
+    synth.word(&mut blob, version_hdr);
+    synth.word(&mut blob, modinfo_hdr);
+    blob.resize(32, 0);
+    let mut strings = Vec::new();
+    synth.word(&mut strings, version_data);
+    synth.word(&mut strings, version.len() as u64);
+    synth.word(&mut strings, modinfo_data);
+    synth.word(&mut strings, modinfo.len() as u64);
+    strings.extend_from_slice(&version);
+    strings.extend_from_slice(&modinfo);
+    synth.segments[0].data = blob;
+    synth.segments[1].data = strings;
+    // The first PT_LOAD of the builder is RWX; the blob must be found in the first RW one,
+    // which the scan picks by its flags, so make the covering one read-execute only.
+    let mut bytes = synth.build();
+    let flags_at = synth.ehsize() + if is_64 { 4 } else { 24 };
+    let flags = if big_endian {
+        5u32.to_be_bytes()
+    } else {
+        5u32.to_le_bytes()
+    };
+    bytes[flags_at..flags_at + 4].copy_from_slice(&flags);
+    // A Go build ID note is what the Go linker always writes; without sections it is the
+    // marker that says "Go" (the blob itself needs it too: nothing else is Go-specific).
+    bytes
+}
+
+#[test]
+fn go_pre_1_18_build_info_in_every_class_and_byte_order() {
+    for (is_64, big_endian) in [(true, false), (false, true), (false, false), (true, true)] {
+        let bytes = old_go_binary(is_64, big_endian);
+        let report = runbase::inspect_bytes("old-go", &bytes, &Options::default())
+            .unwrap_or_else(|e| panic!("{is_64} {big_endian}: {e}"));
+        crate::support::check_schema(&report);
+        let go = report
+            .go
+            .as_ref()
+            .unwrap_or_else(|| panic!("{is_64} {big_endian}: no Go"));
+        assert_eq!(go.version.as_deref(), Some("go1.16.15"));
+        assert_eq!(go.main_package.as_deref(), Some("example.com/old"));
+        assert_eq!(go.deps.len(), 1);
+        assert_eq!(go.deps[0].path, "golang.org/x/text");
+        assert_eq!(go.deps[0].version.as_deref(), Some("v0.3.7"));
+        assert!(go.build_info_found);
+        assert!(!go.cgo_used);
+        assert_eq!(report.linkage, Linkage::Static);
+        assert_eq!(report.libc.family, LibcFamily::None);
+        assert_eq!(report.elf.class, if is_64 { 64 } else { 32 });
+    }
+}
+
+/// A dynamic string table, a dynamic section and what points into them.
+pub struct DynamicParts {
+    pub strtab: Vec<u8>,
+    pub names: Vec<(String, u32)>,
+}
+
+impl DynamicParts {
+    pub fn new() -> Self {
+        DynamicParts {
+            strtab: vec![0],
+            names: Vec::new(),
+        }
+    }
+
+    pub fn add(&mut self, name: &str) -> u32 {
+        let at = self.strtab.len() as u32;
+        self.strtab.extend_from_slice(name.as_bytes());
+        self.strtab.push(0);
+        self.names.push((name.to_string(), at));
+        at
+    }
+}
+
+/// A big-endian 32-bit dynamic file (PowerPC-like), with an interpreter, NEEDED, SONAME,
+/// RUNPATH: no toolchain here builds one, so its bytes are written out here.
+#[test]
+fn big_endian_32_bit_dynamic_file() {
+    let mut synth = Synth::new(false, true);
+    synth.e_machine = 20;
+    synth.e_type = 3;
+    let mut parts = DynamicParts::new();
+    let libc = parts.add("libc.so.6");
+    let libm = parts.add("libm.so.6");
+    let soname = parts.add("libdemo.so.2");
+    let runpath = parts.add("$ORIGIN:/opt/x");
+    let interp = b"/lib/ld.so.1\0".to_vec();
+    synth.segments.push(Segment {
+        p_type: 3,
+        flags: 4,
+        data: interp,
+    });
+    synth.segments.push(Segment {
+        p_type: 1,
+        flags: 4,
+        data: parts.strtab.clone(),
+    });
+    synth.segments.push(Segment {
+        p_type: 2,
+        flags: 6,
+        data: vec![0; 8 * 8],
+    });
+    let strtab_addr = synth.addr_of(1);
+    let mut dynamic = Vec::new();
+    for (tag, val) in [
+        (1u32, libc as u64),
+        (1, libm as u64),
+        (14, soname as u64),
+        (29, runpath as u64),
+        (5, strtab_addr),
+        (10, parts.strtab.len() as u64),
+        (0, 0),
+    ] {
+        synth.u32(&mut dynamic, tag);
+        synth.u32(&mut dynamic, val as u32);
+    }
+    synth.segments[2].data = dynamic;
+    let bytes = synth.build();
+    let report = runbase::inspect_bytes("be32", &bytes, &Options::default()).unwrap();
+    crate::support::check_schema(&report);
+    assert_eq!(report.elf.class, 32);
+    assert_eq!(report.elf.machine, "powerpc");
+    assert_eq!(report.platform.as_deref(), Some("linux/ppc"));
+    assert_eq!(report.interpreter.as_deref(), Some("/lib/ld.so.1"));
+    assert_eq!(report.needed, ["libc.so.6", "libm.so.6"]);
+    assert_eq!(report.soname.as_deref(), Some("libdemo.so.2"));
+    assert_eq!(report.runpath, ["$ORIGIN", "/opt/x"]);
+    assert_eq!(report.linkage, Linkage::SharedLibrary);
+    assert_eq!(report.libc.family, LibcFamily::Glibc);
+
+    // goblin, an independent parser, reads the same bytes the same way.
+    let elf = goblin::elf::Elf::parse(&bytes).expect("goblin parses it");
+    assert_eq!(elf.libraries, ["libc.so.6", "libm.so.6"]);
+    assert_eq!(elf.soname, Some("libdemo.so.2"));
+    assert_eq!(elf.interpreter, Some("/lib/ld.so.1"));
+}
+
+/// A program whose only dynamic tags are a symbol table and no hash: what LLD and Rust
+/// emit for a static-pie when they leave out DF_1_PIE.
+#[test]
+fn static_pie_without_df_1_pie_and_a_loader_that_exports() {
+    let mut synth = Synth::new(true, false);
+    synth.e_type = 3;
+    synth.entry = BASE + 0x100;
+    let parts = DynamicParts::new();
+    synth.segments.push(Segment {
+        p_type: 1,
+        flags: 4,
+        data: parts.strtab.clone(),
+    });
+    synth.segments.push(Segment {
+        p_type: 2,
+        flags: 6,
+        data: Vec::new(),
+    });
+    let strtab_addr = synth.addr_of(0);
+    let mut dynamic = Vec::new();
+    for (tag, val) in [(5u64, strtab_addr), (10, parts.strtab.len() as u64), (0, 0)] {
+        synth.u64(&mut dynamic, tag);
+        synth.u64(&mut dynamic, val);
+    }
+    synth.segments[1].data = dynamic;
+    let bytes = synth.build();
+    let report = runbase::inspect_bytes("lld-static-pie", &bytes, &Options::default()).unwrap();
+    assert_eq!(report.linkage, Linkage::StaticPie);
+    assert!(report.executable);
+}
