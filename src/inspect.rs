@@ -76,6 +76,16 @@ fn text(bytes: &[u8], what: &str, warnings: &mut Vec<String>) -> String {
     }
 }
 
+fn hex(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len().saturating_mul(2));
+    for b in bytes {
+        for nibble in [b >> 4, b & 0xf] {
+            out.extend(char::from_digit(u32::from(nibble), 16));
+        }
+    }
+    out
+}
+
 fn split_path_list(value: Option<String>) -> Vec<String> {
     value
         .map(|v| v.split(':').map(str::to_string).collect())
@@ -152,13 +162,10 @@ where
             elf.imports(info, strings, &version_needs, dynsym_count)
                 .unwrap_or_else(|e| {
                     warnings.push(format!("dynamic symbols unreadable: {e}"));
-                    Imports::default()
+                    Imports::none()
                 })
         }
-        _ => Imports {
-            symbols: Vec::new(),
-            complete: true,
-        },
+        _ => Imports::none(),
     };
     if !imports.complete {
         warnings.push("the list of imported symbols may be incomplete".into());
@@ -228,6 +235,8 @@ where
                 go_found
                     .evidence
                     .push("Go pclntab header in read-only data".into());
+                toolchain::read_build_info(elf, sections.as_ref(), &mut go_found);
+                warnings.append(&mut go_found.problems);
             }
         }
     }
@@ -256,7 +265,14 @@ where
         None
     };
 
-    let rust = rust_facts(elf, sections.as_ref(), &readonly, &mut warnings);
+    // Rust's panic paths are looked for only in read-only data already read for another
+    // reason: reading it for every file without `.comment` would cost more than the rest.
+    let rust = rust_facts(
+        elf,
+        sections.as_ref(),
+        rodata.get().copied().flatten(),
+        &mut warnings,
+    );
 
     let needed_refs: Vec<&[u8]> = needed_raw.clone();
     let libc = crate::libc::detect(&LibcInput {
@@ -264,14 +280,14 @@ where
         needed: &needed_refs,
         soname: soname_raw,
         version_needs: &version_needs,
-        imports: &imports.symbols,
+        imports: &imports,
         signals: &signals,
     });
 
     let size = crate::size::size_facts(elf, sections.as_ref());
     let build_id = notes
         .find(b"GNU", object::elf::NT_GNU_BUILD_ID.0)
-        .map(|note| note.desc.iter().map(|b| format!("{b:02x}")).collect());
+        .map(|note| hex(note.desc));
 
     let interpreter = interpreter_raw.map(|i| text(i, "PT_INTERP", &mut warnings));
     let needed = needed_raw
@@ -318,12 +334,12 @@ where
     })
 }
 
-/// Rust facts from `.comment` and `.dep-v0`; without `.comment`, a bounded scan for the
-/// standard library's `/rustc/<commit>/` paths.
+/// Rust facts from `.comment` and `.dep-v0`; without `.comment`, the standard library's
+/// `/rustc/<commit>/` paths in `readonly` (read-only data, when already read).
 fn rust_facts<'data, H, R>(
     elf: &ElfFile<'data, H, R>,
     sections: Option<&crate::elf::sections::Sections<'data, H>>,
-    readonly: &dyn Fn() -> Option<&'data [u8]>,
+    readonly: Option<&'data [u8]>,
     warnings: &mut Vec<String>,
 ) -> Option<Rust>
 where
@@ -365,7 +381,7 @@ where
         },
     }
     if rustc_version.is_none() && crates.is_empty() && comment.is_none() {
-        if let Some(commit) = readonly().and_then(rust::find_rustc_commit) {
+        if let Some(commit) = readonly.and_then(rust::find_rustc_commit) {
             evidence.push(format!("standard library paths of rustc commit {commit}"));
         }
     }

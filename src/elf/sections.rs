@@ -32,7 +32,15 @@ where
 
     /// The first section with this name.
     pub fn by_name(&self, name: &[u8]) -> Option<&'data H::SectionHeader> {
-        self.iter().find(|(n, _)| *n == name).map(|(_, sh)| sh)
+        // Compares in place (name, then its NUL) instead of measuring every name first.
+        self.headers.iter().find(|sh| {
+            usize::try_from(sh.sh_name(self.endian))
+                .ok()
+                .and_then(|start| self.names.get(start..))
+                .is_some_and(|rest| {
+                    rest.starts_with(name) && rest.get(name.len()).is_none_or(|b| *b == 0)
+                })
+        })
     }
 
     fn name_of(&self, sh: &H::SectionHeader) -> &'data [u8] {

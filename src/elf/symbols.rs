@@ -1,8 +1,6 @@
 //! Version needs (DT_VERNEED) and imported dynamic symbols (DT_SYMTAB + DT_VERSYM), read
 //! through PT_DYNAMIC so that section-stripped files give the same answer.
 
-use std::collections::BTreeMap;
-
 use object::elf as raw;
 use object::read::elf::{FileHeader, Sym};
 use object::{Endianness, ReadRef};
@@ -36,20 +34,53 @@ pub(crate) struct NeededVersion<'data> {
     pub index: u16,
 }
 
-/// A symbol the file expects another object to provide.
-#[derive(Debug, Clone)]
-pub(crate) struct ImportedSymbol<'data> {
-    pub name: &'data [u8],
-    /// The needed version (`GLIBC_2.34`) and the library it is needed from.
-    pub version: Option<(&'data [u8], &'data [u8])>,
+/// One import as read: 8 bytes, half of the smallest symbol entry, so the list never
+/// outgrows the table it came from. Names are looked up when asked for.
+#[derive(Debug, Clone, Copy)]
+struct ImportEntry {
+    name: u32,
+    /// Index into `Imports::versions`, or `NO_VERSION`.
+    version: u16,
 }
 
+const NO_VERSION: u16 = u16::MAX;
+
 /// The imports found, and whether the table could be read to its end.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Imports<'data> {
-    pub symbols: Vec<ImportedSymbol<'data>>,
-    /// False when the symbol count was unknown or over the limit, or entries were bad.
+#[derive(Clone)]
+pub(crate) struct Imports<'data, R: ReadRef<'data>> {
+    entries: Vec<ImportEntry>,
+    versions: Vec<(u16, &'data [u8], &'data [u8])>,
+    strings: Option<StringTable<'data, R>>,
+    /// False when the symbol count was unknown or over the limit.
     pub complete: bool,
+}
+
+impl<'data, R: ReadRef<'data>> Imports<'data, R> {
+    /// No imports.
+    pub fn none() -> Self {
+        Imports {
+            entries: Vec::new(),
+            versions: Vec::new(),
+            strings: None,
+            complete: true,
+        }
+    }
+
+    /// The names of the imports that need version `name` (a bad name offset skips that
+    /// symbol).
+    pub fn needing_version(&self, name: &[u8]) -> impl Iterator<Item = &'data [u8]> + '_ {
+        let wanted: Vec<u16> = self
+            .versions
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, v, _))| *v == name)
+            .filter_map(|(i, _)| u16::try_from(i).ok())
+            .collect();
+        self.entries
+            .iter()
+            .filter(move |e| wanted.contains(&e.version))
+            .filter_map(|entry| self.strings.as_ref()?.get(u64::from(entry.name)).ok())
+    }
 }
 
 impl<'data, H, R> ElfFile<'data, H, R>
@@ -111,12 +142,9 @@ where
         strings: &StringTable<'data, R>,
         needs: &[VersionNeed<'data>],
         dynsym_count: Option<u64>,
-    ) -> Result<Imports<'data>> {
+    ) -> Result<Imports<'data, R>> {
         let Some(symtab) = info.symtab else {
-            return Ok(Imports {
-                symbols: Vec::new(),
-                complete: true,
-            });
+            return Ok(Imports::none());
         };
         let entsize = std::mem::size_of::<H::Sym>() as u64;
         let gnu = match info.gnu_hash {
@@ -173,36 +201,47 @@ where
                 .unwrap_or(&[]),
             None => &[],
         };
-        let by_index: BTreeMap<u16, (&'data [u8], &'data [u8])> = needs
+        // Sorted by index, sized by the entries read (not by the indexes they claim), and
+        // searched by index: cheaper than a map on this hot path.
+        let mut versions: Vec<(u16, &'data [u8], &'data [u8])> = needs
             .iter()
             .flat_map(|need| {
                 need.versions
                     .iter()
-                    .map(move |v| (v.index, (v.name, need.file)))
+                    .map(move |v| (v.index, v.name, need.file))
             })
+            .take(usize::from(NO_VERSION))
             .collect();
-        let mut symbols = Vec::new();
+        versions.sort_by_key(|(index, _, _)| *index);
+        let mut entries = Vec::new();
         for (i, sym) in syms.iter().enumerate().skip(1) {
-            let version_index = versym_at(self.endian, versym, i);
-            let needed = version_index.and_then(|ix| by_index.get(&ix)).copied();
+            let slot = versym_at(self.endian, versym, i)
+                .and_then(|ix| {
+                    versions
+                        .binary_search_by_key(&ix, |(index, _, _)| *index)
+                        .ok()
+                })
+                .and_then(|at| u16::try_from(at).ok());
             let undefined = sym.st_shndx(self.endian) == raw::SHN_UNDEF;
             // Copy-relocated data (`stdout`, `environ`) is defined here but still needed.
-            if !undefined && needed.is_none() {
+            if !undefined && slot.is_none() {
                 continue;
             }
-            let name_offset = sym.st_name(self.endian);
-            if name_offset == 0 {
+            let name = sym.st_name(self.endian);
+            if name == 0 {
                 continue;
             }
-            match strings.get(u64::from(name_offset)) {
-                Ok(name) => symbols.push(ImportedSymbol {
-                    name,
-                    version: needed,
-                }),
-                Err(_) => complete = false,
-            }
+            entries.push(ImportEntry {
+                name,
+                version: slot.unwrap_or(NO_VERSION),
+            });
         }
-        Ok(Imports { symbols, complete })
+        Ok(Imports {
+            entries,
+            versions,
+            strings: Some(*strings),
+            complete,
+        })
     }
 
     /// GNU hash's layout: `symoffset` (the index of the first hashed, defined symbol) and

@@ -12,7 +12,9 @@ pub(crate) mod signals;
 
 use std::cmp::Ordering;
 
-use crate::elf::symbols::{ImportedSymbol, VersionNeed};
+use object::ReadRef;
+
+use crate::elf::symbols::{Imports, VersionNeed};
 use crate::report::{Libc, LibcFamily};
 
 /// What the static-binary signals found (filled only where the dynamic evidence is silent).
@@ -33,12 +35,12 @@ pub(crate) struct StaticSignals {
 }
 
 /// Everything libc detection reads.
-pub(crate) struct LibcInput<'a, 'data> {
+pub(crate) struct LibcInput<'a, 'data, R: ReadRef<'data>> {
     pub interpreter: Option<&'data [u8]>,
     pub needed: &'a [&'data [u8]],
     pub soname: Option<&'data [u8]>,
     pub version_needs: &'a [VersionNeed<'data>],
-    pub imports: &'a [ImportedSymbol<'data>],
+    pub imports: &'a Imports<'data, R>,
     pub signals: &'a StaticSignals,
 }
 
@@ -175,7 +177,7 @@ impl Findings {
 }
 
 /// Detects the family and the glibc floor.
-pub(crate) fn detect(input: &LibcInput<'_, '_>) -> Libc {
+pub(crate) fn detect<'data, R: ReadRef<'data>>(input: &LibcInput<'_, 'data, R>) -> Libc {
     let mut found = Findings::default();
 
     if let Some(interp) = input.interpreter {
@@ -260,9 +262,8 @@ pub(crate) fn detect(input: &LibcInput<'_, '_>) -> Libc {
         Some((version, name)) => {
             let mut symbols: Vec<String> = input
                 .imports
-                .iter()
-                .filter(|s| s.version.is_some_and(|(v, _)| v == name))
-                .map(|s| format!("{}@{}", lossy(s.name), lossy(name)))
+                .needing_version(name)
+                .map(|symbol| format!("{}@{}", lossy(symbol), lossy(name)))
                 .collect();
             symbols.sort();
             symbols.dedup();

@@ -28,7 +28,7 @@ impl GoFindings {
     }
 }
 
-/// Looks for Go build info and the Go build-ID note and sections.
+/// Looks for the Go build-ID note and Go sections and, when they say Go, the build info.
 pub(crate) fn find_go<'data, H, R>(
     elf: &ElfFile<'data, H, R>,
     sections: Option<&Sections<'data, H>>,
@@ -51,8 +51,24 @@ where
             }
         }
     }
+    // Only Go programs are searched for build info: the search reads 64 KiB.
+    if found.is_go() {
+        read_build_info(elf, sections, &mut found);
+    }
+    found
+}
+
+/// Reads the build-info blob into `found`.
+pub(crate) fn read_build_info<'data, H, R>(
+    elf: &ElfFile<'data, H, R>,
+    sections: Option<&Sections<'data, H>>,
+    found: &mut GoFindings,
+) where
+    H: FileHeader<Endian = Endianness>,
+    R: ReadRef<'data>,
+{
     let Some((blob_offset, blob)) = locate_blob(elf, sections) else {
-        return found;
+        return;
     };
     found
         .evidence
@@ -81,7 +97,6 @@ where
         }
         Err(why) => found.problems.push(why.to_string()),
     }
-    found
 }
 
 /// Finds the build-info blob: in `.go.buildinfo`, else in the first 64 KiB of the first

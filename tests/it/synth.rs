@@ -190,6 +190,17 @@ fn old_go_binary(is_64: bool, big_endian: bool) -> Vec<u8> {
         flags: 4,
         data: vec![0; 4 * ptr + version.len() + modinfo.len()],
     });
+    // The Go build ID note, which the Go linker always writes (namesz 4, "Go\0\0", type 4).
+    let mut note = Vec::new();
+    synth.u32(&mut note, 4);
+    synth.u32(&mut note, 8);
+    synth.u32(&mut note, 4);
+    note.extend_from_slice(b"Go\0\0buildid!");
+    synth.segments.push(Segment {
+        p_type: 4,
+        flags: 4,
+        data: note,
+    });
     let strings_at = synth.addr_of(1);
     let version_hdr = strings_at;
     let modinfo_hdr = strings_at + 2 * ptr as u64;
@@ -221,8 +232,6 @@ fn old_go_binary(is_64: bool, big_endian: bool) -> Vec<u8> {
         5u32.to_le_bytes()
     };
     bytes[flags_at..flags_at + 4].copy_from_slice(&flags);
-    // A Go build ID note is what the Go linker always writes; without sections it is the
-    // marker that says "Go" (the blob itself needs it too: nothing else is Go-specific).
     bytes
 }
 
