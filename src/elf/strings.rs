@@ -9,6 +9,10 @@ use crate::error::{Error, Result};
 /// string, so their cost follows the number of strings used, not the table's size.
 const READ_WHOLE_BYTES: u64 = 256 << 10;
 
+/// Larger tables are read in aligned blocks of this size, so that strings stored side by
+/// side (the version names, the NEEDED names) cost one read together.
+const BLOCK_BYTES: u64 = 4096;
+
 /// A string table inside the file.
 #[derive(Clone, Copy)]
 pub(crate) struct StringTable<'data, R: ReadRef<'data>> {
@@ -59,12 +63,35 @@ impl<'data, R: ReadRef<'data>> StringTable<'data, R> {
             None => {
                 let start = self.offset.checked_add(index).ok_or_else(too_far)?;
                 let stop = self.offset.checked_add(end).ok_or_else(too_far)?;
-                self.data
-                    .read_bytes_at_until(start..stop, 0)
-                    .map_err(|()| self.unterminated(&[]))?
+                match self.from_block(start, stop) {
+                    Some(bytes) => bytes,
+                    None => self
+                        .data
+                        .read_bytes_at_until(start..stop, 0)
+                        .map_err(|()| self.unterminated(&[]))?,
+                }
             }
         };
         Ok(bytes)
+    }
+
+    /// Reads the aligned block holding `start`, the same block for every string in it (a
+    /// cached source reads it once), and finds the string there. `None` when the string runs
+    /// past the block.
+    fn from_block(&self, start: u64, stop: u64) -> Option<&'data [u8]> {
+        let block = start & !(BLOCK_BYTES - 1);
+        let table_end = self.offset.checked_add(self.size)?;
+        let block_start = block.max(self.offset);
+        let block_end = block.checked_add(BLOCK_BYTES)?.min(table_end);
+        let bytes = self
+            .data
+            .read_bytes_at(block_start, block_end.checked_sub(block_start)?)
+            .ok()?;
+        let from = usize::try_from(start.checked_sub(block_start)?).ok()?;
+        let until = usize::try_from(stop.min(block_end).checked_sub(block_start)?).ok()?;
+        let window = bytes.get(from..until)?;
+        let nul = memchr::memchr(0, window)?;
+        window.get(..nul)
     }
 
     fn unterminated(&self, window: &[u8]) -> Error {
