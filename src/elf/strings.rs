@@ -63,7 +63,7 @@ impl<'data, R: ReadRef<'data>> StringTable<'data, R> {
             None => {
                 let start = self.offset.checked_add(index).ok_or_else(too_far)?;
                 let stop = self.offset.checked_add(end).ok_or_else(too_far)?;
-                match self.from_block(start, stop) {
+                match self.string_in_block(start, stop) {
                     Some(bytes) => bytes,
                     None => self
                         .data
@@ -78,7 +78,7 @@ impl<'data, R: ReadRef<'data>> StringTable<'data, R> {
     /// Reads the aligned block holding `start`, the same block for every string in it (a
     /// cached source reads it once), and finds the string there. `None` when the string runs
     /// past the block.
-    fn from_block(&self, start: u64, stop: u64) -> Option<&'data [u8]> {
+    fn string_in_block(&self, start: u64, stop: u64) -> Option<&'data [u8]> {
         let block = start & !(BLOCK_BYTES - 1);
         let table_end = self.offset.checked_add(self.size)?;
         let block_start = block.max(self.offset);
