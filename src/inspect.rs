@@ -248,6 +248,7 @@ where
             || signals.irelative > 0;
         signals.pure_go = !cgo_used;
         let mut evidence = std::mem::take(&mut go_found.evidence);
+        let build_info_found = go_found.version.is_some() || go_found.modinfo.is_some();
         let mut version = go_found.version.take();
         if version.is_none() {
             version = readonly().and_then(go::find_version_string);
@@ -258,6 +259,7 @@ where
         Some(go::facts(
             version,
             go_found.modinfo.take(),
+            build_info_found,
             cgo_used,
             evidence,
         ))

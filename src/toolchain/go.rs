@@ -216,10 +216,10 @@ fn unquote(value: &str) -> String {
 pub(crate) fn facts(
     version: Option<String>,
     modinfo: Option<ModInfo>,
+    build_info_found: bool,
     cgo_used: bool,
     evidence: Vec<String>,
 ) -> Go {
-    let build_info_found = modinfo.is_some() || version.is_some();
     let info = modinfo.unwrap_or_default();
     let cgo_enabled = match info.settings.get("CGO_ENABLED").map(String::as_str) {
         Some("1") => Some(true),
@@ -394,7 +394,7 @@ mod tests {
             info.settings.get("-ldflags").map(String::as_str),
             Some("-s -w")
         );
-        let go = facts(Some("go1.19".into()), Some(info), false, vec![]);
+        let go = facts(Some("go1.19".into()), Some(info), true, false, vec![]);
         assert_eq!(go.tags, ["netgo", "osusergo"]);
         assert_eq!(go.cgo_enabled, Some(true));
     }

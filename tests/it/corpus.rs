@@ -140,3 +140,83 @@ fn corpus_matches_readelf_and_goblin() {
         goblin_refused.len()
     );
 }
+
+/// What the packages themselves say about some corpus files: a musllinux wheel is musl, an
+/// npm package for Android is bionic, Debian's klibc-utils is klibc, `e2fsck.static` and
+/// `busybox-static` are static glibc, shfmt and esbuild are Go, the uv wheels are Rust with
+/// a cargo-auditable crate list that names uv itself.
+#[test]
+fn corpus_files_are_what_their_packages_say() {
+    use runbase::report::{LibcFamily as F, Linkage as L};
+    let Some((dir, files)) = support::corpus() else {
+        return;
+    };
+    let x = dir.join("x");
+    let find = |pattern: &str| -> Vec<std::path::PathBuf> {
+        files
+            .iter()
+            .filter(|p| {
+                p.strip_prefix(&x)
+                    .unwrap()
+                    .to_string_lossy()
+                    .contains(pattern)
+            })
+            .cloned()
+            .collect()
+    };
+    let expect = |pattern: &str, family: F, linkages: &[L]| {
+        let matched = find(pattern);
+        assert!(!matched.is_empty(), "no corpus file matches {pattern}");
+        for path in matched {
+            let report = inspect(&path);
+            assert_eq!(
+                report.libc.family,
+                family,
+                "{}: {:?}",
+                path.display(),
+                report.libc.evidence
+            );
+            assert!(
+                linkages.contains(&report.linkage),
+                "{}: {:?}",
+                path.display(),
+                report.linkage
+            );
+        }
+    };
+    expect(
+        "whl/musl-",
+        F::Musl,
+        &[L::StaticPie, L::SharedLibrary, L::Dynamic],
+    );
+    expect("whl/gnu-", F::Glibc, &[L::Dynamic, L::SharedLibrary]);
+    expect("rollup-android-arm64", F::Bionic, &[L::SharedLibrary]);
+    expect("klibc-utils_", F::Klibc, &[L::Static, L::Dynamic]);
+    expect("e2fsck-static_", F::Glibc, &[L::Static]);
+    expect("busybox-static_", F::Glibc, &[L::Static]);
+    expect("lightningcss-linux-x64-musl", F::Musl, &[L::SharedLibrary]);
+    expect("watcher-linux-x64-glibc", F::Glibc, &[L::SharedLibrary]);
+    for pattern in ["usr/bin/shfmt", "esbuild-linux-ia32", "usr/bin/restic"] {
+        for path in find(pattern) {
+            let report = inspect(&path);
+            let go = report
+                .go
+                .as_ref()
+                .unwrap_or_else(|| panic!("{} is Go", path.display()));
+            assert!(go.version.as_deref().is_some_and(|v| v.starts_with("go1.")));
+        }
+    }
+    for path in find("/uv-0.13.9.data/scripts/uv") {
+        let report = inspect(&path);
+        let rust = report
+            .rust
+            .as_ref()
+            .unwrap_or_else(|| panic!("{} is Rust", path.display()));
+        assert!(
+            rust.crates.iter().any(|c| c.name == "uv"),
+            "{}",
+            path.display()
+        );
+        assert!(rust.rustc_version.is_some());
+    }
+}

@@ -360,3 +360,24 @@ fn byte_sources_agree() {
         assert_eq!(pread, sliced, "{name}");
     }
 }
+
+/// A Go program whose build info was removed (its magic overwritten) is still Go: its build
+/// ID note says so, and its version is read from the runtime's version string.
+#[test]
+fn go_without_build_info() {
+    let bytes = std::fs::read(fixture("go-hello-nocgo")).unwrap();
+    let at = bytes
+        .windows(14)
+        .position(|w| w == b"\xff Go buildinf:")
+        .expect("build info present");
+    let mut cut = bytes.clone();
+    cut[at..at + 14].fill(0);
+    for data in [cut.clone(), crate::synth::without_section_headers(&cut)] {
+        let report = runbase::inspect_bytes("go", &data, &Options::default()).unwrap();
+        support::check_schema(&report);
+        let go = report.go.as_ref().expect("still Go");
+        assert!(!go.build_info_found);
+        assert_eq!(go.version.as_deref(), Some(go_version().as_str()));
+        assert_eq!(report.libc.family, LibcFamily::None);
+    }
+}

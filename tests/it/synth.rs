@@ -375,3 +375,66 @@ fn static_pie_without_df_1_pie_and_a_loader_that_exports() {
     assert_eq!(report.linkage, Linkage::StaticPie);
     assert!(report.executable);
 }
+
+/// UPX writes its `l_info` block (checksum, then the magic `UPX!`) right after the program
+/// headers of the stub it leaves; no UPX is packaged for this machine, so the layout is
+/// written here from the format.
+#[test]
+fn upx_packed_file() {
+    let mut synth = Synth::new(true, false);
+    let mut l_info = vec![0x12, 0x34, 0x56, 0x78];
+    l_info.extend_from_slice(b"UPX!");
+    l_info.extend_from_slice(&[0x0d, 0x16, 0x08, 0x07, 0, 0, 0, 0]);
+    synth.segments.push(Segment {
+        p_type: 0x6474_e551,
+        flags: 6,
+        data: l_info,
+    });
+    let bytes = synth.build();
+    let report = runbase::inspect_bytes("upx", &bytes, &Options::default()).unwrap();
+    assert_eq!(report.size.packed.as_deref(), Some("upx"));
+    let plain = Synth::new(true, false).build();
+    let report = runbase::inspect_bytes("plain", &plain, &Options::default()).unwrap();
+    assert_eq!(report.size.packed, None);
+}
+
+/// uClibc's loader as interpreter, and its `libc.so.0`.
+#[test]
+fn uclibc_dynamic_file() {
+    let mut synth = Synth::new(false, false);
+    synth.e_machine = 40;
+    let mut parts = DynamicParts::new();
+    let libc = parts.add("libc.so.0");
+    synth.segments.push(Segment {
+        p_type: 3,
+        flags: 4,
+        data: b"/lib/ld-uClibc.so.0\0".to_vec(),
+    });
+    synth.segments.push(Segment {
+        p_type: 1,
+        flags: 4,
+        data: parts.strtab.clone(),
+    });
+    synth.segments.push(Segment {
+        p_type: 2,
+        flags: 6,
+        data: vec![0; 32],
+    });
+    let strtab = synth.addr_of(1);
+    let mut dynamic = Vec::new();
+    for (tag, val) in [
+        (1u32, libc),
+        (5, strtab as u32),
+        (10, parts.strtab.len() as u32),
+        (0, 0),
+    ] {
+        synth.u32(&mut dynamic, tag);
+        synth.u32(&mut dynamic, val);
+    }
+    synth.segments[2].data = dynamic;
+    let report = runbase::inspect_bytes("uclibc", &synth.build(), &Options::default()).unwrap();
+    assert_eq!(report.libc.family, LibcFamily::Uclibc);
+    assert_eq!(report.linkage, Linkage::Dynamic);
+    assert_eq!(report.elf.machine, "arm");
+    assert_eq!(report.platform.as_deref(), Some("linux/arm"));
+}
