@@ -8,13 +8,15 @@ use object::read::elf::{FileHeader, SectionHeader};
 use object::{Endianness, ReadRef};
 
 use crate::classify::{LinkageInput, classify};
-use crate::elf::machine::{machine_name, oci_platform};
+use crate::elf::machine::{machine_name, oci_arch, os_of_osabi};
 use crate::elf::symbols::Imports;
 use crate::elf::{ElfFile, Ident};
 use crate::error::{Error, Limits, Result};
 use crate::libc::signals;
 use crate::libc::{LibcInput, StaticSignals};
-use crate::report::{ElfHeader, Endian, FileType, Linkage, Report, Rust, SCHEMA_VERSION};
+use crate::report::{
+    ElfHeader, Endian, FileType, LibcFamily, Linkage, Report, Rust, SCHEMA_VERSION,
+};
 use crate::source::FileSource;
 use crate::toolchain::{self, go, rust};
 
@@ -300,6 +302,16 @@ where
     let rpath = split_path_list(rpath_raw.map(|r| text(r, "DT_RPATH", &mut warnings)));
     let runpath = split_path_list(runpath_raw.map(|r| text(r, "DT_RUNPATH", &mut warnings)));
     let is_64 = ident.is_64;
+    // The OS: Go's GOOS when stamped, Android for bionic, else what EI_OSABI says.
+    let os = go
+        .as_ref()
+        .and_then(|g| g.settings.get("GOOS").cloned())
+        .or_else(|| (libc.family == LibcFamily::Bionic).then(|| "android".to_string()))
+        .or_else(|| os_of_osabi(ident.os_abi).map(str::to_string));
+    let platform = match (os, oci_arch(elf.e_machine(), is_64, ident.big_endian)) {
+        (Some(os), Some(arch)) => Some(format!("{os}/{arch}")),
+        _ => None,
+    };
     Ok(Report {
         schema_version: SCHEMA_VERSION,
         path: label.to_string(),
@@ -316,7 +328,7 @@ where
             os_abi: ident.os_abi,
             entry: elf.entry(),
         },
-        platform: oci_platform(elf.e_machine(), is_64, ident.big_endian).map(str::to_string),
+        platform,
         linkage,
         executable,
         interpreter,

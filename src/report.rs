@@ -23,7 +23,8 @@ pub struct Report {
     pub path: String,
     /// File header facts.
     pub elf: ElfHeader,
-    /// The OCI platform (`linux/amd64`...) where known.
+    /// The OCI platform (`linux/amd64`...) where known: the OS from Go's `GOOS`, bionic
+    /// (`android`) or `EI_OSABI`, the architecture in OCI (Go `GOARCH`) spelling.
     pub platform: Option<String>,
     /// How the file is linked.
     pub linkage: Linkage,

@@ -42,28 +42,39 @@ pub(crate) fn machine_name(e_machine: u16, is_64: bool) -> String {
     name.to_string()
 }
 
-/// The OCI platform (`os/arch`) a Linux binary of this machine runs on, when the OCI image
-/// spec (and Go's GOARCH list it follows) names one.
-pub(crate) fn oci_platform(e_machine: u16, is_64: bool, big_endian: bool) -> Option<&'static str> {
-    let platform = match (e_machine, is_64, big_endian) {
-        (62, true, false) => "linux/amd64",
-        (3, false, false) => "linux/386",
-        (183, true, false) => "linux/arm64",
-        (183, true, true) => "linux/arm64be",
-        (40, false, false) => "linux/arm",
-        (40, false, true) => "linux/armbe",
-        (21, true, false) => "linux/ppc64le",
-        (21, true, true) => "linux/ppc64",
-        (20, false, true) => "linux/ppc",
-        (22, true, true) => "linux/s390x",
-        (243, true, false) => "linux/riscv64",
-        (8, true, false) => "linux/mips64le",
-        (8, true, true) => "linux/mips64",
-        (8, false, false) => "linux/mipsle",
-        (8, false, true) => "linux/mips",
-        (258, true, false) => "linux/loong64",
-        (43, true, true) => "linux/sparc64",
+/// The OCI (and Go GOARCH) architecture name of a machine, when there is one.
+pub(crate) fn oci_arch(e_machine: u16, is_64: bool, big_endian: bool) -> Option<&'static str> {
+    let arch = match (e_machine, is_64, big_endian) {
+        (62, true, false) => "amd64",
+        (3, false, false) => "386",
+        (183, true, false) => "arm64",
+        (183, true, true) => "arm64be",
+        (40, false, false) => "arm",
+        (40, false, true) => "armbe",
+        (21, true, false) => "ppc64le",
+        (21, true, true) => "ppc64",
+        (20, false, true) => "ppc",
+        (22, true, true) => "s390x",
+        (243, true, false) => "riscv64",
+        (8, true, false) => "mips64le",
+        (8, true, true) => "mips64",
+        (8, false, false) => "mipsle",
+        (8, false, true) => "mips",
+        (258, true, false) => "loong64",
+        (43, true, true) => "sparc64",
         _ => return None,
     };
-    Some(platform)
+    Some(arch)
+}
+
+/// The operating system an `EI_OSABI` value names (System V and GNU mean Linux here).
+pub(crate) fn os_of_osabi(os_abi: u8) -> Option<&'static str> {
+    Some(match os_abi {
+        0 | 3 => "linux",
+        2 => "netbsd",
+        6 => "solaris",
+        9 => "freebsd",
+        12 => "openbsd",
+        _ => return None,
+    })
 }

@@ -206,6 +206,36 @@ fn corpus_files_are_what_their_packages_say() {
             assert!(go.version.as_deref().is_some_and(|v| v.starts_with("go1.")));
         }
     }
+    let android = inspect(&find("rollup-android-arm64")[0]);
+    assert_eq!(android.platform.as_deref(), Some("android/arm64"));
+
+    // Every Debian package names its architecture; its ELF files run on that platform.
+    let mut checked = 0;
+    for path in &files {
+        let rel = path
+            .strip_prefix(&x)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        let Some(package) = rel.strip_prefix("deb/").and_then(|r| r.split('/').next()) else {
+            continue;
+        };
+        let arch = package.rsplit('_').next().unwrap();
+        let platform = match arch {
+            "amd64" => "linux/amd64",
+            "arm64" => "linux/arm64",
+            "i386" => "linux/386",
+            "armhf" => "linux/arm",
+            "s390x" => "linux/s390x",
+            "ppc64el" => "linux/ppc64le",
+            "mips64el" => "linux/mips64le",
+            other => panic!("unexpected Debian architecture {other}"),
+        };
+        assert_eq!(inspect(path).platform.as_deref(), Some(platform), "{rel}");
+        checked += 1;
+    }
+    assert!(checked > 200);
+
     for path in find("/uv-0.13.9.data/scripts/uv") {
         let report = inspect(&path);
         let rust = report
@@ -218,5 +248,36 @@ fn corpus_files_are_what_their_packages_say() {
             path.display()
         );
         assert!(rust.rustc_version.is_some());
+    }
+}
+
+/// cargo-auditable data is capped twice: compressed size and inflated size.
+#[test]
+fn cargo_auditable_limits() {
+    let Some((_, files)) = support::corpus() else {
+        return;
+    };
+    let uv = files
+        .iter()
+        .find(|p| p.to_string_lossy().ends_with("gnu-uv-0.13.9-py3-none-manylinux_2_17_x86_64.manylinux2014_x86_64/uv-0.13.9.data/scripts/uv"))
+        .expect("uv wheel in the corpus");
+    let bytes = std::fs::read(uv).unwrap();
+    for set in [
+        |l: &mut runbase::Limits| l.max_audit_compressed_bytes = 16,
+        |l: &mut runbase::Limits| l.max_audit_json_bytes = 16,
+    ] {
+        let mut limits = runbase::Limits::default();
+        set(&mut limits);
+        let report =
+            runbase::inspect_bytes("uv", &bytes, &runbase::Options::with_limits(limits)).unwrap();
+        assert!(
+            report
+                .warnings
+                .iter()
+                .any(|w| w.contains("cargo-auditable data larger than the limit")),
+            "{:?}",
+            report.warnings
+        );
+        assert!(report.rust.as_ref().is_some_and(|r| r.crates.is_empty()));
     }
 }

@@ -412,3 +412,50 @@ fn crafted_dynamic_tables() {
     }
     eprintln!("crafted dynamic tables: {cases} cases, no panics");
 }
+
+/// The limits not covered above, each tripped through the public API: the report says what
+/// was cut short instead of failing.
+#[test]
+fn remaining_limits_are_enforced() {
+    let with = |name: &str, set: &dyn Fn(&mut Limits)| {
+        let mut limits = Limits::default();
+        set(&mut limits);
+        let bytes = load(name);
+        runbase::inspect_bytes(name, &bytes, &Options::with_limits(limits)).unwrap()
+    };
+    let has = |report: &runbase::Report, text: &str| {
+        assert!(
+            report.warnings.iter().any(|w| w.contains(text)),
+            "{text:?} not in {:?}",
+            report.warnings
+        )
+    };
+
+    // Notes over the limit are not read: a static glibc binary loses its ABI-tag note.
+    let report = with("hello-gcc-static-stripped", &|l| l.max_note_bytes = 8);
+    has(&report, "note area");
+    assert!(
+        !report
+            .libc
+            .evidence
+            .iter()
+            .any(|e| e.contains("NT_GNU_ABI_TAG"))
+    );
+
+    // Dynamic symbols over the limit: the import list is cut (or, when even the hash table
+    // is over it, not read) and the report says so; the rest of the analysis stands.
+    let report = with("hello-cxx", &|l| l.max_dynamic_symbols = 2);
+    has(&report, "symbols");
+    assert_eq!(report.libc.family, runbase::report::LibcFamily::Glibc);
+    let report = with("hello-gcc-nopie", &|l| l.max_dynamic_symbols = 2);
+    has(&report, "imported symbols may be incomplete");
+
+    // Go module text over the limit: the build info cannot be read whole.
+    let report = with("go-net-cgo", &|l| l.max_go_modinfo_bytes = 8);
+    has(&report, "Go module string");
+    assert!(report.go.is_some(), "still Go");
+
+    // Content scans: with no budget, no marker string is read.
+    let report = with("hello-musl-static-stripped", &|l| l.scan_budget_bytes = 0);
+    assert!(!report.libc.evidence.iter().any(|e| e.contains("strerror")));
+}
