@@ -49,57 +49,27 @@
 #![deny(unsafe_code)]
 #![deny(missing_debug_implementations)]
 
-#[deny(
-    clippy::indexing_slicing,
-    clippy::arithmetic_side_effects,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::cast_possible_truncation
-)]
-mod classify;
-#[deny(
-    clippy::indexing_slicing,
-    clippy::arithmetic_side_effects,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::cast_possible_truncation
-)]
-mod elf;
+/// Declares the modules that read file bytes, each denying the lints through which a hostile
+/// file could cause a panic or an overflow.
+macro_rules! parser_modules {
+    ($($name:ident),* $(,)?) => {
+        $(
+            #[deny(
+                clippy::indexing_slicing,
+                clippy::arithmetic_side_effects,
+                clippy::unwrap_used,
+                clippy::expect_used,
+                clippy::cast_possible_truncation
+            )]
+            mod $name;
+        )*
+    };
+}
+
+parser_modules!(classify, elf, inspect, libc, size, toolchain);
 mod error;
-#[deny(
-    clippy::indexing_slicing,
-    clippy::arithmetic_side_effects,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::cast_possible_truncation
-)]
-mod inspect;
-#[deny(
-    clippy::indexing_slicing,
-    clippy::arithmetic_side_effects,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::cast_possible_truncation
-)]
-mod libc;
 pub mod report;
-#[deny(
-    clippy::indexing_slicing,
-    clippy::arithmetic_side_effects,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::cast_possible_truncation
-)]
-mod size;
 mod source;
-#[deny(
-    clippy::indexing_slicing,
-    clippy::arithmetic_side_effects,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::cast_possible_truncation
-)]
-mod toolchain;
 
 pub use error::{Error, Limits, Result};
 pub use inspect::{Options, inspect_bytes, inspect_data, inspect_path};

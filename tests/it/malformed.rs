@@ -398,12 +398,8 @@ fn crafted_dynamic_tables() {
                     data: Vec::new(),
                 });
                 let strtab_addr = s.addr_of(0);
-                let mut dynamic = Vec::new();
-                for (t, v) in [(1, 1), (5, strtab_addr), (10, 64), (tag, value), (0, 0)] {
-                    s.word(&mut dynamic, t);
-                    s.word(&mut dynamic, v);
-                }
-                s.segments[1].data = dynamic;
+                s.segments[1].data =
+                    s.dynamic(&[(1, 1), (5, strtab_addr), (10, 64), (tag, value), (0, 0)]);
                 let bytes = s.build();
                 let _ = survives("crafted", &bytes);
                 cases += 1;

@@ -95,6 +95,16 @@ impl Synth {
         });
     }
 
+    /// A dynamic table (tag, value pairs) in this file's word size and byte order.
+    pub fn dynamic(&self, entries: &[(u64, u64)]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for (tag, value) in entries {
+            self.word(&mut out, *tag);
+            self.word(&mut out, *value);
+        }
+        out
+    }
+
     pub fn build(&self) -> Vec<u8> {
         let total = self.offset_of(self.segments.len()) as usize;
         let mut out = Vec::new();
@@ -311,20 +321,15 @@ fn big_endian_32_bit_dynamic_file() {
         data: vec![0; 8 * 8],
     });
     let strtab_addr = synth.addr_of(1);
-    let mut dynamic = Vec::new();
-    for (tag, val) in [
-        (1u32, libc as u64),
+    synth.segments[2].data = synth.dynamic(&[
+        (1, libc as u64),
         (1, libm as u64),
         (14, soname as u64),
         (29, runpath as u64),
         (5, strtab_addr),
         (10, parts.strtab.len() as u64),
         (0, 0),
-    ] {
-        synth.u32(&mut dynamic, tag);
-        synth.u32(&mut dynamic, val as u32);
-    }
-    synth.segments[2].data = dynamic;
+    ]);
     let bytes = synth.build();
     let report = runbase::inspect_bytes("be32", &bytes, &Options::default()).unwrap();
     crate::support::check_schema(&report);
@@ -364,12 +369,8 @@ fn static_pie_without_df_1_pie_and_a_loader_that_exports() {
         data: Vec::new(),
     });
     let strtab_addr = synth.addr_of(0);
-    let mut dynamic = Vec::new();
-    for (tag, val) in [(5u64, strtab_addr), (10, parts.strtab.len() as u64), (0, 0)] {
-        synth.u64(&mut dynamic, tag);
-        synth.u64(&mut dynamic, val);
-    }
-    synth.segments[1].data = dynamic;
+    synth.segments[1].data =
+        synth.dynamic(&[(5, strtab_addr), (10, parts.strtab.len() as u64), (0, 0)]);
     let bytes = synth.build();
     let report = runbase::inspect_bytes("lld-static-pie", &bytes, &Options::default()).unwrap();
     assert_eq!(report.linkage, Linkage::StaticPie);
@@ -421,17 +422,12 @@ fn uclibc_dynamic_file() {
         data: vec![0; 32],
     });
     let strtab = synth.addr_of(1);
-    let mut dynamic = Vec::new();
-    for (tag, val) in [
-        (1u32, libc),
-        (5, strtab as u32),
-        (10, parts.strtab.len() as u32),
+    synth.segments[2].data = synth.dynamic(&[
+        (1, libc as u64),
+        (5, strtab),
+        (10, parts.strtab.len() as u64),
         (0, 0),
-    ] {
-        synth.u32(&mut dynamic, tag);
-        synth.u32(&mut dynamic, val);
-    }
-    synth.segments[2].data = dynamic;
+    ]);
     let report = runbase::inspect_bytes("uclibc", &synth.build(), &Options::default()).unwrap();
     assert_eq!(report.libc.family, LibcFamily::Uclibc);
     assert_eq!(report.linkage, Linkage::Dynamic);
