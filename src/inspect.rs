@@ -14,11 +14,16 @@ use crate::elf::{ElfFile, Ident};
 use crate::error::{Error, Limits, Result};
 use crate::libc::signals;
 use crate::libc::{LibcInput, StaticSignals};
+use crate::needs;
 use crate::report::{
     ElfHeader, Endian, FileType, LibcFamily, Linkage, Report, Rust, SCHEMA_VERSION,
 };
 use crate::source::FileSource;
 use crate::toolchain::{self, go, rust};
+
+/// The most read-only data the heuristics of dynamic files read (charset names near
+/// `iconv_open`, library names near `dlopen`).
+const HEURISTIC_SCAN_BYTES: u64 = 32 << 10;
 
 /// How an analysis runs.
 #[derive(Debug, Clone, Default)]
@@ -209,6 +214,17 @@ where
     let rodata = OnceCell::new();
     let readonly =
         || *rodata.get_or_init(|| elf.readonly_data(sections.as_ref(), limits.scan_budget_bytes));
+    // The heuristics of dynamic files read less: the first 32 KiB, or what is already read.
+    let rodata_head = OnceCell::new();
+    let readonly_head = || match rodata.get() {
+        Some(data) => *data,
+        None => *rodata_head.get_or_init(|| {
+            elf.readonly_data(
+                sections.as_ref(),
+                limits.scan_budget_bytes.min(HEURISTIC_SCAN_BYTES),
+            )
+        }),
+    };
 
     let mut signals = StaticSignals {
         gnu_abi_tag: signals::gnu_abi_tag(&notes, elf.endian),
@@ -288,6 +304,41 @@ where
         signals: &signals,
     });
 
+    // Hidden run-time needs.
+    // Static: no loader and no libraries, so the C library (if any) is linked in.
+    let is_static = interpreter_raw.is_none() && needed_raw.is_empty();
+    let needed_text: Vec<String> = needed_raw
+        .iter()
+        .map(|n| String::from_utf8_lossy(n).into_owned())
+        .collect();
+    let mut evidence = needs::gather(
+        elf,
+        sections.as_ref(),
+        &needs::GatherInput {
+            family: libc.family,
+            is_static,
+            is_go: go.is_some(),
+            imports: &imports,
+            notes: &notes,
+            needed: &needed_refs,
+        },
+        &readonly,
+        &readonly_head,
+    );
+    warnings.append(&mut evidence.problems);
+    // ARM's EF_ARM_ABI_FLOAT_HARD picks Debian's armhf triplet.
+    let hard_float = elf.e_flags() & 0x400 != 0;
+    let needs = needs::derive(&needs::NeedsInput {
+        family: libc.family,
+        is_static,
+        glibc_floor: libc.glibc_required.as_deref(),
+        triplet: needs::debian_triplet(elf.e_machine(), ident.is_64, ident.big_endian, hard_float),
+        needed: &needed_text,
+        evidence: &evidence,
+        go: go.as_ref(),
+        rust: rust.as_ref(),
+    });
+
     let size = crate::size::size_facts(elf, sections.as_ref());
     let build_id = notes
         .find(b"GNU", object::elf::NT_GNU_BUILD_ID.0)
@@ -340,7 +391,7 @@ where
         go,
         rust,
         size,
-        needs: Vec::new(),
+        needs,
         closure: None,
         recommendation: None,
         build_id,

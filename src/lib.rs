@@ -66,7 +66,7 @@ macro_rules! parser_modules {
     };
 }
 
-parser_modules!(classify, elf, inspect, libc, size, toolchain);
+parser_modules!(classify, elf, inspect, libc, needs, size, toolchain);
 mod error;
 pub mod report;
 mod source;

@@ -9,6 +9,10 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+/// Text that is usually one of runbase's own fixed strings (kinds, paths, explanations):
+/// borrowed when it is, so that a report of many needs costs few allocations.
+pub type Text = std::borrow::Cow<'static, str>;
+
 /// The contract version carried by every report line.
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -323,10 +327,15 @@ pub enum Certainty {
 #[non_exhaustive]
 pub struct Need {
     /// `nss`, `gconv`, `libgcc_s`, `ca_certificates`, `tzdata`, `locale`, `dlopen`,
-    /// `etc_file`...
-    pub kind: String,
+    /// `etc_file`, `shell`.
+    pub kind: Text,
+    /// What within the kind: the NSS database (`hosts`), the library, the runtime
+    /// (`go crypto/x509`).
+    pub name: Option<Text>,
     /// How sure.
     pub certainty: Certainty,
+    /// One line saying what the program does and what it reads.
+    pub summary: Text,
     /// Files a root filesystem must hold for it.
     pub files: Vec<NeedFile>,
     /// What led to it.
@@ -339,11 +348,11 @@ pub struct Need {
 #[non_exhaustive]
 pub struct NeedFile {
     /// Path inside the image.
-    pub path: String,
+    pub path: Text,
     /// Whether the operation fails without it.
     pub required: bool,
     /// When it applies (`glibc < 2.34`), or null for always.
-    pub condition: Option<String>,
+    pub condition: Option<Text>,
 }
 
 /// The shared-library closure inside a root filesystem.

@@ -153,6 +153,11 @@ where
         self.header.e_entry(self.endian).into()
     }
 
+    /// `e_flags`.
+    pub fn e_flags(&self) -> u32 {
+        self.header.e_flags(self.endian).0
+    }
+
     /// Program headers of one type.
     pub fn segments_of(
         &self,

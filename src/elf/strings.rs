@@ -40,6 +40,36 @@ impl<'data, R: ReadRef<'data>> StringTable<'data, R> {
         }
     }
 
+    /// Up to `len` bytes from `index`, without looking for the NUL: a cheap look at a
+    /// string's start. `None` outside the table.
+    pub fn peek(&self, index: u64, len: u64) -> Option<&'data [u8]> {
+        let end = index.checked_add(len)?.min(self.size);
+        let count = end.checked_sub(index).filter(|c| *c > 0)?;
+        match self.whole {
+            Some(whole) => whole.get(usize::try_from(index).ok()?..usize::try_from(end).ok()?),
+            None => {
+                // From the aligned block holding it (one cached read for its neighbours),
+                // unless it straddles two blocks.
+                let start = self.offset.checked_add(index)?;
+                let block = start & !(BLOCK_BYTES - 1);
+                let block_start = block.max(self.offset);
+                let block_end = block.checked_add(BLOCK_BYTES)?.min(self.offset.checked_add(self.size)?);
+                let stop = start.checked_add(count)?;
+                if stop <= block_end {
+                    let bytes = self
+                        .data
+                        .read_bytes_at(block_start, block_end.checked_sub(block_start)?)
+                        .ok()?;
+                    let from = usize::try_from(start.checked_sub(block_start)?).ok()?;
+                    let to = usize::try_from(stop.checked_sub(block_start)?).ok()?;
+                    bytes.get(from..to)
+                } else {
+                    self.data.read_bytes_at(start, count).ok()
+                }
+            }
+        }
+    }
+
     /// The string at `index`, without its NUL.
     ///
     /// `Err` when the index is outside the table, the string has no NUL inside the table, or

@@ -66,6 +66,23 @@ impl<'data, R: ReadRef<'data>> Imports<'data, R> {
         }
     }
 
+    /// The names of the imports whose first `peek` bytes pass `head` (a bad name offset
+    /// skips that symbol).
+    pub fn names_where<'s>(
+        &'s self,
+        peek: u64,
+        head: impl Fn(&[u8]) -> bool + 's,
+    ) -> impl Iterator<Item = &'data [u8]> + 's {
+        self.entries.iter().filter_map(move |entry| {
+            let strings = self.strings.as_ref()?;
+            let index = u64::from(entry.name);
+            if !head(strings.peek(index, peek)?) {
+                return None;
+            }
+            strings.get(index).ok()
+        })
+    }
+
     /// The names of the imports that need version `name` (a bad name offset skips that
     /// symbol).
     pub fn needing_version(&self, name: &[u8]) -> impl Iterator<Item = &'data [u8]> + '_ {

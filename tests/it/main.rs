@@ -5,6 +5,7 @@ mod support;
 mod corpus;
 mod fixtures;
 mod malformed;
+mod proof;
 mod synth;
 
 #[cfg(feature = "cli")]

@@ -1,0 +1,193 @@
+//! Needs that come with libraries and crates, whatever the C library: TLS libraries and CA
+//! certificates, Mozilla NSS's modules, `.note.dlopen` metadata, library names near
+//! `dlopen`, and the Rust crates that read the system CA store or time-zone database.
+
+use super::tables::{self, CA_BUNDLE, crates};
+use super::{NeedBuilder, NeedsInput};
+use crate::report::{Certainty, Need};
+
+pub(super) fn needs(input: &NeedsInput<'_>, out: &mut Vec<Need>) {
+    openssl(input, out);
+    mozilla_nss(input, out);
+    dlopen_notes(input, out);
+    dlopen_heuristic(input, out);
+    rust_crates(input, out);
+}
+
+/// Dynamic OpenSSL looks for CA certificates under its OPENSSLDIR (Debian: /usr/lib/ssl,
+/// whose cert.pem and certs/ point into /etc/ssl).
+fn openssl(input: &NeedsInput<'_>, out: &mut Vec<Need>) {
+    let libs: Vec<&String> = input
+        .needed
+        .iter()
+        .filter(|n| n.starts_with("libssl.so") || n.starts_with("libcrypto.so"))
+        .collect();
+    if libs.is_empty() {
+        return;
+    }
+    out.push(
+        NeedBuilder::new(
+            "ca_certificates",
+            "openssl",
+            Certainty::Likely,
+            "uses OpenSSL, which verifies peers against the bundle under its OPENSSLDIR (Debian /usr/lib/ssl) or SSL_CERT_FILE",
+        )
+        .required(CA_BUNDLE, None)
+        .required("/usr/lib/ssl/cert.pem", Some("unless SSL_CERT_FILE points at the bundle (distroless sets it)"))
+        .evidence_all(libs.iter().map(|l| format!("needs {l}")))
+        .build(),
+    );
+}
+
+/// Mozilla NSS (`libnss3.so`) dlopens its crypto and root-certificate modules.
+fn mozilla_nss(input: &NeedsInput<'_>, out: &mut Vec<Need>) {
+    if !input.needs_library("libnss3.so") {
+        return;
+    }
+    out.push(
+        NeedBuilder::new(
+            "dlopen",
+            "mozilla nss",
+            Certainty::Likely,
+            "Mozilla NSS loads its crypto (softokn, freebl) and built-in roots (nssckbi) with dlopen",
+        )
+        .required(input.library_path("libsoftokn3.so"), None)
+        .required(input.library_path("libfreeblpriv3.so"), None)
+        .required(input.library_path("libnssckbi.so"), Some("the built-in root certificates"))
+        .optional(input.library_path("libnssdbm3.so"), Some("legacy dbm certificate databases"))
+        .evidence("needs libnss3.so")
+        .build(),
+    );
+}
+
+/// The systemd `.note.dlopen` metadata: what the file itself says it loads.
+fn dlopen_notes(input: &NeedsInput<'_>, out: &mut Vec<Need>) {
+    for note in &input.evidence.dlopen_notes {
+        let certainty = match note.priority.as_str() {
+            "required" => Certainty::Required,
+            "suggested" => Certainty::Possible,
+            _ => Certainty::Likely,
+        };
+        let Some(first) = note.sonames.first() else { continue };
+        let name = note.feature.clone().unwrap_or_else(|| first.clone());
+        let summary = match &note.description {
+            Some(d) => format!("loads {first} at run time ({d})"),
+            None => format!("loads {first} at run time"),
+        };
+        let alternatives = note.sonames.get(1..).unwrap_or(&[]).join(", ");
+        let condition = (!alternatives.is_empty()).then(|| format!("or one of: {alternatives}"));
+        let mut need = NeedBuilder::new("dlopen", name, certainty, summary)
+            .evidence(format!(".note.dlopen entry, priority {}", note.priority));
+        need = if certainty == Certainty::Required {
+            need.required_when(input.library_path(first), condition)
+        } else {
+            need.optional_when(input.library_path(first), condition)
+        };
+        out.push(need.build());
+    }
+}
+
+/// Library names stored in a file that calls dlopen: candidates only.
+fn dlopen_heuristic(input: &NeedsInput<'_>, out: &mut Vec<Need>) {
+    let ev = input.evidence;
+    let functions = ev.found(tables::category::DLOPEN);
+    if functions.is_empty() || ev.dlopen_candidates.is_empty() {
+        return;
+    }
+    let noted: Vec<&String> = ev.dlopen_notes.iter().flat_map(|n| &n.sonames).collect();
+    let mut need = NeedBuilder::new(
+        "dlopen",
+        "candidates",
+        Certainty::Possible,
+        "calls dlopen; these library names appear in its data (a heuristic: which are loaded depends on the run)",
+    )
+    .evidence_all(ev.describe(&functions));
+    let mut any = false;
+    for name in &ev.dlopen_candidates {
+        if noted.contains(&name) {
+            continue;
+        }
+        let path = if name.starts_with('/') {
+            name.clone()
+        } else {
+            input.library_path(name)
+        };
+        need = need.optional(path, None);
+        any = true;
+    }
+    if any {
+        out.push(need.build());
+    }
+}
+
+/// Crates from cargo-auditable's list that decide CA-certificate and time-zone needs.
+fn rust_crates(input: &NeedsInput<'_>, out: &mut Vec<Need>) {
+    let Some(rust) = input.rust else { return };
+    let has = |names: &[&str]| -> Vec<String> {
+        let mut found: Vec<String> = rust
+            .crates
+            .iter()
+            .filter(|c| names.contains(&c.name.as_str()))
+            .map(|c| format!("crate {} {}", c.name, c.version))
+            .collect();
+        found.dedup();
+        found
+    };
+    let system_roots = has(crates::SYSTEM_ROOTS);
+    let embedded_roots = has(crates::EMBEDDED_ROOTS);
+    let vendored = has(&[crates::VENDORED_OPENSSL]);
+    if !system_roots.is_empty() {
+        out.push(
+            NeedBuilder::new(
+                "ca_certificates",
+                "rust system roots",
+                Certainty::Likely,
+                "reads the system CA store (rustls-native-certs, openssl-probe or native-tls)",
+            )
+            .required(CA_BUNDLE, Some("or another bundle openssl-probe finds, or SSL_CERT_FILE"))
+            .evidence_all(system_roots.clone())
+            .build(),
+        );
+    } else if !vendored.is_empty() && embedded_roots.is_empty() {
+        out.push(
+            NeedBuilder::new(
+                "ca_certificates",
+                "vendored openssl",
+                Certainty::Likely,
+                "OpenSSL built into the binary looks under /usr/local/ssl unless SSL_CERT_FILE is set",
+            )
+            .required("/usr/local/ssl/cert.pem", Some("unless SSL_CERT_FILE points at a bundle"))
+            .evidence_all(vendored)
+            .build(),
+        );
+    }
+    let embedded_tz = has(crates::EMBEDDED_TZ);
+    let system_tz = has(crates::SYSTEM_TZ);
+    if !system_tz.is_empty() && embedded_tz.is_empty() {
+        out.push(
+            NeedBuilder::new(
+                "tzdata",
+                "rust time zones",
+                Certainty::Likely,
+                "reads the system time-zone database",
+            )
+            .required("/usr/share/zoneinfo/", Some("zones loaded by name"))
+            .optional("/etc/localtime", Some("a local time zone other than UTC"))
+            .evidence_all(system_tz)
+            .build(),
+        );
+    }
+    let loaders = has(crates::DLOPEN);
+    if !loaders.is_empty() {
+        out.push(
+            NeedBuilder::new(
+                "dlopen",
+                "rust libloading",
+                Certainty::Possible,
+                "links a crate that loads libraries at run time",
+            )
+            .evidence_all(loaders)
+            .build(),
+        );
+    }
+}

@@ -1,0 +1,194 @@
+//! Hidden run-time needs: what `ldd` does not show, derived from the facts with evidence and
+//! a certainty (see `../shared/research/hidden-deps.md` for the sources of every rule).
+//!
+//! Rules are per C library: glibc's lookups go through NSS (modules, `nsswitch.conf`), gconv
+//! and a `dlopen`ed `libgcc_s`; musl has none of these, so its lookups are plain `/etc`
+//! files; a pure Go program has its own list; Rust crates and TLS libraries add CA
+//! certificates and time zones. Certainty follows the contract: `likely` when the code for
+//! the operation is imported or linked, `possible` for weaker hints, `required` when the
+//! program fails at start (a `.note.dlopen` entry marked required).
+
+mod gather;
+mod glibc;
+mod go;
+mod libraries;
+mod musl;
+mod tables;
+
+pub(crate) use gather::{Evidence, GatherInput, gather};
+
+use crate::report::{Certainty, Go, LibcFamily, Need, NeedFile, Rust, Text};
+
+/// What the rules read.
+pub(crate) struct NeedsInput<'a> {
+    pub family: LibcFamily,
+    /// No program interpreter: the C library (if any) is linked in.
+    pub is_static: bool,
+    /// The glibc floor of a dynamic file (`2.34`).
+    pub glibc_floor: Option<&'a str>,
+    /// Debian's multiarch triplet for the machine (`x86_64-linux-gnu`).
+    pub triplet: Option<&'static str>,
+    pub needed: &'a [String],
+    pub evidence: &'a Evidence,
+    pub go: Option<&'a Go>,
+    pub rust: Option<&'a Rust>,
+}
+
+impl NeedsInput<'_> {
+    /// Where Debian-based images keep shared libraries for this machine.
+    pub fn library_path(&self, soname: &str) -> String {
+        match self.triplet {
+            Some(triplet) => format!("/usr/lib/{triplet}/{soname}"),
+            None => soname.to_string(),
+        }
+    }
+
+    /// Whether the file needs this library by name already (then nothing is hidden).
+    pub fn needs_library(&self, soname: &str) -> bool {
+        self.needed.iter().any(|n| n == soname)
+    }
+
+    /// Whether the glibc the file runs on may be older than 2.34 (separate NSS modules):
+    /// a dynamic file whose floor is below 2.34, or whose floor is unknown.
+    pub fn may_run_on_glibc_before_2_34(&self) -> bool {
+        match self.glibc_floor {
+            Some(floor) => version_below(floor, &[2, 34]),
+            None => true,
+        }
+    }
+}
+
+/// Whether a dotted version is below `than`.
+pub(crate) fn version_below(version: &str, than: &[u32]) -> bool {
+    let parts: Vec<u32> = version.split('.').filter_map(|p| p.parse().ok()).collect();
+    parts.as_slice() < than
+}
+
+/// Builds one need.
+pub(crate) struct NeedBuilder {
+    need: Need,
+}
+
+impl NeedBuilder {
+    pub fn new(
+        kind: &'static str,
+        name: impl Into<Text>,
+        certainty: Certainty,
+        summary: impl Into<Text>,
+    ) -> Self {
+        NeedBuilder {
+            need: Need {
+                kind: Text::Borrowed(kind),
+                name: Some(name.into()),
+                certainty,
+                summary: summary.into(),
+                files: Vec::new(),
+                evidence: Vec::new(),
+            },
+        }
+    }
+
+    /// A file the operation fails without.
+    pub fn required(mut self, path: impl Into<Text>, condition: Option<&'static str>) -> Self {
+        self.push(path.into(), true, condition.map(Text::Borrowed));
+        self
+    }
+
+    /// A file read when present, whose absence the operation survives.
+    pub fn optional(mut self, path: impl Into<Text>, condition: Option<&'static str>) -> Self {
+        self.push(path.into(), false, condition.map(Text::Borrowed));
+        self
+    }
+
+    /// A required file whose condition is composed at run time.
+    pub fn required_when(mut self, path: impl Into<Text>, condition: Option<String>) -> Self {
+        self.push(path.into(), true, condition.map(Text::Owned));
+        self
+    }
+
+    /// An optional file whose condition is composed at run time.
+    pub fn optional_when(mut self, path: impl Into<Text>, condition: Option<String>) -> Self {
+        self.push(path.into(), false, condition.map(Text::Owned));
+        self
+    }
+
+    fn push(&mut self, path: Text, required: bool, condition: Option<Text>) {
+        if !self.need.files.iter().any(|f| f.path == path) {
+            self.need.files.push(NeedFile {
+                path,
+                required,
+                condition,
+            });
+        }
+    }
+
+    pub fn evidence(mut self, why: impl Into<String>) -> Self {
+        let why = why.into();
+        if !self.need.evidence.contains(&why) {
+            self.need.evidence.push(why);
+        }
+        self
+    }
+
+    pub fn evidence_all<I: IntoIterator<Item = String>>(mut self, whys: I) -> Self {
+        for why in whys {
+            self = self.evidence(why);
+        }
+        self
+    }
+
+    pub fn build(self) -> Need {
+        self.need
+    }
+}
+
+/// Every need the facts support, sorted by kind and name.
+pub(crate) fn derive(input: &NeedsInput<'_>) -> Vec<Need> {
+    let mut needs = Vec::new();
+    match input.family {
+        LibcFamily::Glibc => glibc::needs(input, &mut needs),
+        LibcFamily::Musl => musl::needs(input, &mut needs),
+        _ => {}
+    }
+    if let Some(go) = input.go {
+        go::needs(input, go, &mut needs);
+    }
+    libraries::needs(input, &mut needs);
+    needs.sort_by(|a, b| (&a.kind, &a.name).cmp(&(&b.kind, &b.name)));
+    needs
+}
+
+/// Debian's multiarch triplet, which names its library directories.
+pub(crate) fn debian_triplet(e_machine: u16, is_64: bool, big_endian: bool, hard_float: bool) -> Option<&'static str> {
+    Some(match (e_machine, is_64, big_endian) {
+        (62, true, false) => "x86_64-linux-gnu",
+        (62, false, false) => "x86_64-linux-gnux32",
+        (3, false, false) => "i386-linux-gnu",
+        (183, true, false) => "aarch64-linux-gnu",
+        (40, false, false) if hard_float => "arm-linux-gnueabihf",
+        (40, false, false) => "arm-linux-gnueabi",
+        (21, true, false) => "powerpc64le-linux-gnu",
+        (21, true, true) => "powerpc64-linux-gnu",
+        (20, false, true) => "powerpc-linux-gnu",
+        (22, true, true) => "s390x-linux-gnu",
+        (243, true, false) => "riscv64-linux-gnu",
+        (8, true, false) => "mips64el-linux-gnuabi64",
+        (8, false, false) => "mipsel-linux-gnu",
+        (258, true, false) => "loongarch64-linux-gnu",
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_compare_numerically() {
+        assert!(version_below("2.17", &[2, 34]));
+        assert!(version_below("2.33", &[2, 34]));
+        assert!(!version_below("2.34", &[2, 34]));
+        assert!(!version_below("2.36", &[2, 34]));
+        assert!(!version_below("3.0", &[2, 34]));
+    }
+}
