@@ -135,26 +135,40 @@ fn basename(path: &[u8]) -> &[u8] {
 
 /// A parsed `GLIBC_x.y[.z]` version.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) struct GlibcVersion(Vec<u32>);
+pub(crate) struct GlibcVersion([u32; 4]);
 
 impl GlibcVersion {
-    /// Parses the part after `GLIBC_`; `GLIBC_ABI_DT_RELR` counts as 2.36, the release that
-    /// added it (the loader refuses files that need it on older glibc).
+    /// Parses the part after `GLIBC_` (two to four numbers; missing parts compare as 0, as
+    /// `2.34` and `2.34.0` are the same release); `GLIBC_ABI_DT_RELR` counts as 2.36, the
+    /// release that added it (the loader refuses files that need it on older glibc).
     pub fn from_version_name(name: &[u8]) -> Option<GlibcVersion> {
         let rest = name.strip_prefix(b"GLIBC_")?;
         if rest == b"ABI_DT_RELR" {
-            return Some(GlibcVersion(vec![2, 36]));
+            return Some(GlibcVersion([2, 36, 0, 0]));
         }
-        let text = std::str::from_utf8(rest).ok()?;
-        let parts: Option<Vec<u32>> = text.split('.').map(|p| p.parse().ok()).collect();
-        let parts = parts?;
-        (parts.len() >= 2 && parts.len() <= 4).then_some(GlibcVersion(parts))
+        let mut parts = [0u32; 4];
+        let mut count = 0usize;
+        for piece in rest.split(|b| *b == b'.') {
+            let slot = parts.get_mut(count)?;
+            if piece.is_empty() || piece.len() > 9 || !piece.iter().all(u8::is_ascii_digit) {
+                return None;
+            }
+            *slot = piece
+                .iter()
+                .fold(0u32, |v, d| v.saturating_mul(10).saturating_add(u32::from(d.wrapping_sub(b'0'))));
+            count = count.saturating_add(1);
+        }
+        (count >= 2).then_some(GlibcVersion(parts))
     }
 
-    /// `"2.34"`.
+    /// `"2.34"`, `"2.2.5"`.
     pub fn to_dotted(&self) -> String {
-        let parts: Vec<String> = self.0.iter().map(u32::to_string).collect();
-        parts.join(".")
+        let [major, minor, patch, extra] = self.0;
+        match (patch, extra) {
+            (0, 0) => format!("{major}.{minor}"),
+            (_, 0) => format!("{major}.{minor}.{patch}"),
+            _ => format!("{major}.{minor}.{patch}.{extra}"),
+        }
     }
 }
 

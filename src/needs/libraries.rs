@@ -17,11 +17,14 @@ pub(super) fn needs(input: &NeedsInput<'_>, out: &mut Vec<Need>) {
 /// Dynamic OpenSSL looks for CA certificates under its OPENSSLDIR (Debian: /usr/lib/ssl,
 /// whose cert.pem and certs/ point into /etc/ssl).
 fn openssl(input: &NeedsInput<'_>, out: &mut Vec<Need>) {
-    let libs: Vec<&String> = input
-        .needed
-        .iter()
-        .filter(|n| n.starts_with("libssl.so") || n.starts_with("libcrypto.so"))
-        .collect();
+    // auditwheel renames bundled copies (`libssl-6a9b88ec.so.3`): match the stem.
+    let is_openssl = |name: &str| {
+        ["libssl", "libcrypto"].iter().any(|stem| {
+            name.strip_prefix(stem)
+                .is_some_and(|rest| rest.starts_with(".so") || rest.starts_with('-'))
+        })
+    };
+    let libs: Vec<&String> = input.needed.iter().filter(|n| is_openssl(n)).collect();
     if libs.is_empty() {
         return;
     }

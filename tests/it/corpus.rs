@@ -281,3 +281,63 @@ fn cargo_auditable_limits() {
         assert!(report.rust.as_ref().is_some_and(|r| r.crates.is_empty()));
     }
 }
+
+/// Needs from third-party binaries, against what their packages are known to contain: uv's
+/// crate list has rustls-native-certs and openssl-probe (system CA store) and jiff (system
+/// time zones); restic is Go with crypto/x509; psycopg's libpq links a bundled OpenSSL;
+/// e2fsck.static looks users up through static NSS; every file's needs validate.
+#[test]
+fn corpus_needs() {
+    let Some((_, files)) = support::corpus() else {
+        return;
+    };
+    let report_of = |suffix: &str| {
+        let path = files
+            .iter()
+            .find(|p| p.to_string_lossy().ends_with(suffix))
+            .unwrap_or_else(|| panic!("{suffix} in the corpus"));
+        inspect(path)
+    };
+    let has = |r: &Report, kind: &str, name: &str| {
+        r.needs
+            .iter()
+            .any(|n| n.kind == kind && n.name.as_deref() == Some(name))
+    };
+    for uv in [
+        "gnu-uv-0.13.9-py3-none-manylinux_2_17_x86_64.manylinux2014_x86_64/uv-0.13.9.data/scripts/uv",
+        "musl-uv-0.13.9-py3-none-musllinux_1_1_x86_64/uv-0.13.9.data/scripts/uv",
+    ] {
+        let r = report_of(uv);
+        assert!(
+            has(&r, "ca_certificates", "rust system roots"),
+            "{uv}: {:#?}",
+            r.needs
+        );
+        assert!(has(&r, "tzdata", "rust time zones"), "{uv}");
+    }
+    // The musl build has no NSS: its needs are never "nss".
+    let musl_uv =
+        report_of("musl-uv-0.13.9-py3-none-musllinux_1_1_x86_64/uv-0.13.9.data/scripts/uv");
+    assert!(musl_uv.needs.iter().all(|n| n.kind != "nss"));
+    let restic = report_of("usr/bin/restic");
+    assert!(has(&restic, "ca_certificates", "go crypto/x509"));
+    assert!(has(&restic, "etc_file", "go resolver"));
+    let libpq = report_of("psycopg_binary.libs/libpq-e9b5c9ac.so.5.18");
+    assert!(
+        has(&libpq, "ca_certificates", "openssl"),
+        "{:#?}",
+        libpq.needs
+    );
+    let e2fsck = report_of("sbin/e2fsck.static");
+    assert!(has(&e2fsck, "nss", "passwd"), "{:#?}", e2fsck.needs);
+    // Every need of every file has evidence and a summary.
+    for path in &files {
+        for need in inspect(path).needs {
+            assert!(
+                !need.evidence.is_empty() && !need.summary.is_empty(),
+                "{}: {need:?}",
+                path.display()
+            );
+        }
+    }
+}

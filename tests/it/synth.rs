@@ -434,3 +434,71 @@ fn uclibc_dynamic_file() {
     assert_eq!(report.elf.machine, "arm");
     assert_eq!(report.platform.as_deref(), Some("linux/arm"));
 }
+
+/// systemd's `.note.dlopen` metadata (owner `FDO`, type 0x407c0c0a, a JSON array): each
+/// entry becomes a dlopen need with the certainty its priority says.
+#[test]
+fn dlopen_note_metadata() {
+    let mut synth = Synth::new(true, false);
+    synth.e_type = 3;
+    let payload = br#"[{"feature":"zstd","description":"Zstandard compression","priority":"required","soname":["libzstd.so.1"]},{"feature":"idn","priority":"suggested","soname":["libidn2.so.0","libidn.so.12"]}]"#;
+    let mut note = Vec::new();
+    synth.u32(&mut note, 4);
+    let mut desc = payload.to_vec();
+    desc.resize(payload.len().next_multiple_of(4), 0);
+    synth.u32(&mut note, desc.len() as u32);
+    synth.u32(&mut note, 0x407c_0c0a);
+    note.extend_from_slice(b"FDO\0");
+    note.extend_from_slice(&desc);
+    let mut parts = DynamicParts::new();
+    let libc = parts.add("libc.so.6");
+    synth.segments.push(Segment {
+        p_type: 3,
+        flags: 4,
+        data: b"/lib64/ld-linux-x86-64.so.2\0".to_vec(),
+    });
+    synth.segments.push(Segment {
+        p_type: 4,
+        flags: 4,
+        data: note,
+    });
+    synth.segments.push(Segment {
+        p_type: 1,
+        flags: 4,
+        data: parts.strtab.clone(),
+    });
+    synth.segments.push(Segment {
+        p_type: 2,
+        flags: 6,
+        data: vec![0; 64],
+    });
+    let strtab = synth.addr_of(2);
+    synth.segments[3].data = synth.dynamic(&[
+        (1, u64::from(libc)),
+        (5, strtab),
+        (10, parts.strtab.len() as u64),
+        (0, 0),
+    ]);
+    let report =
+        runbase::inspect_bytes("dlopen-note", &synth.build(), &Options::default()).unwrap();
+    crate::support::check_schema(&report);
+    let zstd = report
+        .needs
+        .iter()
+        .find(|n| n.kind == "dlopen" && n.name.as_deref() == Some("zstd"))
+        .expect("zstd need");
+    assert_eq!(zstd.certainty, runbase::report::Certainty::Required);
+    assert_eq!(zstd.files[0].path, "/usr/lib/x86_64-linux-gnu/libzstd.so.1");
+    assert!(zstd.files[0].required);
+    let idn = report
+        .needs
+        .iter()
+        .find(|n| n.kind == "dlopen" && n.name.as_deref() == Some("idn"))
+        .expect("idn need");
+    assert_eq!(idn.certainty, runbase::report::Certainty::Possible);
+    assert!(!idn.files[0].required);
+    assert_eq!(
+        idn.files[0].condition.as_deref(),
+        Some("or one of: libidn.so.12")
+    );
+}

@@ -127,6 +127,43 @@ pub fn write_report(out: &mut impl Write, r: &Report) -> io::Result<()> {
             )?;
         }
     }
+    if r.needs.is_empty() {
+        writeln!(out, "  needs        nothing hidden")?;
+    }
+    for need in &r.needs {
+        let name = need
+            .name
+            .as_deref()
+            .map(|n| format!(" ({n})"))
+            .unwrap_or_default();
+        let certainty = match need.certainty {
+            runbase::report::Certainty::Required => "required",
+            runbase::report::Certainty::Likely => "likely",
+            _ => "possible",
+        };
+        writeln!(
+            out,
+            "  needs        {}{name}, {certainty}: {}",
+            need.kind, need.summary
+        )?;
+        let files: Vec<String> = need
+            .files
+            .iter()
+            .map(|f| {
+                let mut text = f.path.to_string();
+                if !f.required {
+                    text.push_str(" (optional)");
+                }
+                if let Some(c) = &f.condition {
+                    text.push_str(&format!(" [{c}]"));
+                }
+                text
+            })
+            .collect();
+        if !files.is_empty() {
+            writeln!(out, "               files: {}", files.join(", "))?;
+        }
+    }
     let s = &r.size;
     let mut size = bytes(s.file_bytes);
     if s.stripped {
