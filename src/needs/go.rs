@@ -8,6 +8,9 @@ use super::tables::{CA_BUNDLE, markers};
 use super::{NeedBuilder, NeedsInput};
 use crate::report::{Certainty, Go, Need};
 
+/// Where Go looks when this bundle is absent (go `crypto/x509/root_linux.go`).
+pub(crate) const GO_CA_SEARCH: &str = "or the first of /etc/pki/tls/certs/ca-bundle.crt, /etc/ssl/ca-bundle.pem, /etc/pki/tls/cacert.pem, /etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem, /etc/ssl/cert.pem, or files in /etc/ssl/certs, /etc/pki/tls/certs; SSL_CERT_FILE/SSL_CERT_DIR override";
+
 pub(super) fn needs(input: &NeedsInput<'_>, go: &Go, out: &mut Vec<Need>) {
     let ev = input.evidence;
     let has_tag = |tag: &str| go.tags.iter().any(|t| t == tag);
@@ -87,7 +90,7 @@ pub(super) fn needs(input: &NeedsInput<'_>, go: &Go, out: &mut Vec<Need>) {
         };
         out.push(
             NeedBuilder::new("ca_certificates", "go crypto/x509", certainty, summary)
-                .required(CA_BUNDLE, Some("or another bundle Go looks for, or SSL_CERT_FILE/SSL_CERT_DIR"))
+                .required(CA_BUNDLE, Some(GO_CA_SEARCH))
                 .evidence_all(roots)
                 .build(),
         );

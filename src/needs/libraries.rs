@@ -6,6 +6,9 @@ use super::tables::{self, CA_BUNDLE, crates};
 use super::{NeedBuilder, NeedsInput};
 use crate::report::{Certainty, Need};
 
+/// Where openssl-probe 0.2 (rustls-native-certs, native-tls) looks when this bundle is absent.
+const PROBE_CA_SEARCH: &str = "or the first of /etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem, /etc/pki/tls/certs/ca-bundle.crt, /etc/ssl/ca-bundle.pem, /etc/pki/tls/cacert.pem, /etc/ssl/cert.pem, /opt/etc/ssl/certs/ca-certificates.crt, /etc/ssl/certs/cacert.pem; SSL_CERT_FILE/SSL_CERT_DIR override";
+
 pub(super) fn needs(input: &NeedsInput<'_>, out: &mut Vec<Need>) {
     openssl(input, out);
     mozilla_nss(input, out);
@@ -147,7 +150,7 @@ fn rust_crates(input: &NeedsInput<'_>, out: &mut Vec<Need>) {
                 Certainty::Likely,
                 "reads the system CA store (rustls-native-certs, openssl-probe or native-tls)",
             )
-            .required(CA_BUNDLE, Some("or another bundle openssl-probe finds, or SSL_CERT_FILE"))
+            .required(CA_BUNDLE, Some(PROBE_CA_SEARCH))
             .evidence_all(system_roots.clone())
             .build(),
         );

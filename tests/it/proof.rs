@@ -196,6 +196,9 @@ const RESOLVE: &[(&str, &str)] = &[("RES_OPTIONS", "timeout:1 attempts:1")];
 const BERLIN: &[(&str, &str)] = &[("TZ", "Europe/Berlin")];
 const ZONE: &str = "TZ names a zone, e.g. TZ=Europe/Berlin";
 
+/// The condition runbase writes on Go's CA bundle (it lists the other places Go looks).
+const GO_CA_SEARCH: &str = "or the first of /etc/pki/tls/certs/ca-bundle.crt, /etc/ssl/ca-bundle.pem, /etc/pki/tls/cacert.pem, /etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem, /etc/ssl/cert.pem, or files in /etc/ssl/certs, /etc/pki/tls/certs; SSL_CERT_FILE/SSL_CERT_DIR override";
+
 fn jobs() -> Vec<Job> {
     let lookups: &[(&str, &str)] = &[("nss", "hosts"), ("nss", "passwd")];
     vec![
@@ -278,7 +281,7 @@ fn jobs() -> Vec<Job> {
             args: &[],
             env: &[],
             exercises: &[("ca_certificates", "go crypto/x509")],
-            conditions: &["or another bundle Go looks for, or SSL_CERT_FILE/SSL_CERT_DIR"],
+            conditions: &[GO_CA_SEARCH],
         },
         Job {
             fixture: "go-tz",
