@@ -7,6 +7,7 @@
 //! page fault pull in megabytes) and keeps memory flat whatever the file size.
 
 use std::fs::File;
+use std::io::Read;
 use std::ops::Range;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
@@ -20,7 +21,7 @@ use crate::error::{Error, Result};
 /// The first bytes of a file are read in one go when it is opened: they hold the file
 /// header, the program headers, the interpreter, the notes and, for most programs, the
 /// dynamic symbols, their strings and version needs, so one read serves a dozen lookups.
-const PREFIX_BYTES: u64 = 16 << 10;
+const PREFIX_BYTES: u64 = 8 << 10;
 
 /// A file read with `pread`, caching each range it returns.
 ///
@@ -50,10 +51,13 @@ impl FileSource {
     /// Wraps an open file; its current length is taken as the data's length.
     pub fn from_file(file: File) -> std::io::Result<Self> {
         let len = file.metadata()?.len();
-        // One positioned read; zeroing 16 KiB first costs less than the extra system call
-        // that reading into spare capacity makes (`read_to_end` reads in steps).
-        let mut prefix = vec![0u8; usize::try_from(len.min(PREFIX_BYTES)).unwrap_or(0)];
-        file.read_exact_at(&mut prefix, 0)?;
+        let want = len.min(PREFIX_BYTES);
+        // `read_to_end` reads into spare capacity without zeroing it first.
+        let mut prefix = Vec::with_capacity(usize::try_from(want).unwrap_or(0));
+        (&file).take(want).read_to_end(&mut prefix)?;
+        if (prefix.len() as u64) < want {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
         Ok(FileSource {
             prefix: prefix.into_boxed_slice(),
             cache: ReadCache::new(PositionedFile { file, pos: 0, len }),
