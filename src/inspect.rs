@@ -48,6 +48,18 @@ pub fn inspect_path(path: &Path, options: &Options) -> Result<Report> {
     inspect_data(&path.to_string_lossy(), &source, options)
 }
 
+/// Analyses the file at `path` and fills the report's `closure` from `resolver`'s root
+/// (reuse one resolver for many files: each library is read once per run).
+pub fn inspect_in_root(
+    path: &Path,
+    options: &Options,
+    resolver: &mut crate::resolve::Resolver,
+) -> Result<Report> {
+    let mut report = inspect_path(path, options)?;
+    report.closure = Some(resolver.closure(path));
+    Ok(report)
+}
+
 /// Analyses an ELF file held in memory; `label` becomes the report's `path`.
 pub fn inspect_bytes(label: &str, bytes: &[u8], options: &Options) -> Result<Report> {
     inspect_data(label, bytes, options)

@@ -66,14 +66,17 @@ macro_rules! parser_modules {
     };
 }
 
-parser_modules!(classify, elf, inspect, libc, needs, size, toolchain);
+parser_modules!(
+    classify, elf, inspect, libc, needs, resolve, size, toolchain
+);
 mod error;
 pub mod report;
 mod source;
 
 pub use error::{Error, Limits, Result};
-pub use inspect::{Options, inspect_bytes, inspect_data, inspect_path};
+pub use inspect::{Options, inspect_bytes, inspect_data, inspect_in_root, inspect_path};
 pub use report::Report;
+pub use resolve::{ClosureTree, ResolveOptions, Resolver, TreeNode, TreeTarget};
 pub use source::{FileSource, ReadRef, map_file};
 
 #[cfg(feature = "schema")]

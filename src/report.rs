@@ -370,6 +370,28 @@ pub struct Closure {
     pub missing: Vec<MissingLibrary>,
     /// Versions needed but not defined by the library found.
     pub unmet_versions: Vec<UnmetVersion>,
+    /// How the search was set up (loader rules, cache, default directories).
+    pub search: Option<ClosureSearch>,
+    /// What the loader would do differently from what the root's configuration suggests
+    /// (a stale or missing ld.so.cache), and what could not be read.
+    pub warnings: Vec<String>,
+}
+
+/// The search the closure used.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[non_exhaustive]
+pub struct ClosureSearch {
+    /// `glibc` or `musl`: whose loader rules.
+    pub flavor: String,
+    /// The ld.so.cache format read (`new`, `old`, `old+new`), or null without a cache.
+    pub ld_so_cache: Option<String>,
+    /// The loader's default directories (glibc).
+    pub default_dirs: Vec<String>,
+    /// Where they come from.
+    pub default_dirs_from: String,
+    /// The `LD_LIBRARY_PATH` given, if any.
+    pub ld_library_path: Vec<String>,
 }
 
 /// The interpreter's presence in the root.
@@ -392,8 +414,13 @@ pub struct ClosureLibrary {
     pub soname: String,
     /// Path inside the root, symlinks resolved inside the root.
     pub path: String,
-    /// `rpath`, `runpath`, `ld_library_path`, `ld_so_cache`, `default_dir`...
+    /// `rpath`, `inherited_rpath` (a loader's RPATH), `runpath`, `ld_library_path`,
+    /// `ld_so_cache`, `default_dir`, `musl_path_file`, `musl_default`, `direct` (a DT_NEEDED
+    /// with a `/`).
     pub found_via: String,
+    /// The RPATH/RUNPATH/LD_LIBRARY_PATH entry as written (`$ORIGIN/../lib`), when one
+    /// found it.
+    pub search_entry: Option<String>,
     /// The files that need it.
     pub needed_by: Vec<String>,
 }

@@ -487,3 +487,60 @@ where
         })
     }
 }
+
+impl<'data, H, R> ElfFile<'data, H, R>
+where
+    H: FileHeader<Endian = Endianness>,
+    R: ReadRef<'data>,
+{
+    /// The version names the file defines (DT_VERDEF): what its users may need from it.
+    /// `Ok(empty)` without DT_VERDEF.
+    pub fn version_definitions(
+        &self,
+        info: &DynamicInfo,
+        strings: &StringTable<'data, R>,
+    ) -> Result<Vec<&'data [u8]>> {
+        let Some(addr) = info.verdef else {
+            return Ok(Vec::new());
+        };
+        let Some((offset, avail)) = self.map_address(addr) else {
+            return Err(Error::Malformed {
+                what: "DT_VERDEF is outside every PT_LOAD segment",
+            });
+        };
+        // Version definitions are small (a few dozen entries for glibc itself).
+        let window_len = avail
+            .min(self.limits.max_version_bytes as u64)
+            .min(VERSION_WINDOW.saturating_mul(16));
+        let window = self
+            .data
+            .read_bytes_at(offset, window_len)
+            .map_err(|()| Error::Truncated {
+                what: "version definitions",
+                offset,
+            })?;
+        let endian = self.endian;
+        // Each entry takes at least 20 bytes, which bounds the loop whatever the count says.
+        let max_entries = (window.len() / 20) as u64;
+        let wanted = info.verdefnum.unwrap_or(max_entries).min(max_entries);
+        let mut names = Vec::new();
+        let mut at: u64 = 0;
+        for _ in 0..wanted {
+            let Ok(def) = window.read_at::<raw::Verdef<Endianness>>(at) else {
+                break;
+            };
+            let aux_at = at.checked_add(u64::from(def.vd_aux.get(endian)));
+            if let Some(aux) = aux_at.and_then(|a| window.read_at::<raw::Verdaux<Endianness>>(a).ok()) {
+                if let Ok(name) = strings.get(u64::from(aux.vda_name.get(endian))) {
+                    names.push(name);
+                }
+            }
+            let next = def.vd_next.get(endian);
+            if next == 0 {
+                break;
+            }
+            at = at.checked_add(u64::from(next)).ok_or_else(bad_chain)?;
+        }
+        Ok(names)
+    }
+}

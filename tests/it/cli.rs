@@ -97,16 +97,24 @@ fn recursive_walk_reports_every_elf_file_once() {
         String::from_utf8_lossy(&out.stderr)
     );
     let lines = json_lines(&out.stdout);
-    let mut expected: Vec<String> = std::fs::read_dir(fixtures())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            std::fs::read(p)
-                .map(|b| b.starts_with(b"\x7fELF"))
-                .unwrap_or(false)
-        })
-        .map(|p| p.to_string_lossy().into_owned())
-        .collect();
+    let mut expected: Vec<String> = Vec::new();
+    let mut dirs = vec![fixtures().to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let entry = entry.unwrap();
+            let kind = entry.file_type().unwrap();
+            let elf = || {
+                std::fs::read(entry.path())
+                    .map(|b| b.starts_with(b"\x7fELF"))
+                    .unwrap_or(false)
+            };
+            if kind.is_dir() {
+                dirs.push(entry.path());
+            } else if kind.is_file() && elf() {
+                expected.push(entry.path().to_string_lossy().into_owned());
+            }
+        }
+    }
     expected.sort();
     let got: Vec<String> = lines
         .iter()

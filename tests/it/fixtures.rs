@@ -305,7 +305,9 @@ fn rust_programs() {
 fn section_headers_removed() {
     let mut names: Vec<String> = std::fs::read_dir(support::fixtures())
         .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_type().unwrap().is_file())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
         .filter(|n| !n.starts_with('.'))
         .collect();
     names.sort();

@@ -2,6 +2,7 @@
 
 mod support;
 
+mod closure;
 mod corpus;
 mod fixtures;
 mod malformed;

@@ -9,6 +9,7 @@ use runbase::report::{ErrorLine, Report};
 use runbase::{Error, Limits, Options, inspect_path};
 
 mod human;
+mod tree;
 
 /// What does this ELF binary need at run time? Reads binaries, never runs them.
 #[derive(Parser)]
@@ -25,6 +26,12 @@ enum Command {
     /// Exit status: 0 when every file was analysed, 1 when some file could not be (its line
     /// says why; the others still print), 2 for bad usage.
     Inspect(InspectArgs),
+    /// Show the shared-library closure of FILE inside a root filesystem, as a tree: how each
+    /// library was found, and the directories tried for those that were not.
+    Tree(TreeArgs),
+    /// Every ELF file below DIR (an unpacked image) with the libraries it cannot find inside
+    /// the root. Exit status 1 when any file has a missing library or version.
+    Scan(ScanArgs),
     /// Print the JSON Schema of the report lines (`--json` output).
     Schema {
         /// Print the schema of the error line instead.
@@ -34,7 +41,61 @@ enum Command {
 }
 
 #[derive(clap::Args)]
+struct RootArgs {
+    /// The root filesystem (an unpacked image, a sysroot, `/`): libraries are resolved
+    /// inside it, symbolic links included, as its own loader would.
+    #[arg(long, value_name = "DIR")]
+    root: Option<PathBuf>,
+    /// LD_LIBRARY_PATH for the resolution (colon-separated); this process's own is never
+    /// used.
+    #[arg(long, value_name = "DIRS")]
+    ld_library_path: Option<String>,
+}
+
+impl RootArgs {
+    fn resolver(&self, limits: &Limits) -> Option<runbase::Resolver> {
+        let root = self.root.as_ref()?;
+        let mut options = runbase::ResolveOptions::default();
+        options.ld_library_path = self
+            .ld_library_path
+            .as_ref()
+            .map(|p| p.split(':').map(str::to_string).collect());
+        Some(runbase::Resolver::new(root, limits, &options))
+    }
+}
+
+#[derive(clap::Args)]
+struct TreeArgs {
+    /// The file.
+    file: PathBuf,
+    #[command(flatten)]
+    root: RootArgs,
+    /// Print the report line (with `closure`) instead of the tree.
+    #[arg(long)]
+    json: bool,
+    /// Also list the directories tried for missing libraries.
+    #[arg(short, long)]
+    verbose: bool,
+}
+
+#[derive(clap::Args)]
+struct ScanArgs {
+    /// The directory to walk (inside the root, or the root itself).
+    dir: PathBuf,
+    #[command(flatten)]
+    root: RootArgs,
+    /// Print a report line per file (with `closure`).
+    #[arg(long)]
+    json: bool,
+    /// Worker threads (default: the number of cores).
+    #[arg(long)]
+    jobs: Option<usize>,
+}
+
+#[derive(clap::Args)]
 struct InspectArgs {
+    #[command(flatten)]
+    root: RootArgs,
     /// Files to analyse (directories need --recursive).
     #[arg(required = true)]
     files: Vec<PathBuf>,
@@ -77,6 +138,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Inspect(args) => run_inspect(&args),
+        Command::Tree(args) => tree::run_tree(&args),
+        Command::Scan(args) => tree::run_scan(&args),
         Command::Schema { error_line } => print_schema(error_line),
     };
     match result {
@@ -102,8 +165,8 @@ fn print_schema(error_line: bool) -> io::Result<ExitCode> {
 }
 
 /// One input: a path given on the command line or found by the walk.
-struct Input {
-    path: PathBuf,
+pub(crate) struct Input {
+    pub(crate) path: PathBuf,
     /// Found by the walk: non-ELF files are skipped instead of reported.
     walked: bool,
 }
@@ -116,6 +179,7 @@ fn run_inspect(args: &InspectArgs) -> io::Result<ExitCode> {
     if let Some(budget) = args.scan_budget {
         limits.scan_budget_bytes = budget;
     }
+    let mut resolver = args.root.resolver(&limits);
     let options = Options::with_limits(limits);
     let mut out = BufWriter::new(io::stdout().lock());
     let mut failed = false;
@@ -136,7 +200,12 @@ fn run_inspect(args: &InspectArgs) -> io::Result<ExitCode> {
     for (i, input) in inputs.iter().enumerate() {
         let label = input.path.to_string_lossy();
         match inspect_one(&input.path, args.read_mode, &options) {
-            Ok(report) => write_report(&mut out, &report, args.json, i == 0)?,
+            Ok(mut report) => {
+                if let Some(resolver) = resolver.as_mut() {
+                    report.closure = Some(resolver.closure(&input.path));
+                }
+                write_report(&mut out, &report, args.json, i == 0)?
+            }
             Err(Error::NotElf) if input.walked => {}
             Err(error) => {
                 failed = true;
@@ -152,7 +221,12 @@ fn run_inspect(args: &InspectArgs) -> io::Result<ExitCode> {
     })
 }
 
-fn write_report(out: &mut impl Write, report: &Report, json: bool, first: bool) -> io::Result<()> {
+pub(crate) fn write_report(
+    out: &mut impl Write,
+    report: &Report,
+    json: bool,
+    first: bool,
+) -> io::Result<()> {
     if json {
         serde_json::to_writer(&mut *out, report)?;
         writeln!(out)
@@ -177,7 +251,11 @@ fn write_error(out: &mut impl Write, line: &ErrorLine, json: bool) -> io::Result
 }
 
 /// Collects regular files below `dir` in path order, without following symbolic links.
-fn walk(dir: &Path, inputs: &mut Vec<Input>, on_error: &mut dyn FnMut(&Path, io::Error)) {
+pub(crate) fn walk(
+    dir: &Path,
+    inputs: &mut Vec<Input>,
+    on_error: &mut dyn FnMut(&Path, io::Error),
+) {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) => return on_error(dir, e),

@@ -1,0 +1,254 @@
+//! `runbase tree` and `runbase scan`: closures inside a root filesystem.
+
+use std::io::{self, BufWriter, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use runbase::report::ErrorLine;
+use runbase::{ClosureTree, Limits, Options, TreeTarget};
+
+use crate::{ScanArgs, TreeArgs, walk, write_report};
+
+fn need_root(root: &Option<PathBuf>) -> io::Result<()> {
+    if root.is_none() {
+        eprintln!("runbase: --root DIR is required (use --root / for this system)");
+        return Err(io::Error::other("missing --root"));
+    }
+    Ok(())
+}
+
+pub fn run_tree(args: &TreeArgs) -> io::Result<ExitCode> {
+    if need_root(&args.root.root).is_err() {
+        return Ok(ExitCode::from(2));
+    }
+    let limits = Limits::default();
+    let Some(mut resolver) = args.root.resolver(&limits) else {
+        return Ok(ExitCode::from(2));
+    };
+    let mut out = BufWriter::new(io::stdout().lock());
+    let report = match runbase::inspect_path(&args.file, &Options::default()) {
+        Ok(r) => r,
+        Err(e) => {
+            let line = ErrorLine::new(&args.file.to_string_lossy(), &e);
+            eprintln!("runbase: {}: {}", line.path, line.error.message);
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let (closure, tree) = resolver.closure_tree(&args.file);
+    let broken = !closure.missing.is_empty()
+        || !closure.unmet_versions.is_empty()
+        || closure.interpreter.as_ref().is_some_and(|i| !i.found);
+    if args.json {
+        let mut report = report;
+        report.closure = Some(closure);
+        write_report(&mut out, &report, true, true)?;
+    } else {
+        print_tree(
+            &mut out,
+            &args.file.to_string_lossy(),
+            &tree,
+            &closure,
+            args.verbose,
+        )?;
+    }
+    out.flush()?;
+    Ok(if broken {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn print_tree(
+    out: &mut impl Write,
+    label: &str,
+    tree: &ClosureTree,
+    closure: &runbase::report::Closure,
+    verbose: bool,
+) -> io::Result<()> {
+    writeln!(out, "{label}")?;
+    if let Some(interp) = &closure.interpreter {
+        let state = if interp.found {
+            ""
+        } else {
+            " (not found: the kernel reports \"No such file or directory\")"
+        };
+        writeln!(out, "  interpreter {}{state}", interp.path)?;
+    }
+    let mut shown = vec![false; tree.nodes.len()];
+    if let Some(first) = shown.first_mut() {
+        *first = true;
+    }
+    print_children(out, tree, 0, "", &mut shown, closure, verbose)?;
+    for unmet in &closure.unmet_versions {
+        writeln!(
+            out,
+            "  version {} not defined by {} (needed by {})",
+            unmet.version,
+            unmet.soname,
+            unmet.needed_by.join(", ")
+        )?;
+    }
+    for warning in &closure.warnings {
+        writeln!(out, "  warning: {warning}")?;
+    }
+    Ok(())
+}
+
+fn print_children(
+    out: &mut impl Write,
+    tree: &ClosureTree,
+    node: usize,
+    prefix: &str,
+    shown: &mut Vec<bool>,
+    closure: &runbase::report::Closure,
+    verbose: bool,
+) -> io::Result<()> {
+    let Some(current) = tree.nodes.get(node) else {
+        return Ok(());
+    };
+    let count = current.needed.len();
+    for (i, (name, target)) in current.needed.iter().enumerate() {
+        let last = i + 1 == count;
+        let branch = if last { "└── " } else { "├── " };
+        let deeper = format!("{prefix}{}", if last { "    " } else { "│   " });
+        match target {
+            TreeTarget::Node(index) => {
+                let child = &tree.nodes[*index];
+                let via = child.found_via.as_deref().unwrap_or("");
+                if shown[*index] {
+                    writeln!(
+                        out,
+                        "{prefix}{branch}{name} => {} [{via}] (see above)",
+                        child.path
+                    )?;
+                } else {
+                    shown[*index] = true;
+                    writeln!(out, "{prefix}{branch}{name} => {} [{via}]", child.path)?;
+                    print_children(out, tree, *index, &deeper, shown, closure, verbose)?;
+                }
+            }
+            TreeTarget::Loader => writeln!(out, "{prefix}{branch}{name} (the loader)")?,
+            TreeTarget::Missing => {
+                writeln!(out, "{prefix}{branch}{name} not found")?;
+                if verbose {
+                    if let Some(m) = closure.missing.iter().find(|m| &m.soname == name) {
+                        writeln!(out, "{deeper}tried: {}", m.tried.join(", "))?;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+pub fn run_scan(args: &ScanArgs) -> io::Result<ExitCode> {
+    if need_root(&args.root.root).is_err() {
+        return Ok(ExitCode::from(2));
+    }
+    let mut inputs = Vec::new();
+    let mut unreadable = false;
+    walk(&args.dir, &mut inputs, &mut |dir, e| {
+        eprintln!("runbase: cannot read directory {}: {e}", dir.display());
+        unreadable = true;
+    });
+    let paths: Vec<PathBuf> = inputs.into_iter().map(|i| i.path).collect();
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1);
+    let next = AtomicUsize::new(0);
+    let done = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<String>>> = Mutex::new(vec![None; paths.len()]);
+    let broken = AtomicUsize::new(0);
+    let progress = io::stderr().is_terminal();
+    std::thread::scope(|scope| {
+        for _ in 0..jobs {
+            scope.spawn(|| {
+                let limits = Limits::default();
+                let Some(mut resolver) = args.root.resolver(&limits) else {
+                    return;
+                };
+                let options = Options::default();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(path) = paths.get(i) else { break };
+                    let line = match runbase::inspect_in_root(path, &options, &mut resolver) {
+                        Err(runbase::Error::NotElf) => None,
+                        Err(e) => Some(if args.json {
+                            serde_json::to_string(&ErrorLine::new(&path.to_string_lossy(), &e))
+                                .unwrap_or_default()
+                        } else {
+                            format!("{}: error: {e}", path.display())
+                        }),
+                        Ok(report) => {
+                            let closure = report.closure.as_ref();
+                            let bad = closure.is_some_and(|c| {
+                                !c.missing.is_empty()
+                                    || !c.unmet_versions.is_empty()
+                                    || c.interpreter.as_ref().is_some_and(|i| !i.found)
+                            });
+                            if bad {
+                                broken.fetch_add(1, Ordering::Relaxed);
+                            }
+                            if args.json {
+                                serde_json::to_string(&report).ok()
+                            } else if let (true, Some(c)) = (bad, closure) {
+                                let mut text = path.display().to_string();
+                                for m in &c.missing {
+                                    text.push_str(&format!(
+                                        "\n  missing {} (needed by {})",
+                                        m.soname,
+                                        m.needed_by.join(", ")
+                                    ));
+                                }
+                                for u in &c.unmet_versions {
+                                    text.push_str(&format!(
+                                        "\n  {} lacks version {}",
+                                        u.soname, u.version
+                                    ));
+                                }
+                                if let Some(i) = c.interpreter.as_ref().filter(|i| !i.found) {
+                                    text.push_str(&format!("\n  interpreter {} not found", i.path));
+                                }
+                                Some(text)
+                            } else {
+                                None
+                            }
+                        }
+                    };
+                    if let Ok(mut r) = results.lock() {
+                        if let Some(slot) = r.get_mut(i) {
+                            *slot = line;
+                        }
+                    }
+                    let finished = done.fetch_add(1, Ordering::Relaxed) + 1;
+                    if progress && (finished % 64 == 0 || finished == paths.len()) {
+                        eprint!("\r{finished}/{} files", paths.len());
+                    }
+                }
+            });
+        }
+    });
+    if progress {
+        eprintln!();
+    }
+    let mut out = BufWriter::new(io::stdout().lock());
+    for line in results
+        .into_inner()
+        .unwrap_or_default()
+        .into_iter()
+        .flatten()
+    {
+        writeln!(out, "{line}")?;
+    }
+    out.flush()?;
+    Ok(if broken.load(Ordering::Relaxed) > 0 || unreadable {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}

@@ -1,0 +1,245 @@
+//! `/etc/ld.so.cache`, written by `ldconfig` and read by glibc's loader: both formats.
+//!
+//! The old format (`ld.so-1.7.0`) holds 12-byte entries; the new one (`glibc-ld.so.cache`,
+//! version `1.1`) 24-byte entries with a hardware-capability word, and may follow the old
+//! one in the same file. Strings are offsets from the start of the new header (new format)
+//! or from the end of the old entries (old format). Entry flags name the ABI (`0x0303` is
+//! x86_64 libc6), which the loader checks before using an entry.
+
+use std::collections::HashMap;
+
+const OLD_MAGIC: &[u8] = b"ld.so-1.7.0";
+const NEW_MAGIC: &[u8] = b"glibc-ld.so.cache1.1";
+const OLD_HEADER: usize = 16;
+const OLD_ENTRY: usize = 12;
+const NEW_HEADER: usize = 48;
+const NEW_ENTRY: usize = 24;
+/// The hwcap word's marker of a `glibc-hwcaps` subdirectory entry.
+const HWCAP_EXTENSION: u64 = 1 << 62;
+
+/// One cache entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CacheEntry {
+    pub flags: u32,
+    pub path: String,
+    /// Non-zero for entries in `glibc-hwcaps` subdirectories or legacy hwcap directories.
+    pub hwcap: u64,
+}
+
+/// The cache: entries by soname, in file order (ldconfig writes the preferred one first).
+#[derive(Debug, Default, Clone)]
+pub(crate) struct LdCache {
+    pub entries: HashMap<String, Vec<CacheEntry>>,
+    pub format: &'static str,
+}
+
+impl LdCache {
+    /// Parses a cache file; `None` when it is neither format.
+    pub fn parse(data: &[u8], max_entries: usize) -> Option<LdCache> {
+        if data.starts_with(NEW_MAGIC) {
+            return parse_new(data, max_entries).map(|entries| LdCache {
+                entries,
+                format: "new",
+            });
+        }
+        if !data.starts_with(OLD_MAGIC) {
+            return None;
+        }
+        let count = usize::try_from(read_u32(data, 12, false)?).ok()?;
+        let entries_end = count.checked_mul(OLD_ENTRY)?.checked_add(OLD_HEADER)?;
+        // A new-format cache may follow the old entries, aligned to 8 bytes.
+        let new_at = entries_end.checked_add(7)? & !7;
+        if let Some(new) = data.get(new_at..).filter(|d| d.starts_with(NEW_MAGIC)) {
+            return parse_new(new, max_entries).map(|entries| LdCache {
+                entries,
+                format: "old+new",
+            });
+        }
+        if count > max_entries {
+            return None;
+        }
+        let strings = data.get(entries_end..)?;
+        let mut entries: HashMap<String, Vec<CacheEntry>> = HashMap::new();
+        for i in 0..count {
+            let at = OLD_HEADER.checked_add(i.checked_mul(OLD_ENTRY)?)?;
+            let flags = read_u32(data, at, false)?;
+            let key = read_u32(data, at.checked_add(4)?, false)?;
+            let value = read_u32(data, at.checked_add(8)?, false)?;
+            let (Some(key), Some(value)) = (c_string(strings, key), c_string(strings, value)) else {
+                continue;
+            };
+            entries.entry(key).or_default().push(CacheEntry {
+                flags,
+                path: value,
+                hwcap: 0,
+            });
+        }
+        Some(LdCache {
+            entries,
+            format: "old",
+        })
+    }
+
+    /// The entries for `soname` whose flags the loader of this ABI accepts.
+    pub fn lookup(&self, soname: &str, accepted_flags: &[u32]) -> Vec<&CacheEntry> {
+        self.entries
+            .get(soname)
+            .map(|list| list.iter().filter(|e| accepted_flags.contains(&e.flags)).collect())
+            .unwrap_or_default()
+    }
+
+    /// Whether any entry lives in `dir` (to tell which ld.so.conf directories it covers).
+    pub fn covers(&self, dir: &str) -> bool {
+        let dir = dir.trim_end_matches('/');
+        self.entries.values().flatten().any(|e| {
+            e.path
+                .rsplit_once('/')
+                .is_some_and(|(parent, _)| parent.trim_end_matches('/') == dir)
+        })
+    }
+}
+
+fn parse_new(data: &[u8], max_entries: usize) -> Option<HashMap<String, Vec<CacheEntry>>> {
+    // Byte 28 says the writer's byte order: 2 little, 3 big, 0 unknown (take little).
+    let big = data.get(28) == Some(&3);
+    let count = usize::try_from(read_u32(data, 20, big)?).ok()?;
+    if count > max_entries {
+        return None;
+    }
+    let mut entries: HashMap<String, Vec<CacheEntry>> = HashMap::new();
+    for i in 0..count {
+        let at = NEW_HEADER.checked_add(i.checked_mul(NEW_ENTRY)?)?;
+        let flags = read_u32(data, at, big)?;
+        let key = read_u32(data, at.checked_add(4)?, big)?;
+        let value = read_u32(data, at.checked_add(8)?, big)?;
+        let hwcap = read_u64(data, at.checked_add(16)?, big)?;
+        let (Some(key), Some(value)) = (c_string(data, key), c_string(data, value)) else {
+            continue;
+        };
+        entries.entry(key).or_default().push(CacheEntry {
+            flags,
+            path: value,
+            hwcap,
+        });
+    }
+    Some(entries)
+}
+
+impl CacheEntry {
+    /// Whether the entry lives in a `glibc-hwcaps` subdirectory (chosen by CPU level).
+    pub fn is_hwcaps(&self) -> bool {
+        self.hwcap & HWCAP_EXTENSION != 0
+    }
+}
+
+fn read_u32(data: &[u8], at: usize, big: bool) -> Option<u32> {
+    let bytes = <[u8; 4]>::try_from(data.get(at..at.checked_add(4)?)?).ok()?;
+    Some(if big {
+        u32::from_be_bytes(bytes)
+    } else {
+        u32::from_le_bytes(bytes)
+    })
+}
+
+fn read_u64(data: &[u8], at: usize, big: bool) -> Option<u64> {
+    let bytes = <[u8; 8]>::try_from(data.get(at..at.checked_add(8)?)?).ok()?;
+    Some(if big {
+        u64::from_be_bytes(bytes)
+    } else {
+        u64::from_le_bytes(bytes)
+    })
+}
+
+fn c_string(data: &[u8], offset: u32) -> Option<String> {
+    let rest = data.get(usize::try_from(offset).ok()?..)?;
+    let end = memchr::memchr(0, rest)?;
+    let bytes = rest.get(..end)?;
+    (!bytes.is_empty() && bytes.len() <= 4096).then(|| String::from_utf8_lossy(bytes).into_owned())
+}
+
+/// The cache flags glibc's loader accepts for an ABI (`_dl_cache_check_flags` and
+/// `_DL_CACHE_DEFAULT_ID` of each `sysdeps`): libc6 plus the ABI's bits; 32-bit ABIs
+/// without bits of their own also take plain ELF entries (1).
+pub(crate) fn accepted_flags(e_machine: u16, is_64: bool, big_endian: bool, hard_float: bool) -> Vec<u32> {
+    const LIBC6: u32 = 0x0003;
+    let abi = match (e_machine, is_64) {
+        (62, true) => 0x0300,
+        (62, false) => 0x0800,
+        (183, true) => 0x0a00,
+        (40, false) if hard_float => 0x0900,
+        (40, false) => 0x0b00,
+        (21, true) => 0x0500,
+        (22, true) => 0x0400,
+        (43, true) | (2, true) => 0x0100,
+        (50, true) => 0x0200,
+        (8, true) => 0x0700,
+        (243, true) => 0x1000,
+        (258, true) => 0x1200,
+        _ => 0,
+    };
+    let _ = big_endian;
+    if abi == 0 {
+        vec![1, LIBC6]
+    } else {
+        vec![LIBC6 | abi]
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::arithmetic_side_effects, clippy::cast_possible_truncation)]
+mod tests {
+    use super::*;
+
+    /// A new-format cache with two entries (one for another ABI), written as ldconfig does.
+    fn new_cache() -> Vec<u8> {
+        let mut strings = Vec::new();
+        let mut add = |s: &str, base: usize| -> u32 {
+            let at = base + strings.len();
+            strings.extend_from_slice(s.as_bytes());
+            strings.push(0);
+            at as u32
+        };
+        let base = NEW_HEADER + 2 * NEW_ENTRY;
+        let k1 = add("libz.so.1", base);
+        let v1 = add("/lib/x86_64-linux-gnu/libz.so.1", base);
+        let v2 = add("/lib/i386-linux-gnu/libz.so.1", base);
+        let mut out = NEW_MAGIC.to_vec();
+        out.extend_from_slice(&2u32.to_le_bytes());
+        out.extend_from_slice(&(strings.len() as u32).to_le_bytes());
+        out.extend_from_slice(&[2, 0, 0, 0]);
+        out.extend_from_slice(&[0; 16]);
+        assert_eq!(out.len(), NEW_HEADER);
+        for (flags, k, v) in [(0x0303u32, k1, v1), (0x0003, k1, v2)] {
+            out.extend_from_slice(&flags.to_le_bytes());
+            out.extend_from_slice(&k.to_le_bytes());
+            out.extend_from_slice(&v.to_le_bytes());
+            out.extend_from_slice(&0u32.to_le_bytes());
+            out.extend_from_slice(&0u64.to_le_bytes());
+        }
+        out.extend_from_slice(&strings);
+        out
+    }
+
+    #[test]
+    fn new_format_and_abi_flags() {
+        let cache = LdCache::parse(&new_cache(), 1000).expect("parses");
+        let x86_64 = accepted_flags(62, true, false, false);
+        let found: Vec<&str> = cache.lookup("libz.so.1", &x86_64).iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(found, ["/lib/x86_64-linux-gnu/libz.so.1"]);
+        let i386 = accepted_flags(3, false, false, false);
+        let found: Vec<&str> = cache.lookup("libz.so.1", &i386).iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(found, ["/lib/i386-linux-gnu/libz.so.1"]);
+        assert!(cache.covers("/lib/x86_64-linux-gnu"));
+        assert!(!cache.covers("/usr/local/lib"));
+    }
+
+    #[test]
+    fn truncated_or_foreign_data_is_refused() {
+        let cache = new_cache();
+        for len in 0..cache.len() {
+            let _ = LdCache::parse(&cache[..len], 1000);
+        }
+        assert!(LdCache::parse(b"not a cache", 1000).is_none());
+        assert!(LdCache::parse(&cache, 1).is_none(), "entry limit");
+    }
+}

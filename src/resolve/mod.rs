@@ -1,0 +1,943 @@
+//! The shared-library closure of a file inside a root filesystem, found the way the target's
+//! own loader finds it, without running anything.
+//!
+//! glibc (`elf/dl-load.c`, `_dl_map_object`): a name with a `/` is opened as is; otherwise
+//! the DT_RPATH of the loading object and of its loaders up to the executable (only when
+//! the loading object has no DT_RUNPATH), `LD_LIBRARY_PATH` (only when the caller passes
+//! one), the loading object's DT_RUNPATH, `/etc/ld.so.cache`, then the loader's default
+//! directories (both skipped under DF_1_NODEFLIB); each directory is tried with its
+//! `glibc-hwcaps` subdirectories first, and a candidate of another class, byte order or
+//! machine is skipped. An object already loaded under that name (or its SONAME, or the same
+//! file) satisfies the need.
+//!
+//! musl (`ldso/dynlink.c`, `load_library`): its reserved names (`libc.so`, `libpthread.so`...)
+//! and the loader's own name are the loader itself; otherwise `LD_LIBRARY_PATH`, the RPATH
+//! or RUNPATH of the loading object and of every object up the chain that loaded it, then
+//! `etc/ld-musl-<arch>.path` next to the loader's directory (entries split on `:` and
+//! newlines), else `/lib:/usr/local/lib:/usr/lib`. The first file that opens is taken.
+
+mod ldcache;
+mod ldconf;
+pub(crate) mod object;
+pub(crate) mod root;
+
+use std::collections::HashMap;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::rc::Rc;
+
+use crate::error::Limits;
+use crate::report::{
+    Closure, ClosureInterpreter, ClosureLibrary, ClosureSearch, MissingLibrary, UnmetVersion,
+};
+use ldcache::LdCache;
+use object::LoadInfo;
+use root::{InRoot, Root, join_path, parent};
+
+/// The most objects one closure holds; a hostile root cannot make it grow further.
+const MAX_OBJECTS: usize = 4096;
+/// The largest ld.so.cache read.
+const MAX_CACHE_BYTES: u64 = 64 << 20;
+/// The most entries read from ld.so.cache.
+const MAX_CACHE_ENTRIES: usize = 1 << 20;
+
+/// How a closure is computed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ResolveOptions {
+    /// `LD_LIBRARY_PATH` as the program would see it; never taken from this process.
+    pub ld_library_path: Option<Vec<String>>,
+    /// The `glibc-hwcaps` levels the target CPU supports, best first (x86_64:
+    /// `x86-64-v4`...). `None`: every level of the architecture, as on a current CPU.
+    pub hwcaps: Option<Vec<String>>,
+}
+
+/// What one DT_NEEDED entry resolved to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TreeTarget {
+    /// Another object of the tree (its index in [`ClosureTree::nodes`]).
+    Node(usize),
+    /// The loader itself (the interpreter, or a name musl folds into its loader).
+    Loader,
+    /// Not found.
+    Missing,
+}
+
+/// One object of a closure and what each of its DT_NEEDED entries resolved to, in order.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct TreeNode {
+    /// The canonical path inside the root.
+    pub path: String,
+    /// How it was found (`None` for the file itself and the interpreter).
+    pub found_via: Option<String>,
+    /// (DT_NEEDED name, what it resolved to).
+    pub needed: Vec<(String, TreeTarget)>,
+}
+
+/// A closure as a tree (node 0 is the file), with the directories tried for missing names.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ClosureTree {
+    /// Every object loaded, in load order.
+    pub nodes: Vec<TreeNode>,
+}
+
+/// Which loader's rules apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flavor {
+    Glibc,
+    Musl,
+}
+
+/// A loaded object of the closure.
+#[derive(Debug, Clone)]
+struct Loaded {
+    /// Names that match it: the names it was asked for by and its SONAME.
+    names: Vec<String>,
+    /// The path as found (search directory + name), which gives `$ORIGIN`.
+    found_as: String,
+    /// The path with every symbolic link resolved inside the root.
+    canonical: InRoot,
+    info: Rc<LoadInfo>,
+    /// The object that first needed it.
+    loader: Option<usize>,
+    identity: Option<Identity>,
+}
+
+/// Resolves closures inside one root, reading each library once per run.
+#[derive(Debug)]
+pub struct Resolver {
+    root: Root,
+    limits: Limits,
+    options: ResolveOptions,
+    cache: Option<LdCache>,
+    cache_problem: Option<String>,
+    conf_dirs: Option<Vec<String>>,
+    conf_problems: Vec<String>,
+    objects: HashMap<Identity, Rc<LoadInfo>>,
+    default_dirs: HashMap<String, (Vec<String>, String)>,
+}
+
+/// The outcome of one search.
+struct Found {
+    found_as: String,
+    canonical: InRoot,
+    via: &'static str,
+    entry: Option<String>,
+    info: Rc<LoadInfo>,
+    identity: Option<Identity>,
+}
+
+impl Resolver {
+    /// A resolver for the root directory `root` (`/` for the running system).
+    pub fn new(root: &Path, limits: &Limits, options: &ResolveOptions) -> Resolver {
+        let root = Root::new(root);
+        let (cache, cache_problem) = match root.read("/etc/ld.so.cache", MAX_CACHE_BYTES) {
+            None => (None, None),
+            Some(bytes) => match LdCache::parse(&bytes, MAX_CACHE_ENTRIES) {
+                Some(cache) => (Some(cache), None),
+                None => (None, Some("/etc/ld.so.cache is not a cache this loader reads".to_string())),
+            },
+        };
+        let conf = ldconf::read(&root);
+        let (conf_dirs, conf_problems) = match conf {
+            Some(c) => (Some(c.dirs), c.problems),
+            None => (None, Vec::new()),
+        };
+        Resolver {
+            root,
+            limits: limits.clone(),
+            options: options.clone(),
+            cache,
+            cache_problem,
+            conf_dirs,
+            conf_problems,
+            objects: HashMap::new(),
+            default_dirs: HashMap::new(),
+        }
+    }
+
+    /// The root directory.
+    pub fn root(&self) -> &Path {
+        self.root.dir()
+    }
+
+    /// Reads an object found at an in-root path, once per file (device and inode).
+    fn load(&mut self, canonical: &str) -> Option<(Rc<LoadInfo>, Option<Identity>)> {
+        let host = self.root.host(canonical);
+        let meta = std::fs::metadata(&host).ok()?;
+        let identity = (meta.dev(), meta.ino());
+        if let Some(info) = self.objects.get(&identity) {
+            return Some((Rc::clone(info), Some(identity)));
+        }
+        let info = Rc::new(object::read(&host, &self.limits).ok()?);
+        if self.objects.len() < MAX_OBJECTS.saturating_mul(4) {
+            self.objects.insert(identity, Rc::clone(&info));
+        }
+        Some((info, Some(identity)))
+    }
+
+    /// The closure of `file`: a host path, inside the root or not (a file outside is
+    /// analysed as about to be copied to the same path inside the root).
+    pub fn closure(&mut self, file: &Path) -> Closure {
+        self.closure_tree(file).0
+    }
+
+    /// The closure of `file`, and the same as a tree (for display).
+    pub fn closure_tree(&mut self, file: &Path) -> (Closure, ClosureTree) {
+        let mut closure = Closure {
+            root: self.root.dir().to_string_lossy().into_owned(),
+            interpreter: None,
+            libraries: Vec::new(),
+            missing: Vec::new(),
+            unmet_versions: Vec::new(),
+            search: None,
+            warnings: Vec::new(),
+        };
+        let Ok(main_info) = object::read(file, &self.limits) else {
+            closure.warnings.push("the file's dynamic section could not be read".into());
+            return (closure, ClosureTree { nodes: Vec::new() });
+        };
+        let main_info = Rc::new(main_info);
+        let in_root = self.in_root_path(file);
+        let flavor = flavor_of(&main_info);
+        let mut loaded: Vec<Loaded> = vec![Loaded {
+            names: main_info.soname.iter().cloned().collect(),
+            found_as: in_root.clone(),
+            canonical: in_root.clone(),
+            info: Rc::clone(&main_info),
+            loader: None,
+            identity: None,
+        }];
+
+        // The interpreter is loaded before anything; it satisfies needs of its own name.
+        let mut interpreter_index = None;
+        if let Some(interp) = &main_info.interpreter {
+            let found = self.root.file(interp);
+            closure.interpreter = Some(ClosureInterpreter {
+                path: interp.clone(),
+                found: found.is_ok(),
+            });
+            if let Ok(canonical) = found {
+                if let Some((info, identity)) = self.load(&canonical) {
+                    let mut names = vec![basename(interp).to_string()];
+                    names.extend(info.soname.iter().cloned());
+                    interpreter_index = Some(loaded.len());
+                    loaded.push(Loaded {
+                        names,
+                        found_as: interp.clone(),
+                        canonical,
+                        info,
+                        loader: None,
+                        identity,
+                    });
+                }
+            }
+        }
+
+        let search = self.search_summary(flavor, &main_info);
+        // Where each loaded object (by index) is listed in `closure.libraries`.
+        let mut listed: HashMap<usize, usize> = HashMap::new();
+        let mut edges: Vec<Vec<(String, TreeTarget)>> = Vec::new();
+        let mut via: HashMap<usize, &'static str> = HashMap::new();
+        let mut queue = vec![0usize];
+        let mut next = 0usize;
+        while let Some(&current) = queue.get(next) {
+            next = next.saturating_add(1);
+            let needed = loaded.get(current).map(|l| l.info.needed.clone()).unwrap_or_default();
+            let needer = loaded.get(current).map(|l| l.canonical.clone()).unwrap_or_default();
+            if edges.len() <= current {
+                edges.resize(current.saturating_add(1), Vec::new());
+            }
+            let mut own: Vec<(String, TreeTarget)> = Vec::new();
+            for name in needed {
+                // Already loaded under this name, its SONAME, or (for a path) its path.
+                if let Some(index) = loaded.iter().position(|l| l.names.contains(&name) || l.found_as == name) {
+                    add_needed_by(&listed, index, &needer, &mut closure.libraries);
+                    let target = if Some(index) == interpreter_index {
+                        TreeTarget::Loader
+                    } else {
+                        TreeTarget::Node(index)
+                    };
+                    own.push((name, target));
+                    continue;
+                }
+                if flavor == Flavor::Musl && musl_reserved(&name, main_info.interpreter.as_deref()) {
+                    if let Some(index) = interpreter_index {
+                        if let Some(l) = loaded.get_mut(index) {
+                            l.names.push(name.clone());
+                        }
+                    }
+                    own.push((name, TreeTarget::Loader));
+                    continue;
+                }
+                let mut tried = Vec::new();
+                let found = match flavor {
+                    Flavor::Glibc => self.search_glibc(&name, current, &loaded, &main_info, &search, &mut tried),
+                    Flavor::Musl => self.search_musl(&name, current, &loaded, &search, &mut tried),
+                };
+                let Some(found) = found else {
+                    own.push((name.clone(), TreeTarget::Missing));
+                    match closure.missing.iter_mut().find(|m| m.soname == name) {
+                        Some(m) => m.needed_by.push(needer.clone()),
+                        None => closure.missing.push(MissingLibrary {
+                            soname: name.clone(),
+                            needed_by: vec![needer.clone()],
+                            tried,
+                        }),
+                    }
+                    continue;
+                };
+                // The same file under another name is the same object.
+                if let Some(index) = loaded
+                    .iter()
+                    .position(|l| found.identity.is_some() && l.identity == found.identity)
+                {
+                    if let Some(l) = loaded.get_mut(index) {
+                        l.names.push(name.clone());
+                    }
+                    add_needed_by(&listed, index, &needer, &mut closure.libraries);
+                    own.push((name, TreeTarget::Node(index)));
+                    continue;
+                }
+                if loaded.len() >= MAX_OBJECTS {
+                    closure.warnings.push(format!("closure cut at {MAX_OBJECTS} objects"));
+                    break;
+                }
+                let mut names = vec![name.clone()];
+                names.extend(found.info.soname.iter().cloned());
+                let index = loaded.len();
+                loaded.push(Loaded {
+                    names,
+                    found_as: found.found_as,
+                    canonical: found.canonical.clone(),
+                    info: found.info,
+                    loader: Some(current),
+                    identity: found.identity,
+                });
+                listed.insert(index, closure.libraries.len());
+                via.insert(index, found.via);
+                own.push((name.clone(), TreeTarget::Node(index)));
+                closure.libraries.push(ClosureLibrary {
+                    soname: name.clone(),
+                    path: found.canonical,
+                    found_via: found.via.to_string(),
+                    search_entry: found.entry,
+                    needed_by: vec![needer.clone()],
+                });
+                queue.push(index);
+            }
+            if let Some(slot) = edges.get_mut(current) {
+                *slot = own;
+            }
+        }
+
+        closure.unmet_versions = unmet_versions(&loaded);
+        closure.warnings.extend(search.notes.iter().cloned());
+        closure.search = Some(ClosureSearch {
+            flavor: match flavor {
+                Flavor::Glibc => "glibc",
+                Flavor::Musl => "musl",
+            }
+            .to_string(),
+            ld_so_cache: self.cache.as_ref().map(|c| c.format.to_string()),
+            default_dirs: search.default_dirs.clone(),
+            default_dirs_from: search.default_dirs_from.clone(),
+            ld_library_path: self.options.ld_library_path.clone().unwrap_or_default(),
+        });
+        let nodes = loaded
+            .iter()
+            .enumerate()
+            .map(|(i, l)| TreeNode {
+                path: l.canonical.clone(),
+                found_via: via.get(&i).map(|v| v.to_string()),
+                needed: edges.get(i).cloned().unwrap_or_default(),
+            })
+            .collect();
+        (closure, ClosureTree { nodes })
+    }
+
+    /// The in-root path of a host file: its path relative to the root when it lies inside,
+    /// else the same path (as if copied there).
+    fn in_root_path(&self, file: &Path) -> String {
+        let absolute = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf());
+        let root = std::fs::canonicalize(self.root.dir()).unwrap_or_else(|_| self.root.dir().to_path_buf());
+        match absolute.strip_prefix(&root) {
+            Ok(rel) => join_path("/", &rel.to_string_lossy()),
+            Err(_) => join_path("/", &absolute.to_string_lossy()),
+        }
+    }
+}
+
+/// Records that `needer` needs the loaded object `index`, when it is a listed library (the
+/// file itself and the interpreter are not).
+fn add_needed_by(listed: &HashMap<usize, usize>, index: usize, needer: &str, out: &mut [ClosureLibrary]) {
+    if let Some(lib) = listed.get(&index).and_then(|pos| out.get_mut(*pos)) {
+        if !lib.needed_by.iter().any(|n| n == needer) {
+            lib.needed_by.push(needer.to_string());
+        }
+    }
+}
+
+fn basename(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
+}
+
+/// musl's own names: the loader's path, and the libraries folded into it.
+fn musl_reserved(name: &str, interpreter: Option<&str>) -> bool {
+    if interpreter.is_some_and(|i| i == name || basename(i) == name) {
+        return true;
+    }
+    let Some(rest) = name.strip_prefix("lib") else {
+        return false;
+    };
+    ["c.", "pthread.", "rt.", "m.", "dl.", "util.", "xnet."]
+        .iter()
+        .any(|r| rest.starts_with(r))
+}
+
+fn flavor_of(info: &LoadInfo) -> Flavor {
+    let musl_interp = info
+        .interpreter
+        .as_deref()
+        .is_some_and(|i| basename(i).starts_with("ld-musl-"));
+    let musl_needed = info
+        .needed
+        .iter()
+        .any(|n| n == "libc.so" || n.starts_with("libc.musl-"));
+    if musl_interp || (info.interpreter.is_none() && musl_needed) {
+        Flavor::Musl
+    } else {
+        Flavor::Glibc
+    }
+}
+
+/// Every `GLIBC_2.34`-style version an object needs and the library it names does not
+/// define (the loader refuses to start such a program).
+fn unmet_versions(loaded: &[Loaded]) -> Vec<UnmetVersion> {
+    let mut out: Vec<UnmetVersion> = Vec::new();
+    for user in loaded {
+        for (file, versions) in &user.info.version_needs {
+            let Some(provider) = loaded.iter().find(|l| l.names.contains(file)) else {
+                continue;
+            };
+            for version in versions {
+                if provider.info.defined_versions.contains(version) {
+                    continue;
+                }
+                match out.iter_mut().find(|u| &u.soname == file && &u.version == version) {
+                    Some(u) => {
+                        if !u.needed_by.contains(&user.canonical) {
+                            u.needed_by.push(user.canonical.clone());
+                        }
+                    }
+                    None => out.push(UnmetVersion {
+                        soname: file.clone(),
+                        version: version.clone(),
+                        needed_by: vec![user.canonical.clone()],
+                    }),
+                }
+            }
+        }
+    }
+    out
+}
+
+/// What the search of one closure uses besides the objects themselves.
+struct SearchPlan {
+    default_dirs: Vec<String>,
+    default_dirs_from: String,
+    hwcaps: Vec<String>,
+    /// `$LIB` and `$PLATFORM`.
+    lib: String,
+    platform: String,
+    /// musl's system path (path file or default) and where it came from.
+    musl_path: Vec<String>,
+    musl_path_from: &'static str,
+    notes: Vec<String>,
+}
+
+impl Resolver {
+    fn search_summary(&mut self, flavor: Flavor, main: &LoadInfo) -> SearchPlan {
+        let mut notes = Vec::new();
+        let (default_dirs, from) = match flavor {
+            Flavor::Glibc => self.glibc_default_dirs(main),
+            Flavor::Musl => (Vec::new(), String::new()),
+        };
+        let hwcaps = self
+            .options
+            .hwcaps
+            .clone()
+            .unwrap_or_else(|| default_hwcaps(main.machine, main.is_64));
+        let lib = default_dirs
+            .first()
+            .map(|d| d.trim_start_matches('/').trim_end_matches('/').to_string())
+            .unwrap_or_else(|| "lib".to_string());
+        let platform = platform_of(main.machine, main.is_64).to_string();
+        let (musl_path, musl_path_from) = match flavor {
+            Flavor::Musl => self.musl_sys_path(main),
+            Flavor::Glibc => (Vec::new(), ""),
+        };
+        if flavor == Flavor::Glibc {
+            if let Some(problem) = &self.cache_problem {
+                notes.push(problem.clone());
+            }
+            notes.extend(self.conf_problems.iter().cloned());
+            if let Some(conf_dirs) = &self.conf_dirs {
+                for dir in conf_dirs {
+                    let is_default = default_dirs.iter().any(|d| d.trim_end_matches('/') == dir);
+                    let covered = self.cache.as_ref().is_some_and(|c| c.covers(dir));
+                    let has_files = !self.root.list(dir).is_empty();
+                    if !is_default && !covered && has_files {
+                        notes.push(match self.cache {
+                            Some(_) => format!("{dir} is listed in ld.so.conf but not in /etc/ld.so.cache (stale cache: run ldconfig in the image)"),
+                            None => format!("{dir} is listed in ld.so.conf, but there is no /etc/ld.so.cache: the loader reads ld.so.conf only through the cache, so it will not search {dir}"),
+                        });
+                    }
+                }
+            }
+        }
+        SearchPlan {
+            default_dirs,
+            default_dirs_from: from,
+            hwcaps,
+            lib,
+            platform,
+            musl_path,
+            musl_path_from,
+            notes,
+        }
+    }
+
+    /// The default directories compiled into the root's glibc loader (its string table),
+    /// else the Debian multiarch defaults for the ABI.
+    fn glibc_default_dirs(&mut self, main: &LoadInfo) -> (Vec<String>, String) {
+        let interp = main
+            .interpreter
+            .clone()
+            .unwrap_or_else(|| standard_interpreter(main.machine, main.is_64).to_string());
+        if let Some(cached) = self.default_dirs.get(&interp) {
+            return cached.clone();
+        }
+        let from_loader = self
+            .root
+            .file(&interp)
+            .ok()
+            .and_then(|p| std::fs::read(self.root.host(&p)).ok())
+            .and_then(|bytes| system_dirs_in(&bytes));
+        let result = match from_loader {
+            Some(dirs) => (dirs, format!("{interp} (its compiled-in list)")),
+            None => (
+                fallback_dirs(main.machine, main.is_64, main.hard_float),
+                "Debian's multiarch defaults (the loader could not be read)".to_string(),
+            ),
+        };
+        self.default_dirs.insert(interp, result.clone());
+        result
+    }
+
+    /// musl's `etc/ld-musl-<arch>.path`, found next to the loader's directory.
+    fn musl_sys_path(&self, main: &LoadInfo) -> (Vec<String>, &'static str) {
+        let default = || vec!["/lib".to_string(), "/usr/local/lib".to_string(), "/usr/lib".to_string()];
+        let Some(interp) = main.interpreter.as_deref() else {
+            return (default(), "musl_default");
+        };
+        let arch = basename(interp)
+            .strip_prefix("ld-musl-")
+            .and_then(|r| r.strip_suffix(".so.1"))
+            .unwrap_or("");
+        // The prefix is the loader's directory's parent: /lib/ld-musl-x.so.1 -> "".
+        let prefix = parent(&parent(interp));
+        let prefix = if prefix == "/" { String::new() } else { prefix };
+        let path_file = format!("{prefix}/etc/ld-musl-{arch}.path");
+        match self.root.read(&path_file, 1 << 20) {
+            Some(bytes) => {
+                let text = String::from_utf8_lossy(&bytes);
+                let dirs = text
+                    .split([':', '\n'])
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+                    .collect();
+                (dirs, "musl_path_file")
+            }
+            None => (default(), "musl_default"),
+        }
+    }
+
+    /// Tries `name` in `dir` (its `glibc-hwcaps` subdirectories first); the first candidate
+    /// of the right ABI.
+    fn try_dir(
+        &mut self,
+        dir: &str,
+        name: &str,
+        main: &LoadInfo,
+        hwcaps: &[String],
+        check_abi: bool,
+        tried: &mut Vec<String>,
+    ) -> Option<Hit> {
+        if !tried.iter().any(|t| t == dir) {
+            tried.push(dir.to_string());
+        }
+        let mut candidates: Vec<String> = hwcaps
+            .iter()
+            .map(|level| join_path(dir, &format!("glibc-hwcaps/{level}")))
+            .filter(|d| self.root.is_dir(d))
+            .collect();
+        candidates.push(join_path(dir, ""));
+        for candidate_dir in candidates {
+            let path = join_path(&candidate_dir, name);
+            let Ok(canonical) = self.root.file(&path) else {
+                continue;
+            };
+            let Some((info, identity)) = self.load(&canonical) else {
+                if check_abi {
+                    continue;
+                }
+                return None;
+            };
+            if !check_abi || info.compatible_with(main) {
+                return Some((path, canonical, info, identity));
+            }
+        }
+        None
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn search_glibc(
+        &mut self,
+        name: &str,
+        loader: usize,
+        loaded: &[Loaded],
+        main: &LoadInfo,
+        plan: &SearchPlan,
+        tried: &mut Vec<String>,
+    ) -> Option<Found> {
+        let found = |via: &'static str, entry: Option<String>, (found_as, canonical, info, identity): Hit| Found {
+            found_as,
+            canonical,
+            via,
+            entry,
+            info,
+            identity,
+        };
+        if name.contains('/') {
+            let path = join_path("/", name);
+            let canonical = self.root.file(&path).ok()?;
+            let (info, identity) = self.load(&canonical)?;
+            return info
+                .compatible_with(main)
+                .then(|| found("direct", None, (path, canonical, info, identity)));
+        }
+        let loader_obj = loaded.get(loader)?;
+        // RPATH of the loading object and of its loaders, unless it has a RUNPATH.
+        if loader_obj.info.runpath.is_none() {
+            let mut chain = Some(loader);
+            let mut saw_main = false;
+            while let Some(index) = chain {
+                let Some(obj) = loaded.get(index) else { break };
+                saw_main |= index == 0;
+                if let Some(rpath) = &obj.info.rpath {
+                    let via = if index == loader { "rpath" } else { "inherited_rpath" };
+                    for (entry, dir) in expand_path_list(rpath, &obj.found_as, plan) {
+                        if let Some(hit) = self.try_dir(&dir, name, main, &plan.hwcaps, true, tried) {
+                            return Some(found(via, Some(entry), hit));
+                        }
+                    }
+                }
+                chain = obj.loader;
+            }
+            if !saw_main {
+                if let Some(exe) = loaded.first() {
+                    if let Some(rpath) = &exe.info.rpath {
+                        for (entry, dir) in expand_path_list(rpath, &exe.found_as, plan) {
+                            if let Some(hit) = self.try_dir(&dir, name, main, &plan.hwcaps, true, tried) {
+                                return Some(found("inherited_rpath", Some(entry), hit));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(dirs) = self.options.ld_library_path.clone() {
+            for dir in dirs.iter().filter(|d| !d.is_empty()) {
+                if let Some(hit) = self.try_dir(dir, name, main, &plan.hwcaps, true, tried) {
+                    return Some(found("ld_library_path", Some(dir.clone()), hit));
+                }
+            }
+        }
+        if let Some(runpath) = &loader_obj.info.runpath {
+            for (entry, dir) in expand_path_list(runpath, &loader_obj.found_as, plan) {
+                if let Some(hit) = self.try_dir(&dir, name, main, &plan.hwcaps, true, tried) {
+                    return Some(found("runpath", Some(entry), hit));
+                }
+            }
+        }
+        let nodeflib = loader_obj.info.nodeflib;
+        let flags = ldcache::accepted_flags(main.machine, main.is_64, main.big_endian, main.hard_float);
+        let cached: Vec<ldcache::CacheEntry> = self
+            .cache
+            .as_ref()
+            .map(|c| c.lookup(name, &flags).into_iter().cloned().collect())
+            .unwrap_or_default();
+        if self.cache.is_some() && !tried.iter().any(|t| t == "ld.so.cache") {
+            tried.push("ld.so.cache".to_string());
+        }
+        // The first entry for the ABI wins (ldconfig sorts the best first); entries in a
+        // glibc-hwcaps level the CPU lacks are skipped, as are, under DF_1_NODEFLIB,
+        // entries in the default directories.
+        if let Some(entry) = cached.iter().find(|e| {
+            let level_ok = !e.is_hwcaps()
+                || plan.hwcaps.iter().any(|level| e.path.contains(&format!("glibc-hwcaps/{level}/")));
+            let in_default = plan.default_dirs.iter().any(|d| parent(&e.path) == d.trim_end_matches('/'));
+            level_ok && !(nodeflib && in_default)
+        }) {
+            if let Ok(canonical) = self.root.file(&entry.path) {
+                if let Some((info, identity)) = self.load(&canonical) {
+                    if info.compatible_with(main) {
+                        return Some(found("ld_so_cache", None, (entry.path.clone(), canonical, info, identity)));
+                    }
+                }
+            }
+        }
+        if !nodeflib {
+            for dir in plan.default_dirs.clone() {
+                if let Some(hit) = self.try_dir(&dir, name, main, &plan.hwcaps, true, tried) {
+                    return Some(found("default_dir", None, hit));
+                }
+            }
+        }
+        None
+    }
+
+    fn search_musl(
+        &mut self,
+        name: &str,
+        loader: usize,
+        loaded: &[Loaded],
+        plan: &SearchPlan,
+        tried: &mut Vec<String>,
+    ) -> Option<Found> {
+        let main = loaded.first().map(|l| Rc::clone(&l.info))?;
+        let found = |via: &'static str, entry: Option<String>, (found_as, canonical, info, identity): Hit| Found {
+            found_as,
+            canonical,
+            via,
+            entry,
+            info,
+            identity,
+        };
+        if name.contains('/') {
+            let path = join_path("/", name);
+            let canonical = self.root.file(&path).ok()?;
+            let (info, identity) = self.load(&canonical)?;
+            return Some(found("direct", None, (path, canonical, info, identity)));
+        }
+        // musl takes the first file that opens, whatever its machine (mapping then fails).
+        let take = |resolver: &mut Resolver, dir: &str, tried: &mut Vec<String>| {
+            resolver.try_dir(dir, name, &main, &[], false, tried)
+        };
+        if let Some(dirs) = self.options.ld_library_path.clone() {
+            for dir in dirs.iter().filter(|d| !d.is_empty()) {
+                if let Some(hit) = take(self, dir, tried) {
+                    return usable(hit, &main).map(|h| found("ld_library_path", Some(dir.clone()), h));
+                }
+            }
+        }
+        let mut chain = Some(loader);
+        while let Some(index) = chain {
+            let Some(obj) = loaded.get(index) else { break };
+            // RUNPATH replaces RPATH, and both are searched up the chain of loaders.
+            let (list, kind) = match (&obj.info.runpath, &obj.info.rpath) {
+                (Some(r), _) => (Some(r), "runpath"),
+                (None, Some(r)) => (Some(r), "rpath"),
+                _ => (None, ""),
+            };
+            if let Some(list) = list {
+                let via = if index == loader { kind } else { "inherited_rpath" };
+                for (entry, dir) in expand_path_list(list, &obj.found_as, plan) {
+                    if let Some(hit) = take(self, &dir, tried) {
+                        return usable(hit, &main).map(|h| found(via, Some(entry), h));
+                    }
+                }
+            }
+            chain = obj.loader;
+        }
+        for dir in plan.musl_path.clone() {
+            if let Some(hit) = take(self, &dir, tried) {
+                return usable(hit, &main).map(|h| found(plan.musl_path_from, None, h));
+            }
+        }
+        None
+    }
+}
+
+/// A file's device and inode: the same file under two names is one object.
+type Identity = (u64, u64);
+
+/// A candidate found: the path as found, its canonical path, the object, its identity.
+type Hit = (String, InRoot, Rc<LoadInfo>, Option<Identity>);
+
+/// musl fails (rather than searching on) when the first file found cannot be mapped.
+fn usable(hit: Hit, main: &LoadInfo) -> Option<Hit> {
+    hit.2.compatible_with(main).then_some(hit)
+}
+
+/// Splits an RPATH/RUNPATH on `:` and expands `$ORIGIN`, `$LIB` and `$PLATFORM` (also in
+/// `${...}` form); returns (entry as written, directory).
+fn expand_path_list(list: &str, object_path: &str, plan: &SearchPlan) -> Vec<(String, String)> {
+    let origin = parent(object_path);
+    list.split(':')
+        .map(|entry| {
+            let dir = entry
+                .replace("${ORIGIN}", &origin)
+                .replace("$ORIGIN", &origin)
+                .replace("${LIB}", &plan.lib)
+                .replace("$LIB", &plan.lib)
+                .replace("${PLATFORM}", &plan.platform)
+                .replace("$PLATFORM", &plan.platform);
+            // An empty entry means the current directory; in a root that is `/`.
+            let dir = if dir.is_empty() { "/".to_string() } else { join_path("/", &dir) };
+            (entry.to_string(), dir)
+        })
+        .collect()
+}
+
+/// The standard glibc loader of an ABI, for files that name none (shared libraries).
+fn standard_interpreter(machine: u16, is_64: bool) -> &'static str {
+    match (machine, is_64) {
+        (62, true) => "/lib64/ld-linux-x86-64.so.2",
+        (3, false) => "/lib/ld-linux.so.2",
+        (183, true) => "/lib/ld-linux-aarch64.so.1",
+        (40, false) => "/lib/ld-linux-armhf.so.3",
+        (21, true) => "/lib64/ld64.so.2",
+        (22, true) => "/lib/ld64.so.1",
+        (243, true) => "/lib/ld-linux-riscv64-lp64d.so.1",
+        (8, true) => "/lib64/ld.so.1",
+        _ => "/lib/ld.so.1",
+    }
+}
+
+/// Debian's multiarch default directories for an ABI (what its ld.so compiles in).
+fn fallback_dirs(machine: u16, is_64: bool, hard_float: bool) -> Vec<String> {
+    let triplet = crate::needs::debian_triplet(machine, is_64, false, hard_float)
+        .or_else(|| crate::needs::debian_triplet(machine, is_64, true, hard_float));
+    let mut dirs = Vec::new();
+    if let Some(t) = triplet {
+        dirs.push(format!("/lib/{t}/"));
+        dirs.push(format!("/usr/lib/{t}/"));
+    }
+    dirs.push("/lib/".to_string());
+    dirs.push("/usr/lib/".to_string());
+    dirs
+}
+
+/// The `glibc-hwcaps` levels of an architecture, best first.
+fn default_hwcaps(machine: u16, is_64: bool) -> Vec<String> {
+    let levels: &[&str] = match (machine, is_64) {
+        (62, true) => &["x86-64-v4", "x86-64-v3", "x86-64-v2"],
+        (21, true) => &["power10", "power9"],
+        (22, true) => &["z16", "z15", "z14", "z13"],
+        _ => &[],
+    };
+    levels.iter().map(|s| s.to_string()).collect()
+}
+
+/// `$PLATFORM` as the kernel's AT_PLATFORM spells it.
+fn platform_of(machine: u16, is_64: bool) -> &'static str {
+    match (machine, is_64) {
+        (62, true) => "x86_64",
+        (3, false) => "i686",
+        (183, true) => "aarch64",
+        (40, false) => "v7l",
+        (21, true) => "power9",
+        (22, true) => "z13",
+        _ => "",
+    }
+}
+
+/// The loader's compiled-in list of system directories: consecutive NUL-terminated
+/// absolute directory names ending in `/` (`/lib/x86_64-linux-gnu/\0/usr/lib/...\0/lib/\0
+/// /usr/lib/\0`), the run that ends with `/lib/` or `/usr/lib*/`.
+fn system_dirs_in(bytes: &[u8]) -> Option<Vec<String>> {
+    let finder = memchr::memmem::Finder::new(b"/usr/lib");
+    for at in finder.find_iter(bytes) {
+        // Walk back to the first string of the run this one belongs to.
+        let mut start = at;
+        while let Some(prev_end) = start.checked_sub(1) {
+            if bytes.get(prev_end) != Some(&0) {
+                break;
+            }
+            // The string before ends at that NUL and starts after the last byte that cannot
+            // be part of a path (the list may follow code, not another string).
+            let before = bytes.get(..prev_end).unwrap_or(&[]);
+            let printable_from = before
+                .iter()
+                .rposition(|b| !b.is_ascii_graphic())
+                .map_or(0, |i| i.saturating_add(1));
+            let run = bytes.get(printable_from..prev_end).unwrap_or(&[]);
+            let Some(slash) = run.iter().position(|b| *b == b'/') else { break };
+            let prev_start = printable_from.saturating_add(slash);
+            let prev = bytes.get(prev_start..prev_end).unwrap_or(&[]);
+            if is_dir_string(prev) {
+                start = prev_start;
+            } else {
+                break;
+            }
+        }
+        let mut dirs = Vec::new();
+        let mut pos = start;
+        while let Some(rest) = bytes.get(pos..) {
+            let Some(end) = memchr::memchr(0, rest) else { break };
+            let Some(s) = rest.get(..end) else { break };
+            if !is_dir_string(s) {
+                break;
+            }
+            dirs.push(String::from_utf8_lossy(s).into_owned());
+            pos = pos.checked_add(end)?.checked_add(1)?;
+        }
+        if dirs.len() >= 2 && dirs.iter().any(|d| d == "/lib/" || d.starts_with("/usr/lib")) {
+            return Some(dirs);
+        }
+    }
+    None
+}
+
+fn is_dir_string(s: &[u8]) -> bool {
+    s.len() >= 3
+        && s.starts_with(b"/")
+        && s.ends_with(b"/")
+        && s.len() < 256
+        && s.iter().all(|b| b.is_ascii_graphic())
+        && memchr::memmem::find(s, b"lib").is_some()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compiled_in_dirs() {
+        let data = b"xx\0/lib64/ld-linux.so\0/lib/x86_64-linux-gnu/\0/usr/lib/x86_64-linux-gnu/\0/lib/\0/usr/lib/\0tail";
+        let after_code = b"\x0f\xf0\xff\xff/lib/arm-linux-gnueabihf/\0/usr/lib/arm-linux-gnueabihf/\0/lib/\0/usr/lib/\0\x19";
+        assert_eq!(
+            system_dirs_in(after_code).expect("found"),
+            ["/lib/arm-linux-gnueabihf/", "/usr/lib/arm-linux-gnueabihf/", "/lib/", "/usr/lib/"]
+        );
+        assert_eq!(
+            system_dirs_in(data).expect("found"),
+            ["/lib/x86_64-linux-gnu/", "/usr/lib/x86_64-linux-gnu/", "/lib/", "/usr/lib/"]
+        );
+        assert!(system_dirs_in(b"nothing here").is_none());
+    }
+
+    #[test]
+    fn musl_reserved_names() {
+        assert!(musl_reserved("libc.so", None));
+        assert!(musl_reserved("libpthread.so.0", None));
+        assert!(musl_reserved("ld-musl-x86_64.so.1", Some("/lib/ld-musl-x86_64.so.1")));
+        assert!(!musl_reserved("libcrypto.so.3", None));
+        assert!(!musl_reserved("libz.so.1", None));
+    }
+}

@@ -1,0 +1,106 @@
+//! What the loader reads of each object it maps: identity (class, byte order, machine,
+//! OS ABI), DT_NEEDED, SONAME, RPATH, RUNPATH, DF_1_NODEFLIB, version needs and definitions.
+
+use std::path::Path;
+
+use object::elf::{FileHeader32, FileHeader64};
+use object::read::elf::FileHeader;
+use object::{Endianness, ReadRef};
+
+use crate::elf::{ElfFile, Ident};
+use crate::error::{Limits, Result};
+use crate::source::FileSource;
+
+/// One object as the loader sees it.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct LoadInfo {
+    pub is_64: bool,
+    pub big_endian: bool,
+    pub machine: u16,
+    pub os_abi: u8,
+    pub hard_float: bool,
+    pub e_type: u16,
+    pub interpreter: Option<String>,
+    pub needed: Vec<String>,
+    pub soname: Option<String>,
+    pub rpath: Option<String>,
+    pub runpath: Option<String>,
+    pub nodeflib: bool,
+    /// (library, versions needed from it).
+    pub version_needs: Vec<(String, Vec<String>)>,
+    pub defined_versions: Vec<String>,
+}
+
+impl LoadInfo {
+    /// Whether glibc's loader would accept this object for a process of `main`'s ABI:
+    /// the same class, byte order, machine and float ABI, an OS ABI of System V or GNU, and
+    /// a loadable type (`open_verify` in glibc `elf/dl-load.c`).
+    pub fn compatible_with(&self, main: &LoadInfo) -> bool {
+        self.is_64 == main.is_64
+            && self.big_endian == main.big_endian
+            && self.machine == main.machine
+            && (self.machine != 40 || self.hard_float == main.hard_float)
+            && matches!(self.os_abi, 0 | 3)
+            && matches!(self.e_type, 2 | 3)
+    }
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Reads an object's loader facts from a host path.
+pub(crate) fn read(path: &Path, limits: &Limits) -> Result<LoadInfo> {
+    let source = FileSource::open(path)?;
+    let data = &source;
+    let ident = Ident::parse(data)?;
+    if ident.is_64 {
+        let elf = ElfFile::<FileHeader64<Endianness>, _>::parse(data, limits)?;
+        from_elf(&elf, ident)
+    } else {
+        let elf = ElfFile::<FileHeader32<Endianness>, _>::parse(data, limits)?;
+        from_elf(&elf, ident)
+    }
+}
+
+fn from_elf<'data, H, R>(elf: &ElfFile<'data, H, R>, ident: Ident) -> Result<LoadInfo>
+where
+    H: FileHeader<Endian = Endianness>,
+    R: ReadRef<'data>,
+{
+    let mut info = LoadInfo {
+        is_64: ident.is_64,
+        big_endian: ident.big_endian,
+        machine: elf.e_machine(),
+        os_abi: ident.os_abi,
+        // ARM's EF_ARM_ABI_FLOAT_HARD.
+        hard_float: elf.e_flags() & 0x400 != 0,
+        e_type: elf.e_type(),
+        interpreter: elf.interpreter()?.map(text),
+        ..LoadInfo::default()
+    };
+    let Some(dynamic) = elf.dynamic()? else {
+        return Ok(info);
+    };
+    info.nodeflib = dynamic.nodeflib();
+    let Some(strings) = elf.dynamic_strings(&dynamic)? else {
+        return Ok(info);
+    };
+    for offset in &dynamic.needed {
+        info.needed.push(text(strings.get(*offset)?));
+    }
+    info.soname = dynamic.soname.map(|o| strings.get(o)).transpose()?.map(text);
+    info.rpath = dynamic.rpath.map(|o| strings.get(o)).transpose()?.map(text);
+    info.runpath = dynamic.runpath.map(|o| strings.get(o)).transpose()?.map(text);
+    // Version data that cannot be read leaves the checks it feeds empty, not the closure.
+    if let Ok(needs) = elf.version_needs(&dynamic, &strings) {
+        info.version_needs = needs
+            .iter()
+            .map(|n| (text(n.file), n.versions.iter().map(|v| text(v.name)).collect()))
+            .collect();
+    }
+    if let Ok(defined) = elf.version_definitions(&dynamic, &strings) {
+        info.defined_versions = defined.into_iter().map(text).collect();
+    }
+    Ok(info)
+}

@@ -1,0 +1,205 @@
+//! A root filesystem: paths inside it, resolved the way a `chroot` would see them.
+//!
+//! Symbolic links are followed inside the root: an absolute target starts again at the
+//! root, `..` stops at the root, and a chain longer than the kernel's limit (40) is a loop.
+//! Nothing outside the root is ever read unless the root is `/`.
+
+use std::fs;
+use std::path::{Component, Path, PathBuf};
+
+/// The kernel's limit on symbolic links followed in one lookup (ELOOP).
+const MAX_LINKS: usize = 40;
+
+/// Why an in-root path could not be resolved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RootError {
+    /// Nothing at that path.
+    Missing,
+    /// More than 40 symbolic links, or a cycle.
+    Loop,
+}
+
+/// A root directory on the host.
+#[derive(Debug, Clone)]
+pub(crate) struct Root {
+    dir: PathBuf,
+}
+
+/// A path inside the root, always absolute and normalised (`/usr/lib/libz.so.1`).
+pub(crate) type InRoot = String;
+
+impl Root {
+    pub fn new(dir: &Path) -> Root {
+        Root {
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    /// The host directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The host path of an in-root path, without resolving anything.
+    pub fn host(&self, in_root: &str) -> PathBuf {
+        let relative = in_root.trim_start_matches('/');
+        if relative.is_empty() {
+            self.dir.clone()
+        } else {
+            self.dir.join(relative)
+        }
+    }
+
+    /// Resolves every symbolic link of `path` (in-root, absolute or not) inside the root.
+    /// Returns the canonical in-root path of an existing file or directory.
+    pub fn canonical(&self, path: &str) -> Result<InRoot, RootError> {
+        let mut pending: Vec<String> = components(path).into_iter().rev().collect();
+        let mut resolved: Vec<String> = Vec::new();
+        let mut links = 0usize;
+        while let Some(part) = pending.pop() {
+            match part.as_str() {
+                "." | "" => continue,
+                ".." => {
+                    resolved.pop();
+                    continue;
+                }
+                _ => {}
+            }
+            resolved.push(part);
+            let current = join(&resolved);
+            let host = self.host(&current);
+            let meta = fs::symlink_metadata(&host).map_err(|_| RootError::Missing)?;
+            if meta.file_type().is_symlink() {
+                links = links.saturating_add(1);
+                if links > MAX_LINKS {
+                    return Err(RootError::Loop);
+                }
+                let target = fs::read_link(&host).map_err(|_| RootError::Missing)?;
+                let target = target.to_string_lossy().into_owned();
+                resolved.pop();
+                if target.starts_with('/') {
+                    resolved.clear();
+                }
+                pending.extend(components(&target).into_iter().rev());
+            }
+        }
+        Ok(join(&resolved))
+    }
+
+    /// Whether `path` resolves to a regular file inside the root; its canonical path.
+    pub fn file(&self, path: &str) -> Result<InRoot, RootError> {
+        let canonical = self.canonical(path)?;
+        match fs::metadata(self.host(&canonical)) {
+            Ok(meta) if meta.is_file() => Ok(canonical),
+            _ => Err(RootError::Missing),
+        }
+    }
+
+    /// Whether `path` resolves to a directory inside the root.
+    pub fn is_dir(&self, path: &str) -> bool {
+        self.canonical(path)
+            .ok()
+            .and_then(|c| fs::metadata(self.host(&c)).ok())
+            .is_some_and(|m| m.is_dir())
+    }
+
+    /// The names in a directory inside the root, sorted (for glob includes).
+    pub fn list(&self, dir: &str) -> Vec<String> {
+        let Ok(canonical) = self.canonical(dir) else {
+            return Vec::new();
+        };
+        let Ok(entries) = fs::read_dir(self.host(&canonical)) else {
+            return Vec::new();
+        };
+        let mut names: Vec<String> = entries
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// Reads a small file inside the root (configuration), up to `max` bytes.
+    pub fn read(&self, path: &str, max: u64) -> Option<Vec<u8>> {
+        use std::io::Read;
+        let canonical = self.file(path).ok()?;
+        let file = fs::File::open(self.host(&canonical)).ok()?;
+        let mut out = Vec::new();
+        file.take(max).read_to_end(&mut out).ok()?;
+        Some(out)
+    }
+}
+
+/// The components of a path, as strings.
+fn components(path: &str) -> Vec<String> {
+    Path::new(path)
+        .components()
+        .filter_map(|c| match c {
+            Component::Normal(s) => Some(s.to_string_lossy().into_owned()),
+            Component::ParentDir => Some("..".to_string()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn join(parts: &[String]) -> InRoot {
+    let mut out = String::from("/");
+    out.push_str(&parts.join("/"));
+    out
+}
+
+/// The directory part of an in-root path (`/usr/bin/ls` -> `/usr/bin`).
+pub(crate) fn parent(path: &str) -> String {
+    match path.rfind('/') {
+        Some(0) | None => "/".to_string(),
+        Some(i) => path.get(..i).unwrap_or("/").to_string(),
+    }
+}
+
+/// Joins a directory and a name into an in-root path, normalising `.` and `..` lexically
+/// (symbolic links are resolved later, inside the root).
+pub(crate) fn join_path(dir: &str, name: &str) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for part in components(dir).into_iter().chain(components(name)) {
+        if part == ".." {
+            parts.pop();
+        } else if part != "." {
+            parts.push(part);
+        }
+    }
+    join(&parts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    #[test]
+    fn links_stay_inside_the_root() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Root::new(dir.path());
+        fs::create_dir_all(dir.path().join("usr/lib")).unwrap();
+        fs::write(dir.path().join("usr/lib/libz.so.1.2"), b"x").unwrap();
+        symlink("libz.so.1.2", dir.path().join("usr/lib/libz.so.1")).unwrap();
+        symlink("/usr/lib", dir.path().join("lib")).unwrap();
+        // An absolute link to /etc/passwd means the root's /etc/passwd, which is absent.
+        symlink("/etc/passwd", dir.path().join("usr/lib/escape")).unwrap();
+        symlink("../../../../../../etc/passwd", dir.path().join("usr/lib/dotdot")).unwrap();
+        symlink("loop2", dir.path().join("usr/lib/loop1")).unwrap();
+        symlink("loop1", dir.path().join("usr/lib/loop2")).unwrap();
+        assert_eq!(root.file("/lib/libz.so.1"), Ok("/usr/lib/libz.so.1.2".to_string()));
+        assert_eq!(root.file("/usr/lib/escape"), Err(RootError::Missing));
+        assert_eq!(root.file("/usr/lib/dotdot"), Err(RootError::Missing));
+        assert_eq!(root.file("/usr/lib/loop1"), Err(RootError::Loop));
+        assert_eq!(root.canonical("/usr/../lib/./libz.so.1"), Ok("/usr/lib/libz.so.1.2".to_string()));
+    }
+
+    #[test]
+    fn joins() {
+        assert_eq!(join_path("/usr/bin", "../lib"), "/usr/lib");
+        assert_eq!(join_path("/", "../../x"), "/x");
+        assert_eq!(parent("/usr/bin/ls"), "/usr/bin");
+        assert_eq!(parent("/ls"), "/");
+    }
+}

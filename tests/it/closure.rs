@@ -1,0 +1,625 @@
+//! Closures inside root filesystems, against the real loader.
+//!
+//! The oracle is each root's own loader in ldd's mode (`LD_TRACE_LOADED_OBJECTS=1`, which
+//! lists "not found" and goes on): run in a `chroot` for x86_64 roots, under
+//! `qemu-<arch>-static -L ROOT` for foreign ones, and musl's loader under the name `ldd`.
+//! Tests may run things; the library never does. Every ELF file of a debootstrap minbase
+//! root, the foreign roots, and crafted roots for each search rule must resolve as the
+//! loader resolves them, path for path.
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::symlink;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use runbase::report::Closure;
+use runbase::{Limits, ResolveOptions, Resolver};
+
+use crate::support::{fixture, readelf};
+
+/// What the loader printed: DT_NEEDED name -> path (None: not found).
+type Trace = BTreeMap<String, Option<String>>;
+
+fn parse_trace(text: &str) -> Trace {
+    let mut out = Trace::new();
+    for line in text.lines() {
+        let line = line.trim();
+        let Some((name, rest)) = line.split_once(" => ") else {
+            continue;
+        };
+        if rest.starts_with("not found") {
+            out.insert(name.to_string(), None);
+        } else if let Some(path) = rest.split(" (0x").next() {
+            out.insert(name.to_string(), Some(path.to_string()));
+        }
+    }
+    out
+}
+
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .map(|l| l.split_whitespace().nth(2) == Some("0"))
+        })
+        .unwrap_or(false)
+}
+
+fn can_chroot() -> bool {
+    if is_root() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "the loader oracle needs root in CI"
+    );
+    eprintln!("loader-oracle tests skipped: not root");
+    false
+}
+
+/// Runs `program` (an in-root path) inside `root`, with only `env`. The chroot happens in
+/// the child before exec, so the environment reaches the program (a `chroot` binary would
+/// itself be traced by LD_TRACE_LOADED_OBJECTS).
+fn run_in_root(
+    root: &Path,
+    program: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> std::process::Output {
+    use std::os::unix::process::CommandExt;
+    let root = root.to_path_buf();
+    let mut cmd = Command::new(program);
+    cmd.args(args).env_clear().envs(env.iter().copied());
+    // SAFETY: the closure runs in the forked child before exec and only calls chroot(2) and
+    // chdir(2), which are async-signal-safe.
+    unsafe {
+        cmd.pre_exec(move || {
+            std::os::unix::fs::chroot(&root)?;
+            std::env::set_current_dir("/")
+        });
+    }
+    cmd.output().expect("run in the root")
+}
+
+/// The real glibc loader's answer, in the root.
+fn glibc_trace(root: &Path, loader: &str, file: &str, ld_library_path: Option<&str>) -> Trace {
+    let mut env = vec![("LD_TRACE_LOADED_OBJECTS", "1")];
+    if let Some(path) = ld_library_path {
+        env.push(("LD_LIBRARY_PATH", path));
+    }
+    let out = run_in_root(root, loader, &[file], &env);
+    parse_trace(&String::from_utf8_lossy(&out.stdout))
+}
+
+/// Our answer as the same map (the loader itself left out, as it is in ours).
+fn ours(closure: &Closure) -> Trace {
+    let mut out = Trace::new();
+    for lib in &closure.libraries {
+        out.insert(lib.soname.clone(), Some(lib.path.clone()));
+    }
+    for missing in &closure.missing {
+        out.insert(missing.soname.clone(), None);
+    }
+    out
+}
+
+/// Normalises `..` and `.`, then resolves what the host can resolve inside the root.
+fn canonical_in(root: &Path, path: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            p => parts.push(p),
+        }
+    }
+    let lexical = format!("/{}", parts.join("/"));
+    match std::fs::canonicalize(root.join(lexical.trim_start_matches('/'))) {
+        Ok(real) => match real.strip_prefix(std::fs::canonicalize(root).unwrap()) {
+            Ok(rel) => format!("/{}", rel.display()),
+            Err(_) => lexical,
+        },
+        Err(_) => lexical,
+    }
+}
+
+/// Compares, dropping the loader's own entries (ld-linux*, ld64.so*, ld.so.1).
+fn assert_same(
+    root: &Path,
+    what: &str,
+    theirs: &Trace,
+    ours: &Trace,
+    resolve: &dyn Fn(&str) -> String,
+) {
+    let is_loader = |n: &str| {
+        let n = n.rsplit('/').next().unwrap_or(n);
+        n.starts_with("ld-linux")
+            || n.starts_with("ld64.so")
+            || n == "ld.so.1"
+            || n.starts_with("ld-musl")
+    };
+    let theirs: Trace = theirs
+        .iter()
+        .filter(|(n, _)| !is_loader(n))
+        .map(|(n, p)| (n.clone(), p.as_deref().map(resolve)))
+        .collect();
+    let ours: Trace = ours
+        .iter()
+        .filter(|(n, _)| !is_loader(n))
+        .map(|(n, p)| (n.clone(), p.clone()))
+        .collect();
+    assert_eq!(ours, theirs, "{what} in {}", root.display());
+}
+
+fn resolver(root: &Path, ld_library_path: Option<&str>) -> Resolver {
+    let mut options = ResolveOptions::default();
+    options.ld_library_path = ld_library_path.map(|p| p.split(':').map(str::to_string).collect());
+    Resolver::new(root, &Limits::default(), &options)
+}
+
+fn copy(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+    std::fs::copy(from, to)
+        .unwrap_or_else(|e| panic!("{} -> {}: {e}", from.display(), to.display()));
+}
+
+/// A root holding this host's glibc loader and libc, at real (not symlinked) paths.
+fn glibc_root() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    copy(
+        Path::new("/lib64/ld-linux-x86-64.so.2"),
+        &dir.path().join("lib64/ld-linux-x86-64.so.2"),
+    );
+    copy(
+        Path::new("/lib/x86_64-linux-gnu/libc.so.6"),
+        &dir.path().join("lib/x86_64-linux-gnu/libc.so.6"),
+    );
+    dir
+}
+
+const LOADER: &str = "/lib64/ld-linux-x86-64.so.2";
+
+fn closure_fixture(name: &str) -> PathBuf {
+    fixture(&format!("closure/{name}"))
+}
+
+/// One crafted scenario: files placed in a glibc root, then our closure of `file` against
+/// the loader's.
+fn check_scenario(what: &str, root: &Path, file: &str, ld_library_path: Option<&str>) -> Closure {
+    let closure = resolver(root, ld_library_path).closure(&root.join(file.trim_start_matches('/')));
+    let theirs = glibc_trace(root, LOADER, file, ld_library_path);
+    assert!(!theirs.is_empty(), "{what}: the loader printed nothing");
+    assert_same(root, what, &theirs, &ours(&closure), &|p| {
+        canonical_in(root, p)
+    });
+    closure
+}
+
+#[test]
+fn rpath_is_inherited_runpath_is_not() {
+    if !can_chroot() {
+        return;
+    }
+    let root = glibc_root();
+    let r = root.path();
+    copy(&closure_fixture("prog-rpath"), &r.join("app/prog-rpath"));
+    copy(
+        &closure_fixture("prog-runpath"),
+        &r.join("app/prog-runpath"),
+    );
+    copy(&closure_fixture("liba.so"), &r.join("opt/rp/liba.so"));
+    copy(&closure_fixture("libb.so"), &r.join("opt/rp/libb.so"));
+
+    let c = check_scenario("DT_RPATH", r, "/app/prog-rpath", None);
+    let via: BTreeMap<_, _> = c
+        .libraries
+        .iter()
+        .map(|l| (l.soname.as_str(), l.found_via.as_str()))
+        .collect();
+    assert_eq!(via.get("liba.so"), Some(&"rpath"));
+    assert_eq!(
+        via.get("libb.so"),
+        Some(&"inherited_rpath"),
+        "liba has no path of its own"
+    );
+
+    let c = check_scenario("DT_RUNPATH", r, "/app/prog-runpath", None);
+    assert!(
+        c.missing.iter().any(|m| m.soname == "libb.so"),
+        "RUNPATH is not inherited"
+    );
+    let missing = c.missing.iter().find(|m| m.soname == "libb.so").unwrap();
+    assert!(
+        missing
+            .tried
+            .iter()
+            .any(|t| t.starts_with("/lib/x86_64-linux-gnu")),
+        "{:?}",
+        missing.tried
+    );
+
+    // LD_LIBRARY_PATH comes before RUNPATH and is searched for every object.
+    let c = check_scenario("LD_LIBRARY_PATH", r, "/app/prog-runpath", Some("/opt/rp"));
+    assert!(
+        c.libraries
+            .iter()
+            .all(|l| l.soname == "libc.so.6" || l.found_via == "ld_library_path")
+    );
+}
+
+#[test]
+fn wrong_architecture_loops_and_escapes_are_skipped() {
+    if !can_chroot() {
+        return;
+    }
+    let root = glibc_root();
+    let r = root.path();
+    copy(&closure_fixture("prog-rpath"), &r.join("app/prog-rpath"));
+    copy(&closure_fixture("liba.so"), &r.join("opt/rp/liba.so"));
+    // A 32-bit libb first in the RPATH, the right one in a default directory.
+    std::fs::write(
+        r.join("opt/rp/libb.so"),
+        crate::synth::Synth::new(false, false).build(),
+    )
+    .unwrap();
+    copy(
+        &closure_fixture("libb.so"),
+        &r.join("usr/lib/x86_64-linux-gnu/libb.so"),
+    );
+    let c = check_scenario("wrong class first", r, "/app/prog-rpath", None);
+    let libb = c
+        .libraries
+        .iter()
+        .find(|l| l.soname == "libb.so")
+        .expect("libb found");
+    assert_eq!(libb.path, "/usr/lib/x86_64-linux-gnu/libb.so");
+    assert_eq!(libb.found_via, "default_dir");
+
+    // liba.so a symbolic-link loop, then an absolute link out of the root: not found.
+    std::fs::remove_file(r.join("opt/rp/liba.so")).unwrap();
+    symlink("liba.so", r.join("opt/rp/liba.so")).unwrap();
+    check_scenario("symlink loop", r, "/app/prog-rpath", None);
+    std::fs::remove_file(r.join("opt/rp/liba.so")).unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    copy(&closure_fixture("liba.so"), &outside.path().join("liba.so"));
+    symlink(outside.path().join("liba.so"), r.join("opt/rp/liba.so")).unwrap();
+    let c = check_scenario("absolute link out of the root", r, "/app/prog-rpath", None);
+    assert!(c.missing.iter().any(|m| m.soname == "liba.so"));
+}
+
+#[test]
+fn origin_in_a_wheel_layout() {
+    if !can_chroot() {
+        return;
+    }
+    let root = glibc_root();
+    let r = root.path();
+    copy(&closure_fixture("ext.so"), &r.join("site/pkg/_ext.so"));
+    copy(
+        &closure_fixture("libb.so"),
+        &r.join("site/pkg.libs/libb.so"),
+    );
+    let c = check_scenario("$ORIGIN", r, "/site/pkg/_ext.so", None);
+    let libb = c
+        .libraries
+        .iter()
+        .find(|l| l.soname == "libb.so")
+        .expect("libb");
+    assert_eq!(libb.path, "/site/pkg.libs/libb.so");
+    assert_eq!(libb.found_via, "runpath");
+    assert_eq!(libb.search_entry.as_deref(), Some("$ORIGIN/../pkg.libs"));
+    // The same file outside the root is analysed as if copied to the same path inside.
+    let outside = tempfile::tempdir().unwrap();
+    let copied = outside.path().join("site/pkg/_ext.so");
+    copy(&closure_fixture("ext.so"), &copied);
+    let c = resolver(r, None).closure(&copied);
+    assert!(
+        c.missing.iter().any(|m| m.soname == "libb.so"),
+        "no libs next to it in the root"
+    );
+}
+
+#[test]
+fn ld_so_conf_counts_only_through_the_cache() {
+    if !can_chroot() {
+        return;
+    }
+    let root = glibc_root();
+    let r = root.path();
+    copy(&closure_fixture("prog-runpath"), &r.join("app/prog"));
+    copy(&closure_fixture("liba.so"), &r.join("opt/conf/liba.so"));
+    copy(&closure_fixture("libb.so"), &r.join("opt/conf/libb.so"));
+    std::fs::create_dir_all(r.join("etc/ld.so.conf.d")).unwrap();
+    std::fs::write(
+        r.join("etc/ld.so.conf"),
+        "include /etc/ld.so.conf.d/*.conf\n",
+    )
+    .unwrap();
+    std::fs::write(r.join("etc/ld.so.conf.d/opt.conf"), "/opt/conf\n").unwrap();
+    // No cache: the loader never reads ld.so.conf, so /opt/conf is not searched.
+    let c = check_scenario("ld.so.conf without a cache", r, "/app/prog", None);
+    assert!(c.missing.iter().any(|m| m.soname == "liba.so"));
+    assert!(
+        c.warnings
+            .iter()
+            .any(|w| w.contains("/opt/conf") && w.contains("no /etc/ld.so.cache")),
+        "{:?}",
+        c.warnings
+    );
+    // With a cache built by ldconfig for this root, both are found through it.
+    let status = Command::new("ldconfig")
+        .arg("-r")
+        .arg(r)
+        .status()
+        .expect("ldconfig");
+    assert!(status.success());
+    let c = check_scenario("ld.so.conf through the cache", r, "/app/prog", None);
+    assert!(
+        c.libraries
+            .iter()
+            .any(|l| l.soname == "liba.so" && l.found_via == "ld_so_cache")
+    );
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+}
+
+#[test]
+fn version_needs_unmet_by_the_library_found() {
+    // A library named libc.so.6 that defines no GLIBC versions (the 32-bit synthesized one
+    // will not do: make a 64-bit one from libb by copying it under libc's name).
+    let root = glibc_root();
+    let r = root.path();
+    copy(&closure_fixture("prog-rpath"), &r.join("app/prog"));
+    copy(&closure_fixture("liba.so"), &r.join("opt/rp/liba.so"));
+    copy(&closure_fixture("libb.so"), &r.join("opt/rp/libb.so"));
+    copy(&closure_fixture("libb.so"), &r.join("opt/rp/libc.so.6"));
+    let c = resolver(r, None).closure(&r.join("app/prog"));
+    let libc = c
+        .libraries
+        .iter()
+        .find(|l| l.soname == "libc.so.6")
+        .expect("libc");
+    assert_eq!(
+        libc.path, "/opt/rp/libc.so.6",
+        "found through the RPATH, first"
+    );
+    let needed = readelf(&closure_fixture("prog-rpath"));
+    let floor = needed.glibc_floor().expect("a GLIBC version need");
+    assert!(
+        c.unmet_versions
+            .iter()
+            .any(|u| u.soname == "libc.so.6" && u.version == format!("GLIBC_{floor}")),
+        "{:?}",
+        c.unmet_versions
+    );
+}
+
+#[test]
+fn a_32_bit_program_in_a_64_bit_root() {
+    let Some((dir, files)) = crate::support::corpus() else {
+        return;
+    };
+    let hello = files
+        .iter()
+        .find(|p| {
+            p.to_string_lossy()
+                .contains("hello_2.10-3_i386/usr/bin/hello")
+        })
+        .expect("i386 hello in the corpus");
+    let root = glibc_root();
+    let r = root.path();
+    copy(hello, &r.join("usr/bin/hello"));
+    let c = resolver(r, None).closure(&r.join("usr/bin/hello"));
+    // The only libc.so.6 is 64-bit: the loader of a 32-bit process skips it.
+    assert_eq!(c.interpreter.as_ref().map(|i| i.found), Some(false));
+    assert!(c.missing.iter().any(|m| m.soname == "libc.so.6"), "{c:?}");
+    let _ = dir;
+}
+
+/// Every ELF file of a Debian minbase root (debootstrap), against its own loader.
+#[test]
+fn debian_minbase_root_matches_its_loader() {
+    if !can_chroot() {
+        return;
+    }
+    let root = roots().join("minbase-amd64");
+    let files = elf_files(&root);
+    assert!(files.len() > 500, "{} ELF files", files.len());
+    let mut resolver = resolver(&root, None);
+    let mut compared = 0;
+    for file in &files {
+        let theirs = glibc_trace(&root, LOADER, file, None);
+        if theirs.is_empty() {
+            continue; // static programs and the loader itself
+        }
+        let closure = resolver.closure(&root.join(file.trim_start_matches('/')));
+        let canon = |p: &str| {
+            let out = run_in_root(&root, "/usr/bin/realpath", &["-m", p], &[]);
+            String::from_utf8_lossy(&out.stdout).trim().to_string()
+        };
+        assert_same(&root, file, &theirs, &ours(&closure), &canon);
+        compared += 1;
+    }
+    eprintln!(
+        "minbase: {compared} of {} ELF files compared with the loader, all equal",
+        files.len()
+    );
+    assert!(compared > 500);
+}
+
+/// Foreign roots unpacked with dpkg -x (no ld.so.cache), against their loaders under qemu.
+#[test]
+fn foreign_roots_match_their_loaders_under_qemu() {
+    for (arch, qemu, loader) in [
+        (
+            "armhf",
+            "qemu-arm-static",
+            "/lib/arm-linux-gnueabihf/ld-linux-armhf.so.3",
+        ),
+        (
+            "ppc64el",
+            "qemu-ppc64le-static",
+            "/lib/powerpc64le-linux-gnu/ld64.so.2",
+        ),
+    ] {
+        let root = roots().join(arch);
+        let mut resolver = resolver(&root, None);
+        let mut compared = 0;
+        for file in elf_files(&root) {
+            let out = Command::new(qemu)
+                .arg("-L")
+                .arg(&root)
+                .args(["-E", "LD_TRACE_LOADED_OBJECTS=1"])
+                .arg(root.join(loader.trim_start_matches('/')))
+                .arg(&file)
+                .output()
+                .expect("qemu-user-static (scripts/test-all installs it)");
+            let theirs = parse_trace(&String::from_utf8_lossy(&out.stdout));
+            if theirs.is_empty() {
+                continue;
+            }
+            let closure = resolver.closure(&root.join(file.trim_start_matches('/')));
+            assert_same(&root, &file, &theirs, &ours(&closure), &|p| {
+                canonical_in(&root, p)
+            });
+            compared += 1;
+        }
+        eprintln!("{arch}: {compared} ELF files compared with the loader under qemu");
+        assert!(compared >= 5, "{arch}: {compared}");
+    }
+}
+
+/// musl: RUNPATH is searched up the chain of loaders (unlike glibc), then the path file.
+#[test]
+fn musl_rules_match_its_loader() {
+    if !can_chroot() {
+        return;
+    }
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    // Debian's musl: the loader is libc.so, reached through /lib/ld-musl-x86_64.so.1.
+    copy(
+        Path::new("/usr/lib/x86_64-linux-musl/libc.so"),
+        &r.join("usr/lib/x86_64-linux-musl/libc.so"),
+    );
+    std::fs::create_dir_all(r.join("lib")).unwrap();
+    symlink(
+        "/usr/lib/x86_64-linux-musl/libc.so",
+        r.join("lib/ld-musl-x86_64.so.1"),
+    )
+    .unwrap();
+    symlink("/lib/ld-musl-x86_64.so.1", r.join("ldd")).unwrap();
+    for name in ["prog-runpath", "liba.so", "libb.so", "hello"] {
+        let from = closure_fixture(&format!("musl-{name}"));
+        let to = if name == "prog-runpath" || name == "hello" {
+            format!("app/{name}")
+        } else {
+            format!("opt/rp/{name}")
+        };
+        copy(&from, &r.join(&to));
+    }
+    let trace = |file: &str| {
+        parse_trace(&String::from_utf8_lossy(
+            &run_in_root(r, "/ldd", &[file], &[]).stdout,
+        ))
+    };
+    // musl's ldd also lists its folded-in names (libc.so) at the loader's path; the
+    // closure leaves the loader out.
+    let loader = "/usr/lib/x86_64-linux-musl/libc.so";
+    let trace = |file: &str| -> Trace {
+        trace(file)
+            .into_iter()
+            .filter(|(_, p)| {
+                let p = p.as_deref().unwrap_or("");
+                p != "/lib/ld-musl-x86_64.so.1" && canonical_in(r, p) != loader
+            })
+            .collect()
+    };
+    for file in ["/app/prog-runpath", "/app/hello"] {
+        let c = resolver(r, None).closure(&r.join(file.trim_start_matches('/')));
+        assert_same(r, file, &trace(file), &ours(&c), &|p| canonical_in(r, p));
+    }
+    let c = resolver(r, None).closure(&r.join("app/prog-runpath"));
+    let libb = c
+        .libraries
+        .iter()
+        .find(|l| l.soname == "libb.so")
+        .expect("libb");
+    assert_eq!(
+        libb.found_via, "inherited_rpath",
+        "musl searches the loaders' paths too"
+    );
+    // The path file replaces the default directories.
+    std::fs::create_dir_all(r.join("etc")).unwrap();
+    std::fs::rename(r.join("opt/rp"), r.join("opt/mp")).unwrap();
+    std::fs::write(r.join("etc/ld-musl-x86_64.path"), "/opt/nothing:/opt/mp\n").unwrap();
+    let c = resolver(r, None).closure(&r.join("app/prog-runpath"));
+    assert_same(
+        r,
+        "path file",
+        &trace("/app/prog-runpath"),
+        &ours(&c),
+        &|p| canonical_in(r, p),
+    );
+    assert!(
+        c.libraries.iter().all(|l| l.found_via == "musl_path_file"),
+        "{:?}",
+        c.libraries
+    );
+}
+
+fn roots() -> PathBuf {
+    let dir = std::env::var_os("RUNBASE_ROOTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/runbase-roots")
+        });
+    if !dir.join("minbase-amd64/.complete").exists() {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/roots/build.sh");
+        let status = Command::new("bash")
+            .arg(script)
+            .status()
+            .expect("tests/roots/build.sh");
+        assert!(
+            status.success(),
+            "tests/roots/build.sh failed (needs root, debootstrap, the Debian mirror)"
+        );
+    }
+    dir
+}
+
+/// Every regular ELF file in a root, as in-root paths.
+fn elf_files(root: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut dirs = vec![root.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            if kind.is_dir() {
+                dirs.push(entry.path());
+            } else if kind.is_file() {
+                let mut head = [0u8; 4];
+                let is_elf = std::fs::File::open(entry.path())
+                    .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut head))
+                    .is_ok()
+                    && head == *b"\x7fELF";
+                if is_elf {
+                    out.push(format!(
+                        "/{}",
+                        entry.path().strip_prefix(root).unwrap().display()
+                    ));
+                }
+            }
+        }
+    }
+    out.sort();
+    out
+}
