@@ -15,6 +15,7 @@ use crate::error::{Error, Limits, Result};
 use crate::libc::signals;
 use crate::libc::{LibcInput, StaticSignals};
 use crate::needs;
+use crate::resolve::object::LoadInfo;
 use crate::report::{
     ElfHeader, Endian, FileType, LibcFamily, Linkage, Report, Rust, SCHEMA_VERSION,
 };
@@ -55,8 +56,12 @@ pub fn inspect_in_root(
     options: &Options,
     resolver: &mut crate::resolve::Resolver,
 ) -> Result<Report> {
-    let mut report = inspect_path(path, options)?;
-    report.closure = Some(resolver.closure(path));
+    let source = FileSource::open(path)?;
+    let mut load = LoadInfo::default();
+    let mut report = inspect_source(&path.to_string_lossy(), &source, options, Some(&mut load))?;
+    // The file was just read: the closure starts from what was found, without reading it
+    // again.
+    report.closure = Some(resolver.closure_of(path, load));
     Ok(report)
 }
 
@@ -72,13 +77,23 @@ pub fn inspect_data<'data, R: ReadRef<'data>>(
     data: R,
     options: &Options,
 ) -> Result<Report> {
+    inspect_source(label, data, options, None)
+}
+
+/// The analysis; with `load`, also what the loader reads of the file (for its closure).
+fn inspect_source<'data, R: ReadRef<'data>>(
+    label: &str,
+    data: R,
+    options: &Options,
+    load: Option<&mut LoadInfo>,
+) -> Result<Report> {
     let ident = Ident::parse(data)?;
     if ident.is_64 {
         let elf = ElfFile::<FileHeader64<Endianness>, R>::parse(data, &options.limits)?;
-        analyze(label, &elf, ident)
+        analyze(label, &elf, ident, load)
     } else {
         let elf = ElfFile::<FileHeader32<Endianness>, R>::parse(data, &options.limits)?;
-        analyze(label, &elf, ident)
+        analyze(label, &elf, ident, load)
     }
 }
 
@@ -111,7 +126,12 @@ fn split_path_list(value: Option<String>) -> Vec<String> {
         .unwrap_or_default()
 }
 
-fn analyze<'data, H, R>(label: &str, elf: &ElfFile<'data, H, R>, ident: Ident) -> Result<Report>
+fn analyze<'data, H, R>(
+    label: &str,
+    elf: &ElfFile<'data, H, R>,
+    ident: Ident,
+    load: Option<&mut LoadInfo>,
+) -> Result<Report>
 where
     H: FileHeader<Endian = Endianness>,
     R: ReadRef<'data>,
@@ -356,6 +376,28 @@ where
         .find(b"GNU", object::elf::NT_GNU_BUILD_ID.0)
         .map(|note| hex(note.desc));
 
+    if let Some(load) = load {
+        let lossy = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        *load = LoadInfo {
+            is_64: ident.is_64,
+            big_endian: ident.big_endian,
+            machine: elf.e_machine(),
+            os_abi: ident.os_abi,
+            hard_float: elf.e_flags() & 0x400 != 0,
+            e_type: elf.e_type(),
+            interpreter: interpreter_raw.map(lossy),
+            needed: needed_text.clone(),
+            soname: soname_raw.map(lossy),
+            rpath: rpath_raw.map(lossy),
+            runpath: runpath_raw.map(lossy),
+            nodeflib: dynamic.as_ref().is_some_and(|d| d.nodeflib()),
+            version_needs: version_needs
+                .iter()
+                .map(|n| (lossy(n.file), n.versions.iter().map(|v| lossy(v.name)).collect()))
+                .collect(),
+            defined_versions: Vec::new(),
+        };
+    }
     let interpreter = interpreter_raw.map(|i| text(i, "PT_INTERP", &mut warnings));
     let needed = needed_raw
         .iter()

@@ -23,10 +23,14 @@ use crate::error::{Error, Result};
 /// dynamic symbols, their strings and version needs, so one read serves a dozen lookups.
 const PREFIX_BYTES: u64 = 8 << 10;
 
+/// Strings beyond the prefix are read in aligned blocks of this size (a power of two), each
+/// once.
+const STRING_BLOCK_BYTES: u64 = 4 << 10;
+
 /// A file read with `pread`, caching each range it returns.
 ///
 /// `&FileSource` implements [`ReadRef`]. Only the byte ranges the analysis asks for are read
-/// (plus the first 16 KiB, read at once); each is read once and kept until the source is
+/// (plus the first 8 KiB, read at once, and strings by 4 KiB blocks); each is read once and kept until the source is
 /// dropped, so memory follows what the analysis reads, not the file's size.
 #[derive(Debug)]
 pub struct FileSource {
@@ -102,6 +106,24 @@ impl<'a> ReadRef<'a> for &'a FileSource {
                 if stop == end {
                     // The whole range is in the prefix and has no delimiter.
                     return Err(());
+                }
+            }
+        }
+        // Strings beyond the prefix are read a block at a time: names read together (the
+        // version names of a library, the imports of a program) tend to lie together.
+        let block_start = range.start & !(STRING_BLOCK_BYTES - 1);
+        let block_end = block_start.saturating_add(STRING_BLOCK_BYTES).min(self.len);
+        if range.start < block_end && range.start < range.end {
+            if let Ok(block) = (&self.cache).read_bytes_at(block_start, block_end - block_start) {
+                let from = usize::try_from(range.start - block_start).map_err(|_| ())?;
+                let to = usize::try_from(range.end.min(block_end) - block_start).map_err(|_| ())?;
+                if let Some(window) = block.get(from..to) {
+                    if let Some(at) = memchr::memchr(delimiter, window) {
+                        return window.get(..at).ok_or(());
+                    }
+                    if range.end <= block_end {
+                        return Err(());
+                    }
                 }
             }
         }

@@ -48,7 +48,6 @@ impl DynamicInfo {
     }
 
     /// Whether DF_1_NODEFLIB is set.
-    #[allow(dead_code)]
     pub fn nodeflib(&self) -> bool {
         self.flags_1 & raw::DF_1_NODEFLIB.0 != 0
     }

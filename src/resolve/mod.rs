@@ -24,7 +24,7 @@ pub(crate) mod root;
 use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
-use std::rc::Rc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::error::Limits;
 use crate::report::{
@@ -40,6 +40,8 @@ const MAX_OBJECTS: usize = 4096;
 const MAX_CACHE_BYTES: u64 = 64 << 20;
 /// The most entries read from ld.so.cache.
 const MAX_CACHE_ENTRIES: usize = 1 << 20;
+/// The most search answers and version checks remembered per run.
+const MAX_REMEMBERED: usize = 1 << 16;
 
 /// How a closure is computed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -100,7 +102,7 @@ struct Loaded {
     found_as: String,
     /// The path with every symbolic link resolved inside the root.
     canonical: InRoot,
-    info: Rc<LoadInfo>,
+    info: Arc<LoadInfo>,
     /// The object that first needed it.
     loader: Option<usize>,
     identity: Option<Identity>,
@@ -110,23 +112,57 @@ struct Loaded {
 #[derive(Debug)]
 pub struct Resolver {
     root: Root,
+    /// The root directory made absolute, and with its links resolved on the host (to
+    /// place files inside it).
+    root_absolute: std::path::PathBuf,
+    root_canonical: std::path::PathBuf,
     limits: Limits,
     options: ResolveOptions,
-    cache: Option<LdCache>,
+    cache: Option<Arc<LdCache>>,
     cache_problem: Option<String>,
     conf_dirs: Option<Vec<String>>,
     conf_problems: Vec<String>,
-    objects: HashMap<Identity, Rc<LoadInfo>>,
+    /// Every library read, shared with the resolvers made by [`Resolver::share`].
+    objects: Arc<Mutex<ObjectCache>>,
     default_dirs: HashMap<String, (Vec<String>, String)>,
+    /// The configuration notes, per set of default directories (the same for every file).
+    notes: HashMap<Vec<String>, Vec<String>>,
+    /// Search plans per loader and ABI.
+    plans: HashMap<PlanKey, Arc<SearchPlan>>,
+    /// Searches whose answer does not depend on the loading chain (no RPATH or RUNPATH
+    /// involved): per (plan, DF_1_NODEFLIB, name), the object found or the places tried.
+    searches: HashMap<(usize, bool, String), std::result::Result<Found, Vec<String>>>,
+    /// The versions a library needs that another does not define, per (user, index of the
+    /// need in the user, provider): libraries meet the same partners in every closure.
+    version_checks: HashMap<(Identity, usize, Identity), Vec<usize>>,
+}
+
+/// What makes two files search alike: the loader's rules, its path, and the ABI.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct PlanKey {
+    musl: bool,
+    interpreter: Option<String>,
+    machine: u16,
+    is_64: bool,
+    big_endian: bool,
+    hard_float: bool,
+}
+
+/// The libraries read in a run, by identity and by the canonical path they were read at.
+#[derive(Debug, Default)]
+struct ObjectCache {
+    by_identity: HashMap<Identity, Arc<LoadInfo>>,
+    by_path: HashMap<String, (Arc<LoadInfo>, Identity)>,
 }
 
 /// The outcome of one search.
+#[derive(Debug, Clone)]
 struct Found {
     found_as: String,
     canonical: InRoot,
     via: &'static str,
     entry: Option<String>,
-    info: Rc<LoadInfo>,
+    info: Arc<LoadInfo>,
     identity: Option<Identity>,
 }
 
@@ -137,7 +173,7 @@ impl Resolver {
         let (cache, cache_problem) = match root.read("/etc/ld.so.cache", MAX_CACHE_BYTES) {
             None => (None, None),
             Some(bytes) => match LdCache::parse(&bytes, MAX_CACHE_ENTRIES) {
-                Some(cache) => (Some(cache), None),
+                Some(cache) => (Some(Arc::new(cache)), None),
                 None => (None, Some("/etc/ld.so.cache is not a cache this loader reads".to_string())),
             },
         };
@@ -146,16 +182,24 @@ impl Resolver {
             Some(c) => (Some(c.dirs), c.problems),
             None => (None, Vec::new()),
         };
+        let root_canonical = std::fs::canonicalize(root.dir()).unwrap_or_else(|_| root.dir().to_path_buf());
+        let root_absolute = std::path::absolute(root.dir()).unwrap_or_else(|_| root.dir().to_path_buf());
         Resolver {
             root,
+            root_absolute,
+            root_canonical,
             limits: limits.clone(),
             options: options.clone(),
             cache,
             cache_problem,
             conf_dirs,
             conf_problems,
-            objects: HashMap::new(),
+            objects: Arc::default(),
             default_dirs: HashMap::new(),
+            notes: HashMap::new(),
+            plans: HashMap::new(),
+            searches: HashMap::new(),
+            version_checks: HashMap::new(),
         }
     }
 
@@ -164,17 +208,50 @@ impl Resolver {
         self.root.dir()
     }
 
-    /// Reads an object found at an in-root path, once per file (device and inode).
-    fn load(&mut self, canonical: &str) -> Option<(Rc<LoadInfo>, Option<Identity>)> {
+    /// Another resolver for the same root and options that shares the libraries this one
+    /// has read and will read (for another thread: each keeps its own lookups).
+    pub fn share(&self) -> Resolver {
+        Resolver {
+            root: Root::new(self.root.dir()),
+            root_absolute: self.root_absolute.clone(),
+            root_canonical: self.root_canonical.clone(),
+            limits: self.limits.clone(),
+            options: self.options.clone(),
+            cache: self.cache.clone(),
+            cache_problem: self.cache_problem.clone(),
+            conf_dirs: self.conf_dirs.clone(),
+            conf_problems: self.conf_problems.clone(),
+            objects: Arc::clone(&self.objects),
+            default_dirs: HashMap::new(),
+            notes: HashMap::new(),
+            plans: HashMap::new(),
+            searches: HashMap::new(),
+            version_checks: HashMap::new(),
+        }
+    }
+
+    /// Reads an object found at an in-root path, once per file (device and inode), and
+    /// remembers it by path too (a run asks for the same libraries over and over).
+    fn load(&mut self, canonical: &str) -> Option<(Arc<LoadInfo>, Option<Identity>)> {
+        let known = self.objects.lock().unwrap_or_else(PoisonError::into_inner).by_path.get(canonical).cloned();
+        if let Some((info, identity)) = known {
+            return Some((info, Some(identity)));
+        }
         let host = self.root.host(canonical);
         let meta = std::fs::metadata(&host).ok()?;
         let identity = (meta.dev(), meta.ino());
-        if let Some(info) = self.objects.get(&identity) {
-            return Some((Rc::clone(info), Some(identity)));
+        let known = self.objects.lock().unwrap_or_else(PoisonError::into_inner).by_identity.get(&identity).cloned();
+        let info = match known {
+            Some(info) => info,
+            // Read without holding the lock; two threads may both read a library once.
+            None => Arc::new(object::read(&host, &self.limits).ok()?),
+        };
+        let mut cache = self.objects.lock().unwrap_or_else(PoisonError::into_inner);
+        if cache.by_identity.len() < MAX_OBJECTS.saturating_mul(4) {
+            cache.by_identity.entry(identity).or_insert_with(|| Arc::clone(&info));
         }
-        let info = Rc::new(object::read(&host, &self.limits).ok()?);
-        if self.objects.len() < MAX_OBJECTS.saturating_mul(4) {
-            self.objects.insert(identity, Rc::clone(&info));
+        if cache.by_path.len() < MAX_OBJECTS.saturating_mul(16) {
+            cache.by_path.insert(canonical.to_string(), (Arc::clone(&info), identity));
         }
         Some((info, Some(identity)))
     }
@@ -185,8 +262,24 @@ impl Resolver {
         self.closure_tree(file).0
     }
 
+    /// The closure of `file`, whose loader facts are already known.
+    pub(crate) fn closure_of(&mut self, file: &Path, main: LoadInfo) -> Closure {
+        self.closure_from(file, Ok(main), false).0
+    }
+
     /// The closure of `file`, and the same as a tree (for display).
     pub fn closure_tree(&mut self, file: &Path) -> (Closure, ClosureTree) {
+        let main = object::read(file, &self.limits);
+        self.closure_from(file, main, true)
+    }
+
+    /// The closure of a file whose loader facts are `main`; the tree only when wanted.
+    fn closure_from(
+        &mut self,
+        file: &Path,
+        main: crate::error::Result<LoadInfo>,
+        want_tree: bool,
+    ) -> (Closure, ClosureTree) {
         let mut closure = Closure {
             root: self.root.dir().to_string_lossy().into_owned(),
             interpreter: None,
@@ -196,18 +289,18 @@ impl Resolver {
             search: None,
             warnings: Vec::new(),
         };
-        let Ok(main_info) = object::read(file, &self.limits) else {
+        let Ok(main_info) = main else {
             closure.warnings.push("the file's dynamic section could not be read".into());
             return (closure, ClosureTree { nodes: Vec::new() });
         };
-        let main_info = Rc::new(main_info);
+        let main_info = Arc::new(main_info);
         let in_root = self.in_root_path(file);
         let flavor = flavor_of(&main_info);
         let mut loaded: Vec<Loaded> = vec![Loaded {
             names: main_info.soname.iter().cloned().collect(),
             found_as: in_root.clone(),
             canonical: in_root.clone(),
-            info: Rc::clone(&main_info),
+            info: Arc::clone(&main_info),
             loader: None,
             identity: None,
         }];
@@ -237,7 +330,15 @@ impl Resolver {
             }
         }
 
-        let search = self.search_summary(flavor, &main_info);
+        let search = self.plan(flavor, &main_info);
+        // Every name that matches a loaded object: the names it was asked for by, its
+        // SONAME, and the path it was found at.
+        let mut by_name: HashMap<String, usize> = HashMap::new();
+        for (index, l) in loaded.iter().enumerate() {
+            for name in l.names.iter().chain(std::iter::once(&l.found_as)) {
+                by_name.entry(name.clone()).or_insert(index);
+            }
+        }
         // Where each loaded object (by index) is listed in `closure.libraries`.
         let mut listed: HashMap<usize, usize> = HashMap::new();
         let mut edges: Vec<Vec<(String, TreeTarget)>> = Vec::new();
@@ -246,49 +347,55 @@ impl Resolver {
         let mut next = 0usize;
         while let Some(&current) = queue.get(next) {
             next = next.saturating_add(1);
-            let needed = loaded.get(current).map(|l| l.info.needed.clone()).unwrap_or_default();
+            let Some(current_info) = loaded.get(current).map(|l| Arc::clone(&l.info)) else {
+                break;
+            };
             let needer = loaded.get(current).map(|l| l.canonical.clone()).unwrap_or_default();
-            if edges.len() <= current {
-                edges.resize(current.saturating_add(1), Vec::new());
-            }
             let mut own: Vec<(String, TreeTarget)> = Vec::new();
-            for name in needed {
+            let mut edge = |name: &String, target: TreeTarget| {
+                if want_tree {
+                    own.push((name.clone(), target));
+                }
+            };
+            for name in &current_info.needed {
                 // Already loaded under this name, its SONAME, or (for a path) its path.
-                if let Some(index) = loaded.iter().position(|l| l.names.contains(&name) || l.found_as == name) {
+                if let Some(&index) = by_name.get(name) {
                     add_needed_by(&listed, index, &needer, &mut closure.libraries);
-                    let target = if Some(index) == interpreter_index {
-                        TreeTarget::Loader
-                    } else {
-                        TreeTarget::Node(index)
-                    };
-                    own.push((name, target));
+                    edge(
+                        name,
+                        if Some(index) == interpreter_index {
+                            TreeTarget::Loader
+                        } else {
+                            TreeTarget::Node(index)
+                        },
+                    );
                     continue;
                 }
-                if flavor == Flavor::Musl && musl_reserved(&name, main_info.interpreter.as_deref()) {
+                if flavor == Flavor::Musl && musl_reserved(name, main_info.interpreter.as_deref()) {
                     if let Some(index) = interpreter_index {
                         if let Some(l) = loaded.get_mut(index) {
                             l.names.push(name.clone());
                         }
+                        by_name.insert(name.clone(), index);
                     }
-                    own.push((name, TreeTarget::Loader));
+                    edge(name, TreeTarget::Loader);
                     continue;
                 }
-                let mut tried = Vec::new();
-                let found = match flavor {
-                    Flavor::Glibc => self.search_glibc(&name, current, &loaded, &main_info, &search, &mut tried),
-                    Flavor::Musl => self.search_musl(&name, current, &loaded, &search, &mut tried),
-                };
-                let Some(found) = found else {
-                    own.push((name.clone(), TreeTarget::Missing));
-                    match closure.missing.iter_mut().find(|m| m.soname == name) {
-                        Some(m) => m.needed_by.push(needer.clone()),
-                        None => closure.missing.push(MissingLibrary {
-                            soname: name.clone(),
-                            needed_by: vec![needer.clone()],
-                            tried,
-                        }),
+                let found = self.search(name, current, &loaded, &main_info, flavor, &search);
+                let found = match found {
+                    Ok(found) => found,
+                    Err(tried) => {
+                        edge(name, TreeTarget::Missing);
+                        match closure.missing.iter_mut().find(|m| &m.soname == name) {
+                            Some(m) => m.needed_by.push(needer.clone()),
+                            None => closure.missing.push(MissingLibrary {
+                                soname: name.clone(),
+                                needed_by: vec![needer.clone()],
+                                tried,
+                            }),
+                        }
+                        continue;
                     }
-                    continue;
                 };
                 // The same file under another name is the same object.
                 if let Some(index) = loaded
@@ -298,8 +405,9 @@ impl Resolver {
                     if let Some(l) = loaded.get_mut(index) {
                         l.names.push(name.clone());
                     }
+                    by_name.insert(name.clone(), index);
                     add_needed_by(&listed, index, &needer, &mut closure.libraries);
-                    own.push((name, TreeTarget::Node(index)));
+                    edge(name, TreeTarget::Node(index));
                     continue;
                 }
                 if loaded.len() >= MAX_OBJECTS {
@@ -309,32 +417,40 @@ impl Resolver {
                 let mut names = vec![name.clone()];
                 names.extend(found.info.soname.iter().cloned());
                 let index = loaded.len();
-                loaded.push(Loaded {
-                    names,
-                    found_as: found.found_as,
-                    canonical: found.canonical.clone(),
-                    info: found.info,
-                    loader: Some(current),
-                    identity: found.identity,
-                });
+                for n in names.iter().chain(std::iter::once(&found.found_as)) {
+                    by_name.entry(n.clone()).or_insert(index);
+                }
                 listed.insert(index, closure.libraries.len());
                 via.insert(index, found.via);
-                own.push((name.clone(), TreeTarget::Node(index)));
+                edge(name, TreeTarget::Node(index));
                 closure.libraries.push(ClosureLibrary {
                     soname: name.clone(),
-                    path: found.canonical,
+                    path: found.canonical.clone(),
                     found_via: found.via.to_string(),
                     search_entry: found.entry,
                     needed_by: vec![needer.clone()],
                 });
+                loaded.push(Loaded {
+                    names,
+                    found_as: found.found_as,
+                    canonical: found.canonical,
+                    info: found.info,
+                    loader: Some(current),
+                    identity: found.identity,
+                });
                 queue.push(index);
             }
-            if let Some(slot) = edges.get_mut(current) {
-                *slot = own;
+            if want_tree {
+                if edges.len() <= current {
+                    edges.resize(current.saturating_add(1), Vec::new());
+                }
+                if let Some(slot) = edges.get_mut(current) {
+                    *slot = own;
+                }
             }
         }
 
-        closure.unmet_versions = unmet_versions(&loaded);
+        closure.unmet_versions = self.unmet_versions(&loaded, &by_name);
         closure.warnings.extend(search.notes.iter().cloned());
         closure.search = Some(ClosureSearch {
             flavor: match flavor {
@@ -347,24 +463,38 @@ impl Resolver {
             default_dirs_from: search.default_dirs_from.clone(),
             ld_library_path: self.options.ld_library_path.clone().unwrap_or_default(),
         });
-        let nodes = loaded
-            .iter()
-            .enumerate()
-            .map(|(i, l)| TreeNode {
-                path: l.canonical.clone(),
-                found_via: via.get(&i).map(|v| v.to_string()),
-                needed: edges.get(i).cloned().unwrap_or_default(),
-            })
-            .collect();
+        let nodes = if want_tree {
+            loaded
+                .iter()
+                .enumerate()
+                .map(|(i, l)| TreeNode {
+                    path: l.canonical.clone(),
+                    found_via: via.get(&i).map(|v| v.to_string()),
+                    needed: edges.get_mut(i).map(std::mem::take).unwrap_or_default(),
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         (closure, ClosureTree { nodes })
     }
 
     /// The in-root path of a host file: its path relative to the root when it lies inside,
     /// else the same path (as if copied there).
     fn in_root_path(&self, file: &Path) -> String {
+        // A file under the root's path resolves inside the root, as the loader in a chroot
+        // would see it (and with the lookups remembered).
+        if let Ok(absolute) = std::path::absolute(file) {
+            let plain = !absolute.components().any(|c| c == std::path::Component::ParentDir);
+            for root in [&self.root_absolute, &self.root_canonical] {
+                let inside = absolute.strip_prefix(root).ok().filter(|_| plain);
+                if let Some(Ok(path)) = inside.map(|rel| self.root.canonical(&rel.to_string_lossy())) {
+                    return path;
+                }
+            }
+        }
         let absolute = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf());
-        let root = std::fs::canonicalize(self.root.dir()).unwrap_or_else(|_| self.root.dir().to_path_buf());
-        match absolute.strip_prefix(&root) {
+        match absolute.strip_prefix(&self.root_canonical) {
             Ok(rel) => join_path("/", &rel.to_string_lossy()),
             Err(_) => join_path("/", &absolute.to_string_lossy()),
         }
@@ -414,39 +544,45 @@ fn flavor_of(info: &LoadInfo) -> Flavor {
     }
 }
 
-/// Every `GLIBC_2.34`-style version an object needs and the library it names does not
-/// define (the loader refuses to start such a program).
-fn unmet_versions(loaded: &[Loaded]) -> Vec<UnmetVersion> {
-    let mut out: Vec<UnmetVersion> = Vec::new();
-    for user in loaded {
-        for (file, versions) in &user.info.version_needs {
-            let Some(provider) = loaded.iter().find(|l| l.names.contains(file)) else {
-                continue;
-            };
-            for version in versions {
-                if provider.info.defined_versions.contains(version) {
-                    continue;
-                }
-                match out.iter_mut().find(|u| &u.soname == file && &u.version == version) {
-                    Some(u) => {
-                        if !u.needed_by.contains(&user.canonical) {
-                            u.needed_by.push(user.canonical.clone());
-                        }
-                    }
-                    None => out.push(UnmetVersion {
-                        soname: file.clone(),
-                        version: version.clone(),
-                        needed_by: vec![user.canonical.clone()],
-                    }),
-                }
-            }
+/// The versions of `needed` that `provider` does not define (their indexes).
+fn missing_versions(needed: &[String], provider: &LoadInfo) -> Vec<usize> {
+    needed
+        .iter()
+        .enumerate()
+        // Sorted when read.
+        .filter(|(_, v)| provider.defined_versions.binary_search(v).is_err())
+        .map(|(i, _)| i)
+        .collect()
+}
+
+/// Whether no RPATH or RUNPATH can take part in a search by `loader`: the loader's own,
+/// those of the chain that loaded it, and the executable's.
+fn chain_has_no_paths(loaded: &[Loaded], loader: usize) -> bool {
+    let has_paths = |l: &Loaded| l.info.rpath.is_some() || l.info.runpath.is_some();
+    if loaded.first().is_none_or(has_paths) {
+        return false;
+    }
+    let mut chain = Some(loader);
+    let mut steps = 0usize;
+    while let Some(index) = chain {
+        let Some(obj) = loaded.get(index) else { return false };
+        if has_paths(obj) {
+            return false;
+        }
+        chain = obj.loader;
+        steps = steps.saturating_add(1);
+        if steps > MAX_OBJECTS {
+            return false;
         }
     }
-    out
+    true
 }
 
 /// What the search of one closure uses besides the objects themselves.
+#[derive(Debug)]
 struct SearchPlan {
+    /// Unique per plan within a run (the key of remembered searches).
+    id: usize,
     default_dirs: Vec<String>,
     default_dirs_from: String,
     hwcaps: Vec<String>,
@@ -460,6 +596,97 @@ struct SearchPlan {
 }
 
 impl Resolver {
+    /// Every `GLIBC_2.34`-style version an object needs and the library it names does not
+    /// define (the loader refuses to start such a program).
+    fn unmet_versions(&mut self, loaded: &[Loaded], by_name: &HashMap<String, usize>) -> Vec<UnmetVersion> {
+        let mut out: Vec<UnmetVersion> = Vec::new();
+        for user in loaded {
+            for (need_index, (file, versions)) in user.info.version_needs.iter().enumerate() {
+                let Some(provider) = by_name.get(file).and_then(|i| loaded.get(*i)) else {
+                    continue;
+                };
+                let missing = match (user.identity, provider.identity) {
+                    (Some(u), Some(p)) => match self.version_checks.get(&(u, need_index, p)) {
+                        Some(known) => known.clone(),
+                        None => {
+                            let computed = missing_versions(versions, &provider.info);
+                            if self.version_checks.len() < MAX_REMEMBERED {
+                                self.version_checks.insert((u, need_index, p), computed.clone());
+                            }
+                            computed
+                        }
+                    },
+                    _ => missing_versions(versions, &provider.info),
+                };
+                for version in missing.iter().filter_map(|&i| versions.get(i)) {
+                    match out.iter_mut().find(|u| &u.soname == file && &u.version == version) {
+                        Some(u) => {
+                            if !u.needed_by.contains(&user.canonical) {
+                                u.needed_by.push(user.canonical.clone());
+                            }
+                        }
+                        None => out.push(UnmetVersion {
+                            soname: file.clone(),
+                            version: version.clone(),
+                            needed_by: vec![user.canonical.clone()],
+                        }),
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Searches `name` for the object `loader`, remembering answers that do not depend on
+    /// the chain of loaders; `Err` holds the places tried.
+    fn search(
+        &mut self,
+        name: &str,
+        loader: usize,
+        loaded: &[Loaded],
+        main: &LoadInfo,
+        flavor: Flavor,
+        plan: &SearchPlan,
+    ) -> std::result::Result<Found, Vec<String>> {
+        let nodeflib = loaded.get(loader).is_some_and(|l| l.info.nodeflib);
+        let context_free = chain_has_no_paths(loaded, loader);
+        if context_free {
+            if let Some(known) = self.searches.get(&(plan.id, nodeflib, name.to_string())) {
+                return known.clone();
+            }
+        }
+        let mut tried = Vec::new();
+        let found = match flavor {
+            Flavor::Glibc => self.search_glibc(name, loader, loaded, main, plan, &mut tried),
+            Flavor::Musl => self.search_musl(name, loader, loaded, plan, &mut tried),
+        };
+        let result = found.ok_or(tried);
+        if context_free && self.searches.len() < MAX_REMEMBERED {
+            self.searches.insert((plan.id, nodeflib, name.to_string()), result.clone());
+        }
+        result
+    }
+
+    /// The search plan for files of this loader and ABI, made once per run.
+    fn plan(&mut self, flavor: Flavor, main: &LoadInfo) -> Arc<SearchPlan> {
+        let key = PlanKey {
+            musl: flavor == Flavor::Musl,
+            interpreter: main.interpreter.clone(),
+            machine: main.machine,
+            is_64: main.is_64,
+            big_endian: main.big_endian,
+            hard_float: main.hard_float,
+        };
+        if let Some(plan) = self.plans.get(&key) {
+            return Arc::clone(plan);
+        }
+        let mut plan = self.search_summary(flavor, main);
+        plan.id = self.plans.len();
+        let plan = Arc::new(plan);
+        self.plans.insert(key, Arc::clone(&plan));
+        plan
+    }
+
     fn search_summary(&mut self, flavor: Flavor, main: &LoadInfo) -> SearchPlan {
         let mut notes = Vec::new();
         let (default_dirs, from) = match flavor {
@@ -481,25 +708,17 @@ impl Resolver {
             Flavor::Glibc => (Vec::new(), ""),
         };
         if flavor == Flavor::Glibc {
-            if let Some(problem) = &self.cache_problem {
-                notes.push(problem.clone());
-            }
-            notes.extend(self.conf_problems.iter().cloned());
-            if let Some(conf_dirs) = &self.conf_dirs {
-                for dir in conf_dirs {
-                    let is_default = default_dirs.iter().any(|d| d.trim_end_matches('/') == dir);
-                    let covered = self.cache.as_ref().is_some_and(|c| c.covers(dir));
-                    let has_files = !self.root.list(dir).is_empty();
-                    if !is_default && !covered && has_files {
-                        notes.push(match self.cache {
-                            Some(_) => format!("{dir} is listed in ld.so.conf but not in /etc/ld.so.cache (stale cache: run ldconfig in the image)"),
-                            None => format!("{dir} is listed in ld.so.conf, but there is no /etc/ld.so.cache: the loader reads ld.so.conf only through the cache, so it will not search {dir}"),
-                        });
-                    }
+            notes = match self.notes.get(&default_dirs) {
+                Some(known) => known.clone(),
+                None => {
+                    let computed = self.configuration_notes(&default_dirs);
+                    self.notes.insert(default_dirs.clone(), computed.clone());
+                    computed
                 }
-            }
+            };
         }
         SearchPlan {
+            id: 0,
             default_dirs,
             default_dirs_from: from,
             hwcaps,
@@ -509,6 +728,31 @@ impl Resolver {
             musl_path_from,
             notes,
         }
+    }
+
+    /// What the root's configuration suggests but the loader will not do: ld.so.conf
+    /// directories (holding libraries) that the cache does not cover, or no cache at all.
+    fn configuration_notes(&self, default_dirs: &[String]) -> Vec<String> {
+        let mut notes = Vec::new();
+        if let Some(problem) = &self.cache_problem {
+            notes.push(problem.clone());
+        }
+        notes.extend(self.conf_problems.iter().cloned());
+        let Some(conf_dirs) = &self.conf_dirs else {
+            return notes;
+        };
+        for dir in conf_dirs {
+            let is_default = default_dirs.iter().any(|d| d.trim_end_matches('/') == dir);
+            let covered = self.cache.as_ref().is_some_and(|c| c.covers(dir));
+            let has_libraries = || self.root.list(dir).iter().any(|n| n.contains(".so"));
+            if !is_default && !covered && has_libraries() {
+                notes.push(match self.cache {
+                    Some(_) => format!("{dir} is listed in ld.so.conf but not in /etc/ld.so.cache (stale cache: run ldconfig in the image)"),
+                    None => format!("{dir} is listed in ld.so.conf, but there is no /etc/ld.so.cache: the loader reads ld.so.conf only through the cache, so it will not search {dir}"),
+                });
+            }
+        }
+        notes
     }
 
     /// The default directories compiled into the root's glibc loader (its string table),
@@ -719,7 +963,7 @@ impl Resolver {
         plan: &SearchPlan,
         tried: &mut Vec<String>,
     ) -> Option<Found> {
-        let main = loaded.first().map(|l| Rc::clone(&l.info))?;
+        let main = loaded.first().map(|l| Arc::clone(&l.info))?;
         let found = |via: &'static str, entry: Option<String>, (found_as, canonical, info, identity): Hit| Found {
             found_as,
             canonical,
@@ -777,7 +1021,7 @@ impl Resolver {
 type Identity = (u64, u64);
 
 /// A candidate found: the path as found, its canonical path, the object, its identity.
-type Hit = (String, InRoot, Rc<LoadInfo>, Option<Identity>);
+type Hit = (String, InRoot, Arc<LoadInfo>, Option<Identity>);
 
 /// musl fails (rather than searching on) when the first file found cannot be mapped.
 fn usable(hit: Hit, main: &LoadInfo) -> Option<Hit> {

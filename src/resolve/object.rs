@@ -28,6 +28,7 @@ pub(crate) struct LoadInfo {
     pub nodeflib: bool,
     /// (library, versions needed from it).
     pub version_needs: Vec<(String, Vec<String>)>,
+    /// Sorted.
     pub defined_versions: Vec<String>,
 }
 
@@ -101,6 +102,8 @@ where
     }
     if let Ok(defined) = elf.version_definitions(&dynamic, &strings) {
         info.defined_versions = defined.into_iter().map(text).collect();
+        // Sorted, for the version checks' binary search.
+        info.defined_versions.sort_unstable();
     }
     Ok(info)
 }

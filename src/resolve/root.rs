@@ -4,11 +4,15 @@
 //! root, `..` stops at the root, and a chain longer than the kernel's limit (40) is a loop.
 //! Nothing outside the root is ever read unless the root is `/`.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::fs;
 use std::path::{Component, Path, PathBuf};
 
 /// The kernel's limit on symbolic links followed in one lookup (ELOOP).
 const MAX_LINKS: usize = 40;
+/// The deepest path resolved through its remembered parent directory (a recursion).
+const MAX_REMEMBERED_DEPTH: usize = 32;
 
 /// Why an in-root path could not be resolved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,11 +23,27 @@ pub(crate) enum RootError {
     Loop,
 }
 
-/// A root directory on the host.
+/// A root directory on the host, with the answers of earlier lookups (a closure asks for
+/// the same directories and libraries over and over).
 #[derive(Debug, Clone)]
 pub(crate) struct Root {
     dir: PathBuf,
+    seen: RefCell<HashMap<String, Lookup>>,
 }
+
+/// A remembered lookup: the canonical path and its kind, or why there is none.
+type Lookup = Result<(InRoot, Kind), RootError>;
+
+/// What a canonical path is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    File,
+    Dir,
+    Other,
+}
+
+/// The most lookups remembered; beyond it, lookups are simply not remembered.
+const MAX_REMEMBERED: usize = 1 << 16;
 
 /// A path inside the root, always absolute and normalised (`/usr/lib/libz.so.1`).
 pub(crate) type InRoot = String;
@@ -32,7 +52,28 @@ impl Root {
     pub fn new(dir: &Path) -> Root {
         Root {
             dir: dir.to_path_buf(),
+            seen: RefCell::new(HashMap::new()),
         }
+    }
+
+    /// The canonical path and its kind, remembered.
+    fn lookup(&self, path: &str) -> Lookup {
+        if let Some(known) = self.seen.borrow().get(path) {
+            return known.clone();
+        }
+        let result = self.canonical(path).map(|canonical| {
+            let kind = match fs::metadata(self.host(&canonical)) {
+                Ok(m) if m.is_file() => Kind::File,
+                Ok(m) if m.is_dir() => Kind::Dir,
+                _ => Kind::Other,
+            };
+            (canonical, kind)
+        });
+        let mut seen = self.seen.borrow_mut();
+        if seen.len() < MAX_REMEMBERED {
+            seen.insert(path.to_string(), result.clone());
+        }
+        result
     }
 
     /// The host directory.
@@ -53,8 +94,26 @@ impl Root {
     /// Resolves every symbolic link of `path` (in-root, absolute or not) inside the root.
     /// Returns the canonical in-root path of an existing file or directory.
     pub fn canonical(&self, path: &str) -> Result<InRoot, RootError> {
-        let mut pending: Vec<String> = components(path).into_iter().rev().collect();
-        let mut resolved: Vec<String> = Vec::new();
+        let parts = components(path);
+        // Without `..`, a path resolves as its (remembered) directory plus its last name:
+        // one lstat instead of one per component. (Links are then counted per step rather
+        // than per path; a loop still ends.) Deep paths walk without recursing.
+        let shallow = parts.len() <= MAX_REMEMBERED_DEPTH && !parts.iter().any(|p| p == "..");
+        if let (Some((last, dir)), true) = (parts.split_last(), shallow) {
+            if !dir.is_empty() {
+                let (dir_canonical, kind) = self.lookup(&join(dir))?;
+                if kind != Kind::Dir {
+                    return Err(RootError::Missing);
+                }
+                let start = components(&dir_canonical);
+                return self.resolve(start, vec![last.clone()]);
+            }
+        }
+        self.resolve(Vec::new(), parts.into_iter().rev().collect())
+    }
+
+    /// Walks `pending` (reversed components) from the canonical directory `resolved`.
+    fn resolve(&self, mut resolved: Vec<String>, mut pending: Vec<String>) -> Result<InRoot, RootError> {
         let mut links = 0usize;
         while let Some(part) = pending.pop() {
             match part.as_str() {
@@ -88,19 +147,15 @@ impl Root {
 
     /// Whether `path` resolves to a regular file inside the root; its canonical path.
     pub fn file(&self, path: &str) -> Result<InRoot, RootError> {
-        let canonical = self.canonical(path)?;
-        match fs::metadata(self.host(&canonical)) {
-            Ok(meta) if meta.is_file() => Ok(canonical),
+        match self.lookup(path)? {
+            (canonical, Kind::File) => Ok(canonical),
             _ => Err(RootError::Missing),
         }
     }
 
     /// Whether `path` resolves to a directory inside the root.
     pub fn is_dir(&self, path: &str) -> bool {
-        self.canonical(path)
-            .ok()
-            .and_then(|c| fs::metadata(self.host(&c)).ok())
-            .is_some_and(|m| m.is_dir())
+        matches!(self.lookup(path), Ok((_, Kind::Dir)))
     }
 
     /// The names in a directory inside the root, sorted (for glob includes).

@@ -3,13 +3,22 @@
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Mutex;
 
 use clap::{Parser, Subcommand};
 use runbase::report::{ErrorLine, Report};
 use runbase::{Error, Limits, Options, inspect_path};
 
+mod batch;
 mod human;
 mod tree;
+
+use batch::run_ordered;
+
+/// One worker per core.
+pub(crate) fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
 
 /// What does this ELF binary need at run time? Reads binaries, never runs them.
 #[derive(Parser)]
@@ -61,6 +70,16 @@ impl RootArgs {
             .as_ref()
             .map(|p| p.split(':').map(str::to_string).collect());
         Some(runbase::Resolver::new(root, limits, &options))
+    }
+
+    /// One resolver per worker, all sharing the libraries read (none without `--root`).
+    fn resolvers(&self, limits: &Limits, jobs: usize) -> Vec<runbase::Resolver> {
+        let Some(first) = self.resolver(limits) else {
+            return Vec::new();
+        };
+        let mut all: Vec<runbase::Resolver> = (1..jobs).map(|_| first.share()).collect();
+        all.push(first);
+        all
     }
 }
 
@@ -116,6 +135,9 @@ struct InspectArgs {
     /// page cache), `mmap` maps each file.
     #[arg(long, value_enum, default_value_t = ReadMode::Pread)]
     read_mode: ReadMode,
+    /// Worker threads (default: the number of cores); the output keeps the input order.
+    #[arg(short, long)]
+    jobs: Option<usize>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -179,8 +201,7 @@ fn run_inspect(args: &InspectArgs) -> io::Result<ExitCode> {
     if let Some(budget) = args.scan_budget {
         limits.scan_budget_bytes = budget;
     }
-    let mut resolver = args.root.resolver(&limits);
-    let options = Options::with_limits(limits);
+    let options = Options::with_limits(limits.clone());
     let mut out = BufWriter::new(io::stdout().lock());
     let mut failed = false;
     let mut inputs = Vec::new();
@@ -197,22 +218,47 @@ fn run_inspect(args: &InspectArgs) -> io::Result<ExitCode> {
             });
         }
     }
-    for (i, input) in inputs.iter().enumerate() {
-        let label = input.path.to_string_lossy();
-        match inspect_one(&input.path, args.read_mode, &options) {
-            Ok(mut report) => {
-                if let Some(resolver) = resolver.as_mut() {
-                    report.closure = Some(resolver.closure(&input.path));
+    let jobs = args.jobs.unwrap_or_else(default_jobs).max(1);
+    let resolvers = Mutex::new(args.root.resolvers(&limits, jobs));
+    let mut printed = false;
+    run_ordered(
+        inputs.len(),
+        jobs,
+        || resolvers.lock().ok().and_then(|mut r| r.pop()),
+        |resolver, i| {
+            let Some(input) = inputs.get(i) else {
+                return (Vec::new(), false);
+            };
+            let result = match resolver.as_mut() {
+                Some(resolver) => runbase::inspect_in_root(&input.path, &options, resolver),
+                None => inspect_one(&input.path, args.read_mode, &options),
+            };
+            let mut text = Vec::new();
+            let written = match result {
+                Ok(report) => write_report(&mut text, &report, args.json, true).map(|()| false),
+                Err(Error::NotElf) if input.walked => Ok(false),
+                Err(error) => {
+                    let label = input.path.to_string_lossy();
+                    write_error(&mut text, &ErrorLine::new(&label, &error), args.json)
+                        .map(|()| true)
                 }
-                write_report(&mut out, &report, args.json, i == 0)?
+            };
+            // Writing to memory cannot fail; should it, the file counts as failed.
+            let file_failed = written.unwrap_or(true);
+            (text, file_failed)
+        },
+        |_, (text, file_failed)| {
+            failed |= file_failed;
+            if text.is_empty() {
+                return Ok(());
             }
-            Err(Error::NotElf) if input.walked => {}
-            Err(error) => {
-                failed = true;
-                write_error(&mut out, &ErrorLine::new(&label, &error), args.json)?;
+            if printed && !args.json {
+                writeln!(out)?;
             }
-        }
-    }
+            printed = true;
+            out.write_all(&text)
+        },
+    )?;
     out.flush()?;
     Ok(if failed {
         ExitCode::from(1)

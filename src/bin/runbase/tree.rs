@@ -1,15 +1,14 @@
 //! `runbase tree` and `runbase scan`: closures inside a root filesystem.
 
 use std::io::{self, BufWriter, IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use runbase::report::ErrorLine;
 use runbase::{ClosureTree, Limits, Options, TreeTarget};
 
-use crate::{ScanArgs, TreeArgs, walk, write_report};
+use crate::{ScanArgs, TreeArgs, default_jobs, run_ordered, walk, write_report};
 
 fn need_root(root: &Option<PathBuf>) -> io::Result<()> {
     if root.is_none() {
@@ -156,99 +155,104 @@ pub fn run_scan(args: &ScanArgs) -> io::Result<ExitCode> {
         unreadable = true;
     });
     let paths: Vec<PathBuf> = inputs.into_iter().map(|i| i.path).collect();
-    let jobs = args
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-        .max(1);
-    let next = AtomicUsize::new(0);
-    let done = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<String>>> = Mutex::new(vec![None; paths.len()]);
-    let broken = AtomicUsize::new(0);
+    let jobs = args.jobs.unwrap_or_else(default_jobs).max(1);
+    let limits = Limits::default();
+    let resolvers = Mutex::new(args.root.resolvers(&limits, jobs));
+    let options = Options::default();
+    let mut broken = 0usize;
     let progress = io::stderr().is_terminal();
-    std::thread::scope(|scope| {
-        for _ in 0..jobs {
-            scope.spawn(|| {
-                let limits = Limits::default();
-                let Some(mut resolver) = args.root.resolver(&limits) else {
-                    return;
-                };
-                let options = Options::default();
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(path) = paths.get(i) else { break };
-                    let line = match runbase::inspect_in_root(path, &options, &mut resolver) {
-                        Err(runbase::Error::NotElf) => None,
-                        Err(e) => Some(if args.json {
-                            serde_json::to_string(&ErrorLine::new(&path.to_string_lossy(), &e))
-                                .unwrap_or_default()
-                        } else {
-                            format!("{}: error: {e}", path.display())
-                        }),
-                        Ok(report) => {
-                            let closure = report.closure.as_ref();
-                            let bad = closure.is_some_and(|c| {
-                                !c.missing.is_empty()
-                                    || !c.unmet_versions.is_empty()
-                                    || c.interpreter.as_ref().is_some_and(|i| !i.found)
-                            });
-                            if bad {
-                                broken.fetch_add(1, Ordering::Relaxed);
-                            }
-                            if args.json {
-                                serde_json::to_string(&report).ok()
-                            } else if let (true, Some(c)) = (bad, closure) {
-                                let mut text = path.display().to_string();
-                                for m in &c.missing {
-                                    text.push_str(&format!(
-                                        "\n  missing {} (needed by {})",
-                                        m.soname,
-                                        m.needed_by.join(", ")
-                                    ));
-                                }
-                                for u in &c.unmet_versions {
-                                    text.push_str(&format!(
-                                        "\n  {} lacks version {}",
-                                        u.soname, u.version
-                                    ));
-                                }
-                                if let Some(i) = c.interpreter.as_ref().filter(|i| !i.found) {
-                                    text.push_str(&format!("\n  interpreter {} not found", i.path));
-                                }
-                                Some(text)
-                            } else {
-                                None
-                            }
-                        }
-                    };
-                    if let Ok(mut r) = results.lock() {
-                        if let Some(slot) = r.get_mut(i) {
-                            *slot = line;
-                        }
-                    }
-                    let finished = done.fetch_add(1, Ordering::Relaxed) + 1;
-                    if progress && (finished % 64 == 0 || finished == paths.len()) {
-                        eprint!("\r{finished}/{} files", paths.len());
-                    }
+    let mut out = BufWriter::new(io::stdout().lock());
+    run_ordered(
+        paths.len(),
+        jobs,
+        || resolvers.lock().ok().and_then(|mut r| r.pop()),
+        |resolver, i| {
+            let (Some(path), Some(resolver)) = (paths.get(i), resolver.as_mut()) else {
+                return (None, false);
+            };
+            scan_line(
+                path,
+                args.json,
+                runbase::inspect_in_root(path, &options, resolver),
+            )
+        },
+        |i, (line, bad)| {
+            broken = broken.saturating_add(usize::from(bad));
+            if let Some(line) = line {
+                if progress {
+                    // Clear the progress line before printing over it.
+                    eprint!("\r\x1b[K");
                 }
-            });
-        }
-    });
+                writeln!(out, "{line}")?;
+                if progress {
+                    out.flush()?;
+                }
+            }
+            let finished = i.saturating_add(1);
+            if progress && (finished % 64 == 0 || finished == paths.len()) {
+                eprint!("\r{finished}/{} files", paths.len());
+            }
+            Ok(())
+        },
+    )?;
     if progress {
         eprintln!();
     }
-    let mut out = BufWriter::new(io::stdout().lock());
-    for line in results
-        .into_inner()
-        .unwrap_or_default()
-        .into_iter()
-        .flatten()
-    {
-        writeln!(out, "{line}")?;
-    }
     out.flush()?;
-    Ok(if broken.load(Ordering::Relaxed) > 0 || unreadable {
+    Ok(if broken > 0 || unreadable {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// The line `scan` prints for a file (none for a file whose closure is complete, in the
+/// readable form), and whether the file cannot start.
+fn scan_line(
+    path: &Path,
+    json: bool,
+    result: Result<runbase::Report, runbase::Error>,
+) -> (Option<String>, bool) {
+    match result {
+        Err(runbase::Error::NotElf) => (None, false),
+        Err(e) => {
+            let line = if json {
+                serde_json::to_string(&ErrorLine::new(&path.to_string_lossy(), &e))
+                    .unwrap_or_default()
+            } else {
+                format!("{}: error: {e}", path.display())
+            };
+            (Some(line), false)
+        }
+        Ok(report) => {
+            let closure = report.closure.as_ref();
+            let bad = closure.is_some_and(|c| {
+                !c.missing.is_empty()
+                    || !c.unmet_versions.is_empty()
+                    || c.interpreter.as_ref().is_some_and(|i| !i.found)
+            });
+            let line = if json {
+                serde_json::to_string(&report).ok()
+            } else if let (true, Some(c)) = (bad, closure) {
+                let mut text = path.display().to_string();
+                for m in &c.missing {
+                    text.push_str(&format!(
+                        "\n  missing {} (needed by {})",
+                        m.soname,
+                        m.needed_by.join(", ")
+                    ));
+                }
+                for u in &c.unmet_versions {
+                    text.push_str(&format!("\n  {} lacks version {}", u.soname, u.version));
+                }
+                if let Some(i) = c.interpreter.as_ref().filter(|i| !i.found) {
+                    text.push_str(&format!("\n  interpreter {} not found", i.path));
+                }
+                Some(text)
+            } else {
+                None
+            };
+            (line, bad)
+        }
+    }
 }
