@@ -87,11 +87,14 @@ impl Evidence {
 
 /// A marker automaton and its patterns. A DFA: marker scans cover up to the whole scan
 /// budget, where a DFA's speed pays for its build (about a millisecond, once per process,
-/// and only when a static or Go binary is met).
+/// and only when a static or Go binary is met). Leftmost-first matching lets the vectorised
+/// (Teddy) prefilter skip ahead; no marker occurs inside another, so none is hidden by an
+/// overlapping match.
 type Markers = (AhoCorasick, Vec<&'static str>);
 
 fn build_markers(patterns: Vec<&'static str>) -> Option<Markers> {
     AhoCorasick::builder()
+        .match_kind(MatchKind::LeftmostFirst)
         .kind(Some(AhoCorasickKind::DFA))
         .build(&patterns)
         .ok()
@@ -482,6 +485,28 @@ fn parse_dlopen_note(desc: &[u8]) -> Option<Vec<DlopenNote>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn no_marker_hides_inside_another() {
+        // Leftmost-first scanning would miss a marker that only occurs inside another.
+        for set in [markers::c_library(), markers::go()] {
+            for a in &set {
+                for b in &set {
+                    assert!(a == b || !a.contains(b), "{b:?} is inside {a:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn markers_found_side_by_side() {
+        let mut found = BTreeSet::new();
+        scan(b"x/etc/passwd/etc/hosts\0_nss_files_\0/bin/sh", c_markers(), &mut found);
+        assert_eq!(
+            found.into_iter().collect::<Vec<_>>(),
+            ["/bin/sh", "/etc/hosts", "/etc/passwd", "_nss_files_"]
+        );
+    }
 
     #[test]
     fn library_names() {
