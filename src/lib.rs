@@ -24,6 +24,29 @@
 //! # Ok::<(), runbase::Error>(())
 //! ```
 //!
+//! # Closures
+//!
+//! A [`Resolver`] finds, inside a root filesystem (an unpacked image, a sysroot, `/`), the
+//! shared libraries a file needs, transitively, by the rules of the root's own loader
+//! (glibc or musl), and says how each was found and what is missing:
+//!
+//! ```no_run
+//! use runbase::{inspect_in_root, Limits, Options, ResolveOptions, Resolver};
+//!
+//! let root = std::path::Path::new("/srv/image");
+//! let mut resolver = Resolver::new(root, &Limits::default(), &ResolveOptions::default());
+//! let report = inspect_in_root(&root.join("usr/bin/curl"), &Options::default(), &mut resolver)?;
+//! if let Some(closure) = &report.closure {
+//!     for lib in &closure.libraries {
+//!         println!("{} => {} ({})", lib.soname, lib.path, lib.found_via);
+//!     }
+//!     for missing in &closure.missing {
+//!         println!("{} not found; tried {}", missing.soname, missing.tried.join(", "));
+//!     }
+//! }
+//! # Ok::<(), runbase::Error>(())
+//! ```
+//!
 //! # Guarantees
 //!
 //! - **Never executes the input**: no loader, no `ldd`, no `dlopen`.

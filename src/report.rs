@@ -414,7 +414,8 @@ pub struct ClosureLibrary {
     pub soname: String,
     /// Path inside the root, symlinks resolved inside the root.
     pub path: String,
-    /// `rpath`, `inherited_rpath` (a loader's RPATH), `runpath`, `ld_library_path`,
+    /// `rpath`, `inherited_rpath` (a loader's RPATH), `runpath`, `origin` (an RPATH or
+    /// RUNPATH entry relative to its object, `$ORIGIN/...`), `ld_library_path`,
     /// `ld_so_cache`, `default_dir`, `musl_path_file`, `musl_default`, `direct` (a DT_NEEDED
     /// with a `/`).
     pub found_via: String,

@@ -109,6 +109,10 @@ struct Loaded {
 }
 
 /// Resolves closures inside one root, reading each library once per run.
+///
+/// A resolver remembers what it has read of the root (libraries, directories, links,
+/// answers of searches): make a new one after changing the root. For threads, give each
+/// its own from [`Resolver::share`]; the libraries read are then shared among them.
 #[derive(Debug)]
 pub struct Resolver {
     root: Root,
@@ -886,7 +890,7 @@ impl Resolver {
                     let via = if index == loader { "rpath" } else { "inherited_rpath" };
                     for (entry, dir) in expand_path_list(rpath, &obj.found_as, plan) {
                         if let Some(hit) = self.try_dir(&dir, name, main, &plan.hwcaps, true, tried) {
-                            return Some(found(via, Some(entry), hit));
+                            return Some(found(origin_or(via, &entry), Some(entry), hit));
                         }
                     }
                 }
@@ -897,7 +901,7 @@ impl Resolver {
                     if let Some(rpath) = &exe.info.rpath {
                         for (entry, dir) in expand_path_list(rpath, &exe.found_as, plan) {
                             if let Some(hit) = self.try_dir(&dir, name, main, &plan.hwcaps, true, tried) {
-                                return Some(found("inherited_rpath", Some(entry), hit));
+                                return Some(found(origin_or("inherited_rpath", &entry), Some(entry), hit));
                             }
                         }
                     }
@@ -914,7 +918,7 @@ impl Resolver {
         if let Some(runpath) = &loader_obj.info.runpath {
             for (entry, dir) in expand_path_list(runpath, &loader_obj.found_as, plan) {
                 if let Some(hit) = self.try_dir(&dir, name, main, &plan.hwcaps, true, tried) {
-                    return Some(found("runpath", Some(entry), hit));
+                    return Some(found(origin_or("runpath", &entry), Some(entry), hit));
                 }
             }
         }
@@ -1002,7 +1006,7 @@ impl Resolver {
                 let via = if index == loader { kind } else { "inherited_rpath" };
                 for (entry, dir) in expand_path_list(list, &obj.found_as, plan) {
                     if let Some(hit) = take(self, &dir, tried) {
-                        return usable(hit, &main).map(|h| found(via, Some(entry), h));
+                        return usable(hit, &main).map(|h| found(origin_or(via, &entry), Some(entry), h));
                     }
                 }
             }
@@ -1022,6 +1026,16 @@ type Identity = (u64, u64);
 
 /// A candidate found: the path as found, its canonical path, the object, its identity.
 type Hit = (String, InRoot, Arc<LoadInfo>, Option<Identity>);
+
+/// `origin` for a library found through an RPATH or RUNPATH entry relative to its object
+/// (`$ORIGIN/../lib`, the layout of bundles and wheels), else `via`.
+fn origin_or(via: &'static str, entry: &str) -> &'static str {
+    if entry.contains("$ORIGIN") || entry.contains("${ORIGIN}") {
+        "origin"
+    } else {
+        via
+    }
+}
 
 /// musl fails (rather than searching on) when the first file found cannot be mapped.
 fn usable(hit: Hit, main: &LoadInfo) -> Option<Hit> {

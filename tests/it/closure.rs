@@ -310,7 +310,7 @@ fn origin_in_a_wheel_layout() {
         .find(|l| l.soname == "libb.so")
         .expect("libb");
     assert_eq!(libb.path, "/site/pkg.libs/libb.so");
-    assert_eq!(libb.found_via, "runpath");
+    assert_eq!(libb.found_via, "origin");
     assert_eq!(libb.search_entry.as_deref(), Some("$ORIGIN/../pkg.libs"));
     // The same file outside the root is analysed as if copied to the same path inside.
     let outside = tempfile::tempdir().unwrap();
@@ -622,4 +622,165 @@ fn elf_files(root: &Path) -> Vec<String> {
     }
     out.sort();
     out
+}
+
+/// The command line over a crafted root: `inspect --root` (threads or not, same lines),
+/// `tree` and `scan`, with their exit statuses. Expected paths are where the files were
+/// placed; expected names come from readelf.
+#[test]
+fn command_line_inspect_tree_and_scan() {
+    let root = glibc_root();
+    let r = root.path();
+    copy(&closure_fixture("prog-rpath"), &r.join("app/prog-rpath"));
+    copy(
+        &closure_fixture("prog-runpath"),
+        &r.join("app/prog-runpath"),
+    );
+    copy(&closure_fixture("liba.so"), &r.join("opt/rp/liba.so"));
+    copy(&closure_fixture("libb.so"), &r.join("opt/rp/libb.so"));
+    let runbase = || Command::new(env!("CARGO_BIN_EXE_runbase"));
+    let lines = |stdout: &[u8]| -> Vec<serde_json::Value> {
+        String::from_utf8_lossy(stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let prog_needed = readelf(&closure_fixture("prog-rpath")).needed;
+    assert!(prog_needed.contains(&"liba.so".to_string()));
+
+    let inspect = |jobs: &str| {
+        runbase()
+            .args(["inspect", "--json", "-r", "-j", jobs, "--root"])
+            .arg(r)
+            .arg(r)
+            .output()
+            .unwrap()
+    };
+    let one = inspect("1");
+    let two = inspect("2");
+    assert_eq!(
+        one.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&one.stderr)
+    );
+    assert_eq!(
+        one.stdout, two.stdout,
+        "threads change nothing, order included"
+    );
+    let reports = lines(&one.stdout);
+    assert_eq!(
+        reports.len(),
+        6,
+        "loader, libc, two programs, two libraries"
+    );
+    for report in &reports {
+        crate::support::check_value(report);
+        assert_eq!(report["closure"]["root"], r.to_string_lossy().as_ref());
+    }
+    let by_path = |suffix: &str| {
+        reports
+            .iter()
+            .find(|l| l["path"].as_str().unwrap().ends_with(suffix))
+            .unwrap()
+    };
+    let found: BTreeMap<String, (String, String)> =
+        by_path("/app/prog-rpath")["closure"]["libraries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| {
+                let s = |k: &str| l[k].as_str().unwrap().to_string();
+                (s("soname"), (s("path"), s("found_via")))
+            })
+            .collect();
+    let expected: BTreeMap<String, (String, String)> = [
+        ("liba.so", "/opt/rp/liba.so", "rpath"),
+        ("libb.so", "/opt/rp/libb.so", "inherited_rpath"),
+        (
+            "libc.so.6",
+            "/lib/x86_64-linux-gnu/libc.so.6",
+            "default_dir",
+        ),
+    ]
+    .iter()
+    .map(|(n, p, v)| (n.to_string(), (p.to_string(), v.to_string())))
+    .collect();
+    assert_eq!(found, expected);
+    let runpath = &by_path("/app/prog-runpath")["closure"];
+    assert_eq!(runpath["missing"][0]["soname"], "libb.so");
+    assert_eq!(runpath["missing"][0]["needed_by"][0], "/opt/rp/liba.so");
+
+    // tree: exit 0 when everything is found, 1 when not, 2 without a root.
+    let tree = runbase()
+        .args(["tree", "--root"])
+        .arg(r)
+        .arg(r.join("app/prog-rpath"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&tree.stdout);
+    assert_eq!(tree.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("liba.so => /opt/rp/liba.so [rpath]"),
+        "{text}"
+    );
+    assert!(
+        text.contains("libb.so => /opt/rp/libb.so [inherited_rpath]"),
+        "{text}"
+    );
+    let tree = runbase()
+        .args(["tree", "-v", "--root"])
+        .arg(r)
+        .arg(r.join("app/prog-runpath"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&tree.stdout);
+    assert_eq!(tree.status.code(), Some(1), "{text}");
+    assert!(text.contains("libb.so not found"), "{text}");
+    assert!(
+        text.contains("tried: ") && text.contains("/lib/x86_64-linux-gnu/"),
+        "{text}"
+    );
+    let tree = runbase()
+        .arg("tree")
+        .arg(r.join("app/prog-rpath"))
+        .output()
+        .unwrap();
+    assert_eq!(tree.status.code(), Some(2));
+
+    // scan: only the program that cannot start, exit 1; --json: every ELF file.
+    let scan = runbase()
+        .arg("scan")
+        .arg(r)
+        .arg("--root")
+        .arg(r)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&scan.stdout);
+    assert_eq!(scan.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("/app/prog-runpath") && text.contains("missing libb.so"),
+        "{text}"
+    );
+    assert!(!text.contains("prog-rpath"), "{text}");
+    let scan = runbase()
+        .args(["scan", "--json", "--jobs", "2"])
+        .arg(r)
+        .arg("--root")
+        .arg(r)
+        .output()
+        .unwrap();
+    let scanned = lines(&scan.stdout);
+    assert_eq!(scanned.len(), 6);
+    assert_eq!(
+        scanned
+            .iter()
+            .map(|l| l["path"].clone())
+            .collect::<Vec<_>>(),
+        reports
+            .iter()
+            .map(|l| l["path"].clone())
+            .collect::<Vec<_>>(),
+        "the same walk, in the same order"
+    );
 }
