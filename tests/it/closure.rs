@@ -364,6 +364,16 @@ fn ld_so_conf_counts_only_through_the_cache() {
             .any(|l| l.soname == "liba.so" && l.found_via == "ld_so_cache")
     );
     assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    // A directory added to ld.so.conf after the cache was built: the loader does not look
+    // there, and runbase says the cache is stale.
+    copy(&closure_fixture("libb.so"), &r.join("opt/late/libb.so"));
+    std::fs::write(r.join("etc/ld.so.conf.d/late.conf"), "/opt/late\n").unwrap();
+    let c = check_scenario("a stale cache", r, "/app/prog", None);
+    assert!(
+        c.warnings.iter().any(|w| w.contains("/opt/late") && w.contains("stale")),
+        "{:?}",
+        c.warnings
+    );
 }
 
 #[test]
