@@ -370,7 +370,9 @@ fn ld_so_conf_counts_only_through_the_cache() {
     std::fs::write(r.join("etc/ld.so.conf.d/late.conf"), "/opt/late\n").unwrap();
     let c = check_scenario("a stale cache", r, "/app/prog", None);
     assert!(
-        c.warnings.iter().any(|w| w.contains("/opt/late") && w.contains("stale")),
+        c.warnings
+            .iter()
+            .any(|w| w.contains("/opt/late") && w.contains("stale")),
         "{:?}",
         c.warnings
     );
