@@ -448,6 +448,7 @@ where
         needs,
         closure: None,
         recommendation: None,
+        verification: None,
         build_id,
         warnings,
     })

@@ -47,6 +47,27 @@
 //! # Ok::<(), runbase::Error>(())
 //! ```
 //!
+//! # Base images
+//!
+//! [`bases::recommend`] judges every image of a versioned [`bases::catalog`] against a
+//! report (its closure resolved in the build stage's root), picks one by [`bases::Policy`],
+//! and lists the files to copy and a Dockerfile run stage; [`verify()`] checks a real root
+//! filesystem and says what is missing:
+//!
+//! ```no_run
+//! use runbase::bases::{recommend, Policy, RecommendOptions};
+//! use runbase::{inspect_in_root, Limits, Options, ResolveOptions, Resolver};
+//! use std::path::Path;
+//!
+//! let build = Path::new("/");
+//! let mut resolver = Resolver::new(build, &Limits::default(), &ResolveOptions::default());
+//! let report = inspect_in_root(Path::new("app"), &Options::default(), &mut resolver)?;
+//! let options = RecommendOptions { policy: Policy::Smallest, build_root: build, program_from: None };
+//! let advice = recommend(&report, &options);
+//! println!("{:?}\n{}", advice.base, advice.dockerfile.unwrap_or_default());
+//! # Ok::<(), runbase::Error>(())
+//! ```
+//!
 //! # Guarantees
 //!
 //! - **Never executes the input**: no loader, no `ldd`, no `dlopen`.
@@ -90,8 +111,9 @@ macro_rules! parser_modules {
 }
 
 parser_modules!(
-    classify, elf, inspect, libc, needs, resolve, size, toolchain
+    classify, elf, inspect, libc, needs, resolve, size, toolchain, verify
 );
+pub mod bases;
 mod error;
 pub mod report;
 mod source;
@@ -101,6 +123,7 @@ pub use inspect::{Options, inspect_bytes, inspect_data, inspect_in_root, inspect
 pub use report::Report;
 pub use resolve::{ClosureTree, ResolveOptions, Resolver, TreeNode, TreeTarget};
 pub use source::{FileSource, ReadRef, map_file};
+pub use verify::verify;
 
 #[cfg(feature = "schema")]
 pub use schemars;

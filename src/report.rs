@@ -58,6 +58,8 @@ pub struct Report {
     pub closure: Option<Closure>,
     /// The base-image recommendation, when asked for.
     pub recommendation: Option<Recommendation>,
+    /// Whether the file can run in a given root filesystem (`runbase verify`), when asked.
+    pub verification: Option<Verification>,
     /// The GNU build ID (hex), when the file has one.
     pub build_id: Option<String>,
     /// Problems met in optional parts of the file; the rest of the report stands.
@@ -321,6 +323,17 @@ pub enum Certainty {
     Possible,
 }
 
+impl Certainty {
+    /// The contract's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Certainty::Required => "required",
+            Certainty::Likely => "likely",
+            Certainty::Possible => "possible",
+        }
+    }
+}
+
 /// A hidden run-time need.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
@@ -375,6 +388,8 @@ pub struct Closure {
     /// What the loader would do differently from what the root's configuration suggests
     /// (a stale or missing ld.so.cache), and what could not be read.
     pub warnings: Vec<String>,
+    /// The symbol versions the file itself needs of its libraries (its DT_VERNEED).
+    pub version_needs: Vec<VersionNeed>,
 }
 
 /// The search the closure used.
@@ -424,6 +439,20 @@ pub struct ClosureLibrary {
     pub search_entry: Option<String>,
     /// The files that need it.
     pub needed_by: Vec<String>,
+    /// The symbol versions this library needs of others (its DT_VERNEED), so a copy plan
+    /// can check them against another image's libraries.
+    pub version_needs: Vec<VersionNeed>,
+}
+
+/// The symbol versions an object needs of one library.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[non_exhaustive]
+pub struct VersionNeed {
+    /// The library's file name as the version need names it (`libc.so.6`).
+    pub soname: String,
+    /// The version names needed (`GLIBC_2.34`, `GLIBCXX_3.4.30`).
+    pub versions: Vec<String>,
 }
 
 /// A library that was not found.
@@ -457,18 +486,54 @@ pub struct UnmetVersion {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub struct Recommendation {
-    /// The chosen base.
-    pub base: String,
-    /// The policy used.
+    /// The chosen base, named as in the catalog (`scratch`, `busybox:glibc`,
+    /// `gcr.io/distroless/base-debian12`); null when no catalog image can run the file.
+    pub base: Option<String>,
+    /// The policy used: `smallest`, `debuggable` or `distroless`.
     pub policy: String,
-    /// Why.
+    /// Why this base, and what the others lacked.
     pub why: Vec<String>,
     /// Files to add to the base.
     pub add_files: Vec<AddFile>,
     /// Every base considered.
     pub alternatives: Vec<Alternative>,
-    /// A multi-stage Dockerfile snippet.
+    /// A multi-stage Dockerfile snippet (the run stage; the build stage is named `build`).
     pub dockerfile: Option<String>,
+    /// Where the program goes in the image.
+    pub program_path: Option<String>,
+    /// The catalog's version (`2026.11.1`).
+    pub catalog_version: String,
+}
+
+/// Whether a file can run in a root filesystem, and what is missing when it cannot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[non_exhaustive]
+pub struct Verification {
+    /// The root directory.
+    pub root: String,
+    /// False when something the file needs at start, or for an operation it performs, is
+    /// missing (`runbase verify` then exits with status 3).
+    pub runs: bool,
+    /// The root's own C library, read from its files.
+    pub libc: Option<RootLibc>,
+    /// What is missing or wrong, one sentence each.
+    pub problems: Vec<String>,
+    /// What was checked and holds, and what could not be checked.
+    pub notes: Vec<String>,
+}
+
+/// A root filesystem's C library as its files say.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[non_exhaustive]
+pub struct RootLibc {
+    /// `glibc` or `musl`.
+    pub family: String,
+    /// Its version (`2.36`, `1.2.3`), when the file states it.
+    pub version: Option<String>,
+    /// The file read, inside the root.
+    pub path: String,
 }
 
 /// A file to copy into the image.
@@ -495,8 +560,13 @@ pub struct Alternative {
     pub verdict: String,
     /// Why.
     pub why: Vec<String>,
-    /// Estimated image size.
+    /// Estimated image size: the base's compressed size plus the program and the added
+    /// files (uncompressed); null when an added file is not in the build root.
     pub estimated_image_bytes: Option<u64>,
+    /// Files to add for this base.
+    pub add_files: Vec<AddFile>,
+    /// Whether the image's support has ended (never chosen then).
+    pub end_of_life: bool,
 }
 
 /// A report line for a file that could not be analysed.

@@ -28,7 +28,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::error::Limits;
 use crate::report::{
-    Closure, ClosureInterpreter, ClosureLibrary, ClosureSearch, MissingLibrary, UnmetVersion,
+    Closure, ClosureInterpreter, ClosureLibrary, ClosureSearch, MissingLibrary, UnmetVersion, VersionNeed,
 };
 use ldcache::LdCache;
 use object::LoadInfo;
@@ -292,12 +292,14 @@ impl Resolver {
             unmet_versions: Vec::new(),
             search: None,
             warnings: Vec::new(),
+            version_needs: Vec::new(),
         };
         let Ok(main_info) = main else {
             closure.warnings.push("the file's dynamic section could not be read".into());
             return (closure, ClosureTree { nodes: Vec::new() });
         };
         let main_info = Arc::new(main_info);
+        closure.version_needs = version_needs_of(&main_info);
         let in_root = self.in_root_path(file);
         let flavor = flavor_of(&main_info);
         let mut loaded: Vec<Loaded> = vec![Loaded {
@@ -433,6 +435,7 @@ impl Resolver {
                     found_via: found.via.to_string(),
                     search_entry: found.entry,
                     needed_by: vec![needer.clone()],
+                    version_needs: version_needs_of(&found.info),
                 });
                 loaded.push(Loaded {
                     names,
@@ -513,6 +516,16 @@ fn add_needed_by(listed: &HashMap<usize, usize>, index: usize, needer: &str, out
             lib.needed_by.push(needer.to_string());
         }
     }
+}
+
+fn version_needs_of(info: &LoadInfo) -> Vec<VersionNeed> {
+    info.version_needs
+        .iter()
+        .map(|(soname, versions)| VersionNeed {
+            soname: soname.clone(),
+            versions: versions.clone(),
+        })
+        .collect()
 }
 
 fn basename(path: &str) -> &str {
@@ -1063,7 +1076,7 @@ fn expand_path_list(list: &str, object_path: &str, plan: &SearchPlan) -> Vec<(St
 }
 
 /// The standard glibc loader of an ABI, for files that name none (shared libraries).
-fn standard_interpreter(machine: u16, is_64: bool) -> &'static str {
+pub(crate) fn standard_interpreter(machine: u16, is_64: bool) -> &'static str {
     match (machine, is_64) {
         (62, true) => "/lib64/ld-linux-x86-64.so.2",
         (3, false) => "/lib/ld-linux.so.2",

@@ -47,7 +47,7 @@ fn is_root() -> bool {
         .unwrap_or(false)
 }
 
-fn can_chroot() -> bool {
+pub(crate) fn can_chroot() -> bool {
     if is_root() {
         return true;
     }
@@ -62,7 +62,7 @@ fn can_chroot() -> bool {
 /// Runs `program` (an in-root path) inside `root`, with only `env`. The chroot happens in
 /// the child before exec, so the environment reaches the program (a `chroot` binary would
 /// itself be traced by LD_TRACE_LOADED_OBJECTS).
-fn run_in_root(
+pub(crate) fn run_in_root(
     root: &Path,
     program: &str,
     args: &[&str],
@@ -161,7 +161,7 @@ fn resolver(root: &Path, ld_library_path: Option<&str>) -> Resolver {
     Resolver::new(root, &Limits::default(), &options)
 }
 
-fn copy(from: &Path, to: &Path) {
+pub(crate) fn copy(from: &Path, to: &Path) {
     std::fs::create_dir_all(to.parent().unwrap()).unwrap();
     std::fs::copy(from, to)
         .unwrap_or_else(|e| panic!("{} -> {}: {e}", from.display(), to.display()));
@@ -583,7 +583,7 @@ fn musl_rules_match_its_loader() {
     );
 }
 
-fn roots() -> PathBuf {
+pub(crate) fn roots() -> PathBuf {
     let dir = std::env::var_os("RUNBASE_ROOTS")
         .map(PathBuf::from)
         .unwrap_or_else(|| {

@@ -2,6 +2,7 @@
 
 mod support;
 
+mod advice;
 mod closure;
 mod corpus;
 mod fixtures;

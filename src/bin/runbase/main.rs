@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 use runbase::report::{ErrorLine, Report};
 use runbase::{Error, Limits, Options, inspect_path};
 
+mod advice;
 mod batch;
 mod human;
 mod tree;
@@ -41,6 +42,12 @@ enum Command {
     /// Every ELF file below DIR (an unpacked image) with the libraries it cannot find inside
     /// the root. Exit status 1 when any file has a missing library or version.
     Scan(ScanArgs),
+    /// Recommend the smallest base image that runs each FILE (by policy), the files to add
+    /// from the build stage, and a Dockerfile run stage. Never runs FILE.
+    Recommend(advice::RecommendArgs),
+    /// Check whether FILE can run in the root filesystem DIR (an unpacked image) and say
+    /// exactly what is missing. Exit status 3 when it cannot run there.
+    Verify(advice::VerifyArgs),
     /// Print the JSON Schema of the report lines (`--json` output).
     Schema {
         /// Print the schema of the error line instead.
@@ -162,6 +169,8 @@ fn main() -> ExitCode {
         Command::Inspect(args) => run_inspect(&args),
         Command::Tree(args) => tree::run_tree(&args),
         Command::Scan(args) => tree::run_scan(&args),
+        Command::Recommend(args) => advice::run_recommend(&args),
+        Command::Verify(args) => advice::run_verify(&args),
         Command::Schema { error_line } => print_schema(error_line),
     };
     match result {

@@ -1,0 +1,277 @@
+//! The catalog of base images: versioned data (`catalog.json`, compiled into the crate),
+//! read once. Facts live in the data file, with their sources and which of them were checked
+//! against the image's own files, so updating an image is a data change, not a code change.
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use serde::{Deserialize, Serialize};
+
+const CATALOG_JSON: &str = include_str!("catalog.json");
+
+/// Every base image runbase knows, with the facts a recommendation needs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Catalog {
+    /// Bumped whenever a fact changes (`2026.11.1`).
+    pub catalog_version: String,
+    /// When the facts were last reviewed.
+    pub updated: String,
+    /// What the catalog is.
+    pub about: String,
+    /// Files a container engine creates at run time in every image, scratch included.
+    pub runtime_injected: Vec<String>,
+    /// The libraries that are part of glibc itself: they come with the image's glibc and are
+    /// never copied from another glibc.
+    pub glibc_sonames: Vec<String>,
+    /// The images, smallest first within each family.
+    pub images: Vec<BaseImage>,
+}
+
+/// One base image.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct BaseImage {
+    /// The name used in reports (`busybox:glibc`, `gcr.io/distroless/base-debian12`).
+    pub name: String,
+    /// The reference for a Dockerfile's `FROM`.
+    pub from: String,
+    /// `scratch`, `busybox`, `alpine`, `distroless`, `debian` or `ubuntu`.
+    pub kind: String,
+    /// Year and month of the release the facts describe; newer wins a tie.
+    pub released: String,
+    /// Year and month its support ends (security updates stop), when known.
+    pub end_of_life: Option<String>,
+    /// Compressed size of the linux/amd64 image, in bytes.
+    pub compressed_bytes: u64,
+    /// OCI platforms it is published for (`*`: any).
+    pub architectures: Vec<String>,
+    /// Its C library, or `None` when it has none.
+    pub libc: Option<BaseLibc>,
+    /// The glibc libraries present; `None` means all of [`Catalog::glibc_sonames`].
+    pub glibc_libraries: Option<Vec<String>>,
+    /// Other shared libraries present, with the highest symbol version of each prefix.
+    pub libraries: Vec<BaseLibrary>,
+    /// Where copied libraries go so the image's loader finds them by default (`{triplet}`
+    /// stands for the multiarch triplet).
+    pub library_dir: Option<String>,
+    /// The shell's path, when there is one.
+    pub shell: Option<String>,
+    /// The CA bundle's path, when there is one.
+    pub ca_certificates: Option<String>,
+    /// Whether `/usr/share/zoneinfo` is present.
+    pub tzdata: bool,
+    /// Other files present that needs refer to (`/etc/passwd`, `/etc/nsswitch.conf`...).
+    pub files: Vec<String>,
+    /// The services `nsswitch.conf` lists per database, when the file exists.
+    pub nsswitch: Option<BTreeMap<String, Vec<String>>>,
+    /// glibc NSS modules present (`compat` for `libnss_compat.so.2`).
+    pub nss_modules: Vec<String>,
+    /// Whether glibc's gconv modules are present.
+    pub gconv: bool,
+    /// User names in `/etc/passwd`.
+    pub users: Vec<String>,
+    /// Where the facts come from.
+    pub sources: Vec<String>,
+    /// Which facts were checked against the image's own files.
+    pub verified: Vec<String>,
+}
+
+/// The C library of a base image.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct BaseLibc {
+    /// `glibc` or `musl`.
+    pub family: String,
+    /// Its version (`2.36`, `1.2.5`).
+    pub version: String,
+}
+
+/// A shared library of a base image.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct BaseLibrary {
+    /// Its SONAME.
+    pub soname: String,
+    /// The highest version it defines per version prefix (`GLIBCXX` -> `3.4.30`); a prefix
+    /// not listed is not checked.
+    pub versions: BTreeMap<String, String>,
+}
+
+impl BaseImage {
+    /// Whether the image is published for `platform` (an unknown platform matches).
+    pub fn supports(&self, platform: Option<&str>) -> bool {
+        match platform {
+            None => true,
+            Some(p) => self.architectures.iter().any(|a| a == "*" || a == p),
+        }
+    }
+
+    /// Whether the image carries this glibc library.
+    pub fn has_glibc_library(&self, catalog: &Catalog, soname: &str) -> bool {
+        match &self.glibc_libraries {
+            None => catalog.glibc_sonames.iter().any(|s| s == soname),
+            Some(list) => list.iter().any(|s| s == soname),
+        }
+    }
+
+    /// The non-libc library of this SONAME, if present.
+    pub fn library(&self, soname: &str) -> Option<&BaseLibrary> {
+        self.libraries.iter().find(|l| l.soname == soname)
+    }
+
+    /// Whether a file (or a directory, written with a trailing `/`) is present.
+    pub fn has_file(&self, catalog: &Catalog, path: &str) -> bool {
+        let trimmed = path.trim_end_matches('/');
+        catalog.runtime_injected.iter().any(|f| f == trimmed)
+            || self.files.iter().any(|f| f == trimmed)
+            || self.shell.as_deref() == Some(trimmed)
+            || self.ca_certificates.as_deref() == Some(trimmed)
+            || (self.tzdata
+                && (trimmed == "/usr/share/zoneinfo"
+                    || trimmed.starts_with("/usr/share/zoneinfo/")))
+    }
+
+    /// Whether its support ended by the catalog's review date.
+    pub fn ended(&self, catalog: &Catalog) -> bool {
+        self.end_of_life
+            .as_deref()
+            .is_some_and(|eol| catalog.updated.as_str() >= eol)
+    }
+
+    /// Whether it is a glibc image.
+    pub fn is_glibc(&self) -> bool {
+        self.libc.as_ref().is_some_and(|l| l.family == "glibc")
+    }
+
+    /// Whether it is a musl image.
+    pub fn is_musl(&self) -> bool {
+        self.libc.as_ref().is_some_and(|l| l.family == "musl")
+    }
+}
+
+impl BaseLibrary {
+    /// The needed versions this library does not define, by the catalog's maxima.
+    pub fn lacks<'v>(&self, needed: &'v [String]) -> Vec<&'v str> {
+        needed
+            .iter()
+            .filter(|v| {
+                let Some((prefix, number)) = v.rsplit_once('_') else {
+                    return false;
+                };
+                match self.versions.get(prefix) {
+                    Some(max) => version_greater(number, max),
+                    None => false,
+                }
+            })
+            .map(String::as_str)
+            .collect()
+    }
+}
+
+/// The catalog compiled into this crate.
+pub fn catalog() -> &'static Catalog {
+    static CATALOG: OnceLock<Catalog> = OnceLock::new();
+    CATALOG.get_or_init(|| {
+        // The data file is part of the crate and checked by the test suite; an unreadable
+        // one yields an empty catalog rather than a panic.
+        serde_json::from_str(CATALOG_JSON).unwrap_or_else(|_| Catalog {
+            catalog_version: "unreadable".into(),
+            updated: String::new(),
+            about: String::new(),
+            runtime_injected: Vec::new(),
+            glibc_sonames: Vec::new(),
+            images: Vec::new(),
+        })
+    })
+}
+
+/// Whether dotted version `a` is above `b`, comparing numbers part by part (`2.38 > 2.4`).
+pub fn version_greater(a: &str, b: &str) -> bool {
+    compare_versions(a, b) == std::cmp::Ordering::Greater
+}
+
+/// Compares dotted versions numerically; a non-numeric part compares as text.
+pub fn compare_versions(a: &str, b: &str) -> std::cmp::Ordering {
+    let mut left = a.split('.');
+    let mut right = b.split('.');
+    loop {
+        match (left.next(), right.next()) {
+            (None, None) => return std::cmp::Ordering::Equal,
+            (Some(_), None) => return std::cmp::Ordering::Greater,
+            (None, Some(_)) => return std::cmp::Ordering::Less,
+            (Some(x), Some(y)) => {
+                let order = match (x.parse::<u64>(), y.parse::<u64>()) {
+                    (Ok(x), Ok(y)) => x.cmp(&y),
+                    _ => x.cmp(y),
+                };
+                if order != std::cmp::Ordering::Equal {
+                    return order;
+                }
+            }
+        }
+    }
+}
+
+/// The multiarch triplet of an OCI platform (Debian's names).
+pub fn triplet(platform: &str) -> Option<&'static str> {
+    Some(match platform {
+        "linux/amd64" => "x86_64-linux-gnu",
+        "linux/arm64" => "aarch64-linux-gnu",
+        "linux/arm" => "arm-linux-gnueabihf",
+        "linux/386" => "i386-linux-gnu",
+        "linux/ppc64le" => "powerpc64le-linux-gnu",
+        "linux/s390x" => "s390x-linux-gnu",
+        "linux/riscv64" => "riscv64-linux-gnu",
+        "linux/mips64le" => "mips64el-linux-gnuabi64",
+        _ => return None,
+    })
+}
+
+/// musl's loader path for an OCI platform.
+pub fn musl_loader(platform: &str) -> Option<&'static str> {
+    Some(match platform {
+        "linux/amd64" => "/lib/ld-musl-x86_64.so.1",
+        "linux/arm64" => "/lib/ld-musl-aarch64.so.1",
+        "linux/arm" => "/lib/ld-musl-armhf.so.1",
+        "linux/386" => "/lib/ld-musl-i386.so.1",
+        "linux/ppc64le" => "/lib/ld-musl-powerpc64le.so.1",
+        "linux/s390x" => "/lib/ld-musl-s390x.so.1",
+        "linux/riscv64" => "/lib/ld-musl-riscv64.so.1",
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_data_file_reads() {
+        let c = catalog();
+        assert_eq!(c.images.len(), 21, "{}", c.catalog_version);
+        assert!(
+            c.images
+                .iter()
+                .any(|i| i.name == "scratch" && i.compressed_bytes == 0)
+        );
+    }
+
+    #[test]
+    fn versions_by_prefix() {
+        let lib = BaseLibrary {
+            soname: "libstdc++.so.6".into(),
+            versions: [("GLIBCXX".to_string(), "3.4.30".to_string())]
+                .into_iter()
+                .collect(),
+        };
+        let needed = vec![
+            "GLIBCXX_3.4.9".to_string(),
+            "GLIBCXX_3.4.32".to_string(),
+            "CXXABI_1.3.15".to_string(),
+        ];
+        assert_eq!(lib.lacks(&needed), vec!["GLIBCXX_3.4.32"]);
+        assert!(version_greater("2.38", "2.4"));
+        assert!(!version_greater("2.36", "2.36"));
+    }
+}

@@ -1,0 +1,202 @@
+//! Advice: which base image runs a file, what to add to it, and the Dockerfile that does it.
+//!
+//! Every catalog image is evaluated against the report: it works as is,
+//! works with files copied from the build stage, or cannot work (and why). A policy then
+//! picks one: `smallest` (the base's compressed size plus the program and added files),
+//! `debuggable` (the smallest with a shell) or `distroless`. Images past their end of life
+//! are evaluated but never chosen.
+
+mod catalog;
+mod dockerfile;
+mod evaluate;
+
+use std::path::Path;
+use std::str::FromStr;
+
+pub(crate) use catalog::triplet;
+pub use catalog::{BaseImage, BaseLibc, BaseLibrary, Catalog, catalog, compare_versions};
+
+use crate::report::{Alternative, Recommendation, Report};
+use crate::resolve::root::Root;
+use evaluate::{Context, Verdict, evaluate};
+
+/// How to choose among the images that can run the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Policy {
+    /// The smallest image: base compressed size plus the program and the added files.
+    #[default]
+    Smallest,
+    /// The smallest image with a shell, to look inside when something goes wrong.
+    Debuggable,
+    /// The smallest distroless image.
+    Distroless,
+}
+
+impl Policy {
+    /// The contract's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Policy::Smallest => "smallest",
+            Policy::Debuggable => "debuggable",
+            Policy::Distroless => "distroless",
+        }
+    }
+
+    fn admits(self, base: &BaseImage) -> bool {
+        match self {
+            Policy::Smallest => true,
+            Policy::Debuggable => base.shell.is_some(),
+            Policy::Distroless => base.kind == "distroless",
+        }
+    }
+}
+
+impl FromStr for Policy {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "smallest" => Ok(Policy::Smallest),
+            "debuggable" => Ok(Policy::Debuggable),
+            "distroless" => Ok(Policy::Distroless),
+            other => Err(format!(
+                "unknown policy {other:?}: smallest, debuggable or distroless"
+            )),
+        }
+    }
+}
+
+/// What a recommendation reads besides the report.
+#[derive(Debug, Clone)]
+pub struct RecommendOptions<'a> {
+    /// The choice policy.
+    pub policy: Policy,
+    /// The build stage's root filesystem: libraries of the closure and added files are
+    /// copied from it (`/` when the program was built on this machine).
+    pub build_root: &'a Path,
+    /// The program's path in the build stage (for `COPY --from`); the report's path when
+    /// `None`.
+    pub program_from: Option<&'a str>,
+}
+
+/// Evaluates every catalog image for `report` and picks one by `options.policy`.
+///
+/// For a dynamic file the report should carry its closure resolved in the build root (see
+/// [`crate::inspect_in_root`]); without one only the direct DT_NEEDED names are checked.
+pub fn recommend(report: &Report, options: &RecommendOptions<'_>) -> Recommendation {
+    let catalog = catalog();
+    let build_root = Root::new(options.build_root);
+    let program_from = match (options.program_from, &report.closure) {
+        (Some(p), _) => p.to_string(),
+        (None, Some(_)) => evaluate::closure_program_path(report),
+        (None, None) => absolute(&report.path),
+    };
+    let ctx = Context {
+        catalog,
+        build_root: &build_root,
+        program_from: &program_from,
+    };
+
+    let mut evaluated: Vec<(&BaseImage, evaluate::Evaluation)> = catalog
+        .images
+        .iter()
+        .map(|base| (base, evaluate(report, base, &ctx)))
+        .collect();
+    let size = |base: &BaseImage, e: &evaluate::Evaluation| {
+        e.added_bytes
+            .map(|added| base.compressed_bytes.saturating_add(added))
+    };
+    // Smallest first; unknown sizes last; equal sizes: the newest release first.
+    evaluated.sort_by(|(a, ea), (b, eb)| {
+        let (sa, sb) = (
+            size(a, ea).unwrap_or(u64::MAX),
+            size(b, eb).unwrap_or(u64::MAX),
+        );
+        sa.cmp(&sb).then_with(|| b.released.cmp(&a.released))
+    });
+    let chosen = evaluated.iter().find(|(base, e)| {
+        e.verdict != Verdict::Fails && !base.ended(catalog) && options.policy.admits(base)
+    });
+
+    let alternatives = evaluated
+        .iter()
+        .map(|(base, e)| {
+            let mut why = e.why.clone();
+            if base.ended(catalog) {
+                why.push(format!(
+                    "end of life since {} (not chosen)",
+                    base.end_of_life.as_deref().unwrap_or("?")
+                ));
+            }
+            Alternative {
+                base: base.name.clone(),
+                verdict: e.verdict.as_str().to_string(),
+                why,
+                estimated_image_bytes: size(base, e),
+                add_files: e.add_files.clone(),
+                end_of_life: base.ended(catalog),
+            }
+        })
+        .collect();
+
+    let mut why = Vec::new();
+    let (base, add_files, dockerfile, program_path) = match chosen {
+        Some((base, e)) => {
+            why.push(format!(
+                "{} is the {} image that can run it ({})",
+                base.name,
+                match options.policy {
+                    Policy::Smallest => "smallest",
+                    Policy::Debuggable => "smallest with a shell",
+                    Policy::Distroless => "smallest distroless",
+                },
+                match e.verdict {
+                    Verdict::Works => "as is".to_string(),
+                    _ => format!("with {} file(s) added", e.add_files.len()),
+                }
+            ));
+            why.extend(e.why.iter().cloned());
+            let text = dockerfile::render(report, base, e, &program_from);
+            (
+                Some(base.name.clone()),
+                e.add_files.clone(),
+                Some(text),
+                Some(e.program_path.clone()),
+            )
+        }
+        None => {
+            why.push(format!(
+                "no {} catalog image can run it",
+                match options.policy {
+                    Policy::Smallest => "supported",
+                    Policy::Debuggable => "supported image with a shell among the",
+                    Policy::Distroless => "supported distroless",
+                }
+            ));
+            (None, Vec::new(), None, None)
+        }
+    };
+    Recommendation {
+        base,
+        policy: options.policy.as_str().to_string(),
+        why,
+        add_files,
+        alternatives,
+        dockerfile,
+        program_path,
+        catalog_version: catalog.catalog_version.clone(),
+    }
+}
+
+/// The path made absolute against the working directory (a Dockerfile needs absolute
+/// `COPY --from` sources).
+fn absolute(path: &str) -> String {
+    let p = Path::new(path);
+    if p.is_absolute() {
+        return path.to_string();
+    }
+    std::env::current_dir()
+        .map(|d| d.join(p).to_string_lossy().into_owned())
+        .unwrap_or_else(|_| path.to_string())
+}

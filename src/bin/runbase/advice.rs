@@ -1,0 +1,214 @@
+//! `runbase recommend` (which base image, what to add, the Dockerfile) and `runbase verify`
+//! (can it run in this root, and if not, what is missing).
+
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use runbase::bases::{Policy, RecommendOptions, recommend};
+use runbase::report::{ErrorLine, Report};
+use runbase::{Limits, Options, ResolveOptions, Resolver};
+
+use crate::human::bytes;
+
+#[derive(clap::Args)]
+pub(crate) struct RecommendArgs {
+    /// The programs.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// The build stage's root filesystem: libraries and added files are copied from it
+    /// (default `/`, this machine). With it, the report's `closure` is filled too.
+    #[arg(long, value_name = "DIR")]
+    root: Option<PathBuf>,
+    /// How to choose: `smallest` (base plus added files), `debuggable` (has a shell) or
+    /// `distroless`.
+    #[arg(long, default_value = "smallest")]
+    policy: Policy,
+    /// Print only the Dockerfile snippet of each file.
+    #[arg(long)]
+    dockerfile: bool,
+    /// Print the report lines of the contract, with `recommendation` filled.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Args)]
+pub(crate) struct VerifyArgs {
+    /// The program.
+    file: PathBuf,
+    /// The root filesystem it should run in (an unpacked image).
+    #[arg(long, value_name = "DIR")]
+    root: PathBuf,
+    /// Print the report line, with `closure` and `verification`.
+    #[arg(long)]
+    json: bool,
+}
+
+pub(crate) fn run_recommend(args: &RecommendArgs) -> io::Result<ExitCode> {
+    let limits = Limits::default();
+    let options = Options::with_limits(limits.clone());
+    let build_root = args.root.clone().unwrap_or_else(|| PathBuf::from("/"));
+    let mut resolver = Resolver::new(&build_root, &limits, &ResolveOptions::default());
+    let mut out = BufWriter::new(io::stdout().lock());
+    let mut failed = false;
+    for (n, file) in args.files.iter().enumerate() {
+        let mut report = match runbase::inspect_in_root(file, &options, &mut resolver) {
+            Ok(report) => report,
+            Err(error) => {
+                failed = true;
+                let line = ErrorLine::new(&file.to_string_lossy(), &error);
+                if args.json {
+                    serde_json::to_writer(&mut out, &line)?;
+                    writeln!(out)?;
+                } else {
+                    eprintln!("runbase: {}: {}", line.path, line.error.message);
+                }
+                continue;
+            }
+        };
+        let rec = recommend(
+            &report,
+            &RecommendOptions {
+                policy: args.policy,
+                build_root: &build_root,
+                program_from: None,
+            },
+        );
+        if args.root.is_none() {
+            // The contract fills `closure` only when a root was given.
+            report.closure = None;
+        }
+        report.recommendation = Some(rec);
+        if args.json {
+            serde_json::to_writer(&mut out, &report)?;
+            writeln!(out)?;
+        } else if args.dockerfile {
+            if let Some(text) = report
+                .recommendation
+                .as_ref()
+                .and_then(|r| r.dockerfile.as_deref())
+            {
+                out.write_all(text.as_bytes())?;
+            } else {
+                failed = true;
+                eprintln!("runbase: {}: no catalog image can run it", report.path);
+            }
+        } else {
+            if n > 0 {
+                writeln!(out)?;
+            }
+            write_recommendation(&mut out, &report)?;
+        }
+    }
+    out.flush()?;
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn write_recommendation(out: &mut impl Write, report: &Report) -> io::Result<()> {
+    let Some(rec) = &report.recommendation else {
+        return Ok(());
+    };
+    writeln!(out, "{}", report.path)?;
+    match &rec.base {
+        Some(base) => writeln!(out, "  base         {base} (policy {})", rec.policy)?,
+        None => writeln!(out, "  base         none (policy {})", rec.policy)?,
+    }
+    for why in &rec.why {
+        writeln!(out, "               - {why}")?;
+    }
+    if !rec.add_files.is_empty() {
+        writeln!(out, "  add")?;
+        for f in &rec.add_files {
+            writeln!(out, "    {}  <-  {}", f.path, f.from)?;
+        }
+    }
+    writeln!(
+        out,
+        "  images (estimated size: base compressed + program + added files)"
+    )?;
+    let width = rec
+        .alternatives
+        .iter()
+        .map(|a| a.base.len())
+        .max()
+        .unwrap_or(0);
+    for a in &rec.alternatives {
+        let size = a
+            .estimated_image_bytes
+            .map(bytes)
+            .unwrap_or_else(|| "?".into());
+        let note = match (a.verdict.as_str(), a.end_of_life) {
+            ("fails", _) => a.why.first().cloned().unwrap_or_default(),
+            (_, true) => "end of life".into(),
+            ("works_with_files", _) => format!("{} file(s) added", a.add_files.len()),
+            _ => String::new(),
+        };
+        writeln!(
+            out,
+            "    {:width$}  {:>9}  {:16}  {note}",
+            a.base, size, a.verdict
+        )?;
+    }
+    if let Some(text) = &rec.dockerfile {
+        writeln!(out, "  Dockerfile")?;
+        for line in text.lines() {
+            writeln!(out, "    {line}")?;
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn run_verify(args: &VerifyArgs) -> io::Result<ExitCode> {
+    let limits = Limits::default();
+    let options = Options::with_limits(limits.clone());
+    let mut resolver = Resolver::new(&args.root, &limits, &ResolveOptions::default());
+    let mut out = BufWriter::new(io::stdout().lock());
+    let mut report = match runbase::inspect_in_root(&args.file, &options, &mut resolver) {
+        Ok(report) => report,
+        Err(error) => {
+            let line = ErrorLine::new(&args.file.to_string_lossy(), &error);
+            if args.json {
+                serde_json::to_writer(&mut out, &line)?;
+                writeln!(out)?;
+                out.flush()?;
+            } else {
+                eprintln!("runbase: {}: {}", line.path, line.error.message);
+            }
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let verification = runbase::verify(&report, &args.root);
+    let runs = verification.runs;
+    report.verification = Some(verification);
+    if args.json {
+        serde_json::to_writer(&mut out, &report)?;
+        writeln!(out)?;
+    } else {
+        write_verification(&mut out, &report, &args.root)?;
+    }
+    out.flush()?;
+    Ok(if runs {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(3)
+    })
+}
+
+fn write_verification(out: &mut impl Write, report: &Report, root: &Path) -> io::Result<()> {
+    let Some(v) = &report.verification else {
+        return Ok(());
+    };
+    let verdict = if v.runs { "can run" } else { "cannot run" };
+    writeln!(out, "{}: {verdict} in {}", report.path, root.display())?;
+    for p in &v.problems {
+        writeln!(out, "  missing  {p}")?;
+    }
+    for n in &v.notes {
+        writeln!(out, "  ok       {n}")?;
+    }
+    Ok(())
+}

@@ -1,0 +1,737 @@
+//! Base-image advice: the article's matrix, the catalog against a real Debian root, proof by
+//! running each recommendation in a root built to stand for the chosen image, and `verify`
+//! predicting failures that running confirms.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Command, Output};
+
+use runbase::bases::{BaseImage, Policy, RecommendOptions, catalog, recommend};
+use runbase::report::{Recommendation, Report};
+use runbase::{Limits, Options, ResolveOptions, Resolver, inspect_in_root};
+
+use crate::closure::{can_chroot, copy, roots};
+use crate::support::fixture;
+
+fn report_in(file: &Path, root: &Path) -> Report {
+    let mut resolver = Resolver::new(root, &Limits::default(), &ResolveOptions::default());
+    inspect_in_root(file, &Options::default(), &mut resolver).expect("inspect")
+}
+
+/// The recommendation for a fixture built on this machine (build root `/`).
+fn advise(file: &Path, policy: Policy) -> Recommendation {
+    let report = report_in(file, Path::new("/"));
+    recommend(
+        &report,
+        &RecommendOptions {
+            policy,
+            build_root: Path::new("/"),
+            program_from: None,
+        },
+    )
+}
+
+fn alternative<'a>(rec: &'a Recommendation, base: &str) -> &'a runbase::report::Alternative {
+    rec.alternatives
+        .iter()
+        .find(|a| a.base == base)
+        .unwrap_or_else(|| panic!("{base} not evaluated"))
+}
+
+fn image(name: &str) -> &'static BaseImage {
+    catalog()
+        .images
+        .iter()
+        .find(|i| i.name == name)
+        .unwrap_or_else(|| panic!("{name} not in the catalog"))
+}
+
+#[test]
+fn the_articles_matrix() {
+    // Static programs, whatever their libc, need nothing from the image.
+    for name in [
+        "hello-gcc-static",
+        "hello-gcc-static-pie",
+        "hello-musl-static",
+        "go-hello-nocgo",
+    ] {
+        let rec = advise(&fixture(name), Policy::Smallest);
+        assert_eq!(
+            rec.base.as_deref(),
+            Some("scratch"),
+            "{name}: {:?}",
+            rec.why
+        );
+        assert!(rec.add_files.is_empty(), "{name}: {:?}", rec.add_files);
+        assert_eq!(alternative(&rec, "scratch").verdict, "works");
+    }
+
+    // Dynamic glibc hello: the smallest glibc image, never scratch, alpine or distroless/static.
+    let rec = advise(&fixture("hello-gcc"), Policy::Smallest);
+    assert_eq!(rec.base.as_deref(), Some("busybox:glibc"), "{:?}", rec.why);
+    for other in [
+        "scratch",
+        "alpine:3.22",
+        "gcr.io/distroless/static-debian12",
+    ] {
+        let alt = alternative(&rec, other);
+        assert_eq!(alt.verdict, "fails", "{other}");
+        assert!(
+            alt.why[0].contains("a glibc program"),
+            "{other}: {:?}",
+            alt.why
+        );
+    }
+    let dockerfile = rec.dockerfile.as_deref().expect("dockerfile");
+    assert!(dockerfile.contains("FROM busybox:glibc\n"), "{dockerfile}");
+    assert!(
+        dockerfile.contains("ENTRYPOINT [\"/usr/local/bin/hello-gcc\"]"),
+        "{dockerfile}"
+    );
+    for line in dockerfile.lines().filter(|l| l.starts_with("COPY")) {
+        let from = line.split_whitespace().nth(2).expect("source");
+        assert!(from.starts_with('/'), "relative COPY source: {line}");
+    }
+    let rec = advise(&fixture("hello-gcc"), Policy::Distroless);
+    assert!(
+        rec.base
+            .as_deref()
+            .is_some_and(|b| b.starts_with("gcr.io/distroless/base")),
+        "{:?}",
+        rec.base
+    );
+
+    // Dynamic musl: a supported Alpine.
+    let rec = advise(&fixture("hello-musl"), Policy::Smallest);
+    let base = rec.base.clone().expect("a base");
+    assert!(base.starts_with("alpine:"), "{base}");
+    assert!(
+        !image(&base).ended(catalog()),
+        "{base} is past its end of life"
+    );
+    assert_eq!(alternative(&rec, "busybox:glibc").verdict, "fails");
+
+    // Static glibc with NSS: scratch with the files it reads, never distroless/static.
+    let rec = advise(&fixture("getaddrinfo-gcc-static"), Policy::Smallest);
+    assert_eq!(rec.base.as_deref(), Some("scratch"), "{:?}", rec.why);
+    assert!(
+        rec.add_files.iter().any(|f| f.path == "/etc/passwd"),
+        "{:?}",
+        rec.add_files
+    );
+    for distroless in [
+        "gcr.io/distroless/static-debian12",
+        "gcr.io/distroless/static-debian13",
+    ] {
+        let alt = alternative(&rec, distroless);
+        assert_eq!(alt.verdict, "fails");
+        assert!(
+            alt.why.iter().any(|w| w.contains("passwd: compat")),
+            "{:?}",
+            alt.why
+        );
+    }
+
+    // Go with cgo's net: a glibc image; Go with crypto/x509: CA certificates provided.
+    let rec = advise(&fixture("go-net-cgo"), Policy::Smallest);
+    assert!(
+        image(rec.base.as_deref().expect("a base")).is_glibc(),
+        "{:?}",
+        rec.base
+    );
+    let rec = advise(&fixture("go-tls"), Policy::Smallest);
+    let base = image(rec.base.as_deref().expect("a base"));
+    assert!(
+        base.ca_certificates.is_some()
+            || rec
+                .add_files
+                .iter()
+                .any(|f| f.path == "/etc/ssl/certs/ca-certificates.crt"),
+        "{:?}",
+        rec.add_files
+    );
+
+    // C++: libstdc++ and libgcc_s come along when the image lacks them; the loader and libc
+    // never do.
+    let rec = advise(&fixture("hello-cxx"), Policy::Smallest);
+    let copied: Vec<&str> = rec
+        .add_files
+        .iter()
+        .map(|f| f.path.rsplit('/').next().unwrap())
+        .collect();
+    if rec.base.as_deref() == Some("busybox:glibc") {
+        assert!(
+            copied.contains(&"libstdc++.so.6") && copied.contains(&"libgcc_s.so.1"),
+            "{copied:?}"
+        );
+    }
+    assert!(
+        !copied
+            .iter()
+            .any(|c| c.starts_with("libc.so") || c.starts_with("ld-linux")),
+        "{copied:?}"
+    );
+
+    // Debuggable: a shell.
+    let rec = advise(&fixture("hello-musl-static"), Policy::Debuggable);
+    assert!(image(rec.base.as_deref().expect("a base")).shell.is_some());
+}
+
+#[test]
+fn a_glibc_floor_above_bookworm_rules_out_bookworm_images() {
+    let mut report = report_in(&fixture("hello-gcc"), Path::new("/"));
+    report.libc.glibc_required = Some("2.38".into());
+    let rec = recommend(
+        &report,
+        &RecommendOptions {
+            policy: Policy::Smallest,
+            build_root: Path::new("/"),
+            program_from: None,
+        },
+    );
+    for old in [
+        "debian:bookworm-slim",
+        "gcr.io/distroless/base-debian12",
+        "gcr.io/distroless/cc-debian12",
+        "ubuntu:22.04",
+    ] {
+        let alt = alternative(&rec, old);
+        assert_eq!(alt.verdict, "fails", "{old}");
+        assert!(
+            alt.why.iter().any(|w| w.contains("glibc >= 2.38")),
+            "{old}: {:?}",
+            alt.why
+        );
+    }
+    for new in [
+        "debian:trixie-slim",
+        "ubuntu:24.04",
+        "gcr.io/distroless/base-debian13",
+    ] {
+        assert_ne!(alternative(&rec, new).verdict, "fails", "{new}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The catalog against a real Debian bookworm root (debootstrap minbase: what
+// debian:bookworm-slim is built from).
+
+fn highest_version(lib: &Path, prefix: &str) -> String {
+    let out = Command::new("readelf")
+        .arg("-V")
+        .arg("-W")
+        .arg(lib)
+        .output()
+        .expect("readelf");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut best: Option<String> = None;
+    for word in text.split_whitespace() {
+        let Some(v) = word.strip_prefix(&format!("{prefix}_")) else {
+            continue;
+        };
+        if !v.bytes().all(|b| b.is_ascii_digit() || b == b'.') || v.is_empty() {
+            continue;
+        }
+        if best
+            .as_deref()
+            .is_none_or(|b| runbase::bases::compare_versions(v, b).is_gt())
+        {
+            best = Some(v.to_string());
+        }
+    }
+    best.unwrap_or_else(|| panic!("no {prefix} version in {}", lib.display()))
+}
+
+fn dpkg_version(root: &Path, package: &str) -> String {
+    let status = std::fs::read_to_string(root.join("var/lib/dpkg/status")).expect("dpkg status");
+    let block = status
+        .split("\n\n")
+        .find(|b| b.lines().next() == Some(&format!("Package: {package}")))
+        .unwrap_or_else(|| panic!("{package} not installed"));
+    let version = block
+        .lines()
+        .find_map(|l| l.strip_prefix("Version: "))
+        .expect("Version");
+    upstream(version)
+}
+
+/// "2.36-9+deb12u14" -> "2.36"; "1:2.3-1" -> "2.3".
+fn upstream(version: &str) -> String {
+    let v = version.split_once(':').map(|(_, v)| v).unwrap_or(version);
+    v.split('-').next().unwrap_or(v).to_string()
+}
+
+#[test]
+fn catalog_facts_hold_on_a_bookworm_root() {
+    let root = roots().join("minbase-amd64");
+    let lib = root.join("usr/lib/x86_64-linux-gnu");
+    let slim = image("debian:bookworm-slim");
+    let libc = slim.libc.as_ref().expect("libc");
+    assert_eq!(libc.family, "glibc");
+    assert_eq!(libc.version, dpkg_version(&root, "libc6"));
+    for debian12 in catalog()
+        .images
+        .iter()
+        .filter(|i| i.name.ends_with("-debian12"))
+    {
+        if let Some(l) = &debian12.libc {
+            assert_eq!(l.version, libc.version, "{}", debian12.name);
+        }
+    }
+    // Library versions, by readelf on the root's own files.
+    for (soname, prefix) in [
+        ("libstdc++.so.6", "GLIBCXX"),
+        ("libstdc++.so.6", "CXXABI"),
+        ("libgcc_s.so.1", "GCC"),
+    ] {
+        let have = slim.library(soname).unwrap_or_else(|| panic!("{soname}"));
+        assert_eq!(
+            have.versions.get(prefix).map(String::as_str),
+            Some(highest_version(&lib.join(soname), prefix).as_str()),
+            "{soname} {prefix}"
+        );
+        let cc = image("gcr.io/distroless/cc-debian12")
+            .library(soname)
+            .expect("cc");
+        assert_eq!(
+            cc.versions.get(prefix),
+            have.versions.get(prefix),
+            "cc-debian12 {soname}"
+        );
+    }
+    assert!(slim.library("libssl.so.3").is_none() && !lib.join("libssl.so.3").exists());
+    // Every glibc library the catalog names is there (slim carries the whole libc6).
+    for soname in &catalog().glibc_sonames {
+        assert!(lib.join(soname).exists(), "{soname}");
+    }
+    let modules: Vec<String> = std::fs::read_dir(&lib)
+        .unwrap()
+        .filter_map(|e| {
+            let name = e.ok()?.file_name().to_string_lossy().into_owned();
+            Some(
+                name.strip_prefix("libnss_")?
+                    .strip_suffix(".so.2")?
+                    .to_string(),
+            )
+        })
+        .collect();
+    let mut modules = modules;
+    modules.sort();
+    assert_eq!(modules, slim.nss_modules);
+    // nsswitch.conf, word for word.
+    let text = std::fs::read_to_string(root.join("etc/nsswitch.conf")).unwrap();
+    let table: BTreeMap<String, Vec<String>> = text
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let (db, rest) = l.split_once(':')?;
+            Some((
+                db.trim().to_string(),
+                rest.split_whitespace().map(str::to_string).collect(),
+            ))
+        })
+        .collect();
+    assert_eq!(Some(&table), slim.nsswitch.as_ref());
+    assert!(slim.tzdata && root.join("usr/share/zoneinfo/Europe").is_dir());
+    assert!(
+        slim.ca_certificates.is_none() && !root.join("etc/ssl/certs/ca-certificates.crt").exists()
+    );
+    assert!(slim.shell.is_some() && root.join("bin/sh").exists());
+}
+
+// ---------------------------------------------------------------------------------------
+// Proof by running: a root standing for the chosen image, the copy plan applied, the
+// program run in a chroot of it.
+
+/// Copies a host file or directory tree (symlinks followed) to `to`.
+fn copy_tree(from: &Path, to: &Path) {
+    if from.is_dir() {
+        for entry in std::fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            copy_tree(&entry.path(), &to.join(entry.file_name()));
+        }
+    } else if from.exists() {
+        copy(from, to);
+    }
+}
+
+fn write(root: &Path, path: &str, text: &str) {
+    let to = root.join(path.trim_start_matches('/'));
+    std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+    std::fs::write(to, text).unwrap();
+}
+
+/// A root that stands for `base` as the catalog describes it, built from this machine's
+/// Debian packages (glibc 2.36, musl 1.2.3): its C library and loader, the libraries and
+/// files the catalog lists, and what a container engine adds at run time (/etc/hosts).
+fn stand_in(base: &BaseImage, dir: &Path) {
+    let host_lib = Path::new("/usr/lib/x86_64-linux-gnu");
+    let lib_dir = base
+        .library_dir
+        .as_deref()
+        .map(|d| d.replace("{triplet}", "x86_64-linux-gnu"))
+        .unwrap_or_else(|| "/lib".into());
+    if base.is_glibc() {
+        copy(
+            Path::new("/lib64/ld-linux-x86-64.so.2"),
+            &dir.join("lib64/ld-linux-x86-64.so.2"),
+        );
+        let names: Vec<String> = match &base.glibc_libraries {
+            Some(list) => list.clone(),
+            None => catalog().glibc_sonames.clone(),
+        };
+        for name in names {
+            copy(
+                &host_lib.join(&name),
+                &dir.join(lib_dir.trim_start_matches('/')).join(&name),
+            );
+        }
+    }
+    if base.is_musl() {
+        copy(
+            Path::new("/usr/lib/x86_64-linux-musl/libc.so"),
+            &dir.join("lib/ld-musl-x86_64.so.1"),
+        );
+        std::os::unix::fs::symlink("ld-musl-x86_64.so.1", dir.join("lib/libc.musl-x86_64.so.1"))
+            .unwrap();
+    }
+    for lib in &base.libraries {
+        let from = host_lib.join(&lib.soname);
+        if from.exists() {
+            copy(
+                &from,
+                &dir.join(lib_dir.trim_start_matches('/')).join(&lib.soname),
+            );
+        }
+    }
+    for file in ["/etc/passwd", "/etc/group"] {
+        if base.has_file(catalog(), file) && !catalog().runtime_injected.iter().any(|f| f == file) {
+            copy(Path::new(file), &dir.join(file.trim_start_matches('/')));
+        }
+    }
+    if let Some(table) = &base.nsswitch {
+        let text: String = table
+            .iter()
+            .map(|(db, s)| format!("{db}: {}\n", s.join(" ")))
+            .collect();
+        write(dir, "/etc/nsswitch.conf", &text);
+    }
+    if let Some(ca) = &base.ca_certificates {
+        copy(
+            Path::new("/etc/ssl/certs/ca-certificates.crt"),
+            &dir.join(ca.trim_start_matches('/')),
+        );
+    }
+    if base.tzdata {
+        copy_tree(
+            Path::new("/usr/share/zoneinfo"),
+            &dir.join("usr/share/zoneinfo"),
+        );
+    }
+    // The engine's own files.
+    write(dir, "/etc/hosts", "127.0.0.1 localhost\n::1 localhost\n");
+}
+
+/// Runs `program` (an in-root path) in a chroot of `root`; Err when exec itself fails.
+/// A program just copied can be "busy" while another test's fork still holds the copy's
+/// descriptor, so that error is retried.
+fn try_run(root: &Path, program: &str, args: &[&str]) -> std::io::Result<Output> {
+    for _ in 0..50 {
+        match try_run_once(root, program, args) {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => return other,
+        }
+    }
+    try_run_once(root, program, args)
+}
+
+fn try_run_once(root: &Path, program: &str, args: &[&str]) -> std::io::Result<Output> {
+    use std::os::unix::process::CommandExt;
+    let dir = root.to_path_buf();
+    let mut cmd = Command::new(program);
+    cmd.args(args).env_clear();
+    // SAFETY: only chroot(2) and chdir(2) run between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            std::os::unix::fs::chroot(&dir)?;
+            std::env::set_current_dir("/")
+        });
+    }
+    cmd.output()
+}
+
+/// Applies a recommendation: the stand-in root, the added files, the program.
+fn apply(rec: &Recommendation, program: &Path, dir: &Path) -> String {
+    let base = image(rec.base.as_deref().expect("a base"));
+    stand_in(base, dir);
+    for add in &rec.add_files {
+        copy_tree(
+            Path::new(&add.from),
+            &dir.join(add.path.trim_start_matches('/')),
+        );
+    }
+    let at = rec.program_path.clone().expect("program path");
+    copy(program, &dir.join(at.trim_start_matches('/')));
+    at
+}
+
+#[test]
+fn recommendations_run_in_their_images() {
+    if !can_chroot() {
+        return;
+    }
+    let cases: &[(&str, &[&str], &str)] = &[
+        ("hello-gcc", &[], "Hello, world!"),
+        ("hello-gcc-static", &[], "Hello, world!"),
+        ("hello-gcc-static-pie", &[], "Hello, world!"),
+        ("hello-musl", &[], "Hello, world!"),
+        ("hello-musl-static", &[], "Hello, world!"),
+        ("hello-cxx", &[], ""),
+        ("getaddrinfo-gcc-static", &["localhost"], "uid 0 is root"),
+        ("go-hello-nocgo", &[], ""),
+        ("go-net-cgo", &[], "root"),
+    ];
+    for (name, args, expect) in cases {
+        for policy in [Policy::Smallest, Policy::Debuggable, Policy::Distroless] {
+            let program = fixture(name);
+            let rec = advise(&program, policy);
+            if rec.base.is_none() {
+                // No distroless image carries musl, and all of them say `passwd: compat`,
+                // which a static glibc program cannot use.
+                assert!(
+                    policy == Policy::Distroless
+                        && ["hello-musl", "getaddrinfo-gcc-static"].contains(name),
+                    "{name}: {:?}",
+                    rec.why
+                );
+                continue;
+            }
+            let dir = tempfile::tempdir().unwrap();
+            let at = apply(&rec, &program, dir.path());
+            let out = try_run(dir.path(), &at, args).expect("exec");
+            let base = rec.base.as_deref().unwrap_or("?");
+            assert!(
+                out.status.success(),
+                "{name} in {base} ({}): {:?} {}",
+                policy.as_str(),
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert!(
+                String::from_utf8_lossy(&out.stdout).contains(expect),
+                "{name} in {base}"
+            );
+            // And verify agrees.
+            let report = report_in(&dir.path().join(at.trim_start_matches('/')), dir.path());
+            let v = runbase::verify(&report, dir.path());
+            assert!(v.runs, "{name} in {base}: verify says {:?}", v.problems);
+            eprintln!("{name}: {} -> {base}, ran", policy.as_str());
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// verify: failures predicted with their reasons, then confirmed by running.
+
+#[test]
+fn verify_predicts_failures_that_running_confirms() {
+    if !can_chroot() {
+        return;
+    }
+    // A glibc program in a musl image: the interpreter is missing, exec fails with ENOENT.
+    let musl = tempfile::tempdir().unwrap();
+    stand_in(image("alpine:3.22"), musl.path());
+    copy(&fixture("hello-gcc"), &musl.path().join("app/hello"));
+    let report = report_in(&musl.path().join("app/hello"), musl.path());
+    let v = runbase::verify(&report, musl.path());
+    assert!(!v.runs);
+    assert!(
+        v.problems
+            .iter()
+            .any(|p| p.contains("interpreter /lib64/ld-linux-x86-64.so.2 is absent")),
+        "{:?}",
+        v.problems
+    );
+    assert!(
+        v.problems
+            .iter()
+            .any(|p| p.contains("a glibc program; the root has musl"))
+    );
+    let err = try_run(musl.path(), "/app/hello", &[]).expect_err("must not start");
+    assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
+    // The root's musl version, read from its loader, is the package's.
+    let dpkg = Command::new("dpkg-query")
+        .args(["-W", "-f", "${Version}", "musl"])
+        .output()
+        .unwrap();
+    let musl_version = upstream(&String::from_utf8_lossy(&dpkg.stdout));
+    let libc = v.libc.expect("root libc");
+    assert_eq!(
+        (libc.family.as_str(), libc.version.as_deref()),
+        ("musl", Some(musl_version.as_str()))
+    );
+
+    // A glibc floor above the root's glibc: a copy of hello whose version need says 2.99.
+    let minbase = roots().join("minbase-amd64");
+    let bytes = std::fs::read(fixture("hello-gcc")).unwrap();
+    let patched = replace_all(&bytes, b"GLIBC_2.34", b"GLIBC_2.99");
+    let target = minbase.join("tmp/runbase-floor-test");
+    std::fs::write(&target, patched).unwrap();
+    std::fs::set_permissions(&target, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let readelf = Command::new("readelf")
+        .args(["-V", "-W"])
+        .arg(&target)
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&readelf.stdout).contains("GLIBC_2.99"));
+    let report = report_in(&target, &minbase);
+    let v = runbase::verify(&report, &minbase);
+    let root_glibc = dpkg_version(&minbase, "libc6");
+    assert_eq!(
+        v.libc.as_ref().and_then(|l| l.version.clone()),
+        Some(root_glibc.clone())
+    );
+    assert!(!v.runs);
+    assert!(
+        v.problems
+            .iter()
+            .any(|p| p.contains("needs glibc >= 2.99")
+                && p.contains(&format!("glibc is {root_glibc}"))),
+        "{:?}",
+        v.problems
+    );
+    let out = try_run(&minbase, "/tmp/runbase-floor-test", &[]).expect("exec");
+    std::fs::remove_file(&target).unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("GLIBC_2.99' not found"));
+
+    // Static glibc NSS in a distroless/static stand-in: `passwd: compat` and no module.
+    let distroless = tempfile::tempdir().unwrap();
+    stand_in(
+        image("gcr.io/distroless/static-debian12"),
+        distroless.path(),
+    );
+    copy(
+        &fixture("getaddrinfo-gcc-static"),
+        &distroless.path().join("app/prog"),
+    );
+    let report = report_in(&distroless.path().join("app/prog"), distroless.path());
+    let v = runbase::verify(&report, distroless.path());
+    assert!(!v.runs);
+    assert!(
+        v.problems.iter().any(|p| p.contains("`passwd: compat`")),
+        "{:?}",
+        v.problems
+    );
+    let out = try_run(distroless.path(), "/app/prog", &["localhost"]).expect("exec");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // The command says so with exit status 3.
+    #[cfg(feature = "cli")]
+    {
+        let status = Command::new(env!("CARGO_BIN_EXE_runbase"))
+            .args(["verify", "--root"])
+            .arg(musl.path())
+            .arg(musl.path().join("app/hello"))
+            .output()
+            .unwrap();
+        assert_eq!(status.status.code(), Some(3));
+        assert!(String::from_utf8_lossy(&status.stdout).contains("cannot run"));
+    }
+}
+
+fn replace_all(haystack: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
+    assert_eq!(from.len(), to.len());
+    let mut out = haystack.to_vec();
+    let mut i = 0;
+    let mut found = 0;
+    while i + from.len() <= out.len() {
+        if &out[i..i + from.len()] == from {
+            out[i..i + from.len()].copy_from_slice(to);
+            found += 1;
+            i += from.len();
+        } else {
+            i += 1;
+        }
+    }
+    assert!(found > 0);
+    out
+}
+
+#[cfg(feature = "cli")]
+#[test]
+fn command_line_recommend_and_verify() {
+    let runbase = || Command::new(env!("CARGO_BIN_EXE_runbase"));
+    let hello = fixture("hello-gcc");
+    let out = runbase()
+        .args(["recommend", "--json"])
+        .arg(&hello)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let line: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    crate::support::check_value(&line);
+    assert_eq!(line["recommendation"]["base"], "busybox:glibc");
+    assert_eq!(line["recommendation"]["policy"], "smallest");
+    // No --root: the contract keeps `closure` null.
+    assert!(line["closure"].is_null());
+    let alternatives = line["recommendation"]["alternatives"].as_array().unwrap();
+    assert_eq!(alternatives.len(), catalog().images.len());
+    assert!(
+        alternatives
+            .iter()
+            .all(|a| a["estimated_image_bytes"].as_u64().is_some())
+    );
+
+    let out = runbase()
+        .args(["recommend", "--dockerfile", "--policy", "distroless"])
+        .arg(&hello)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("FROM gcr.io/distroless/base"), "{text}");
+    assert!(
+        text.contains("ENTRYPOINT [\"/usr/local/bin/hello-gcc\"]"),
+        "{text}"
+    );
+
+    let out = runbase()
+        .args(["recommend"])
+        .arg(fixture("getaddrinfo-gcc-static"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("base         scratch"), "{text}");
+    assert!(text.contains("/etc/passwd  <-  /etc/passwd"), "{text}");
+
+    let out = runbase()
+        .args(["recommend", "--policy", "tiny"])
+        .arg(&hello)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+
+    // verify against this machine: hello runs here.
+    let out = runbase()
+        .args(["verify", "--json", "--root", "/"])
+        .arg(&hello)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let line: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    crate::support::check_value(&line);
+    assert_eq!(line["verification"]["runs"], true);
+    assert_eq!(line["verification"]["libc"]["family"], "glibc");
+}
