@@ -208,7 +208,15 @@ fn plan_libraries(report: &Report, plan: &mut Plan<'_>) -> bool {
         return false;
     };
     let program = closure_program_path(report);
+    // A DT_NEEDED naming the interpreter is the image's loader.
+    let interpreter_name = report
+        .interpreter
+        .as_deref()
+        .map(|i| i.rsplit('/').next().unwrap_or(i));
     for m in &closure.missing {
+        if Some(m.soname.as_str()) == interpreter_name {
+            continue;
+        }
         if !provided_by_libc(base, catalog, &m.soname) && base.library(&m.soname).is_none() {
             plan.fail(format!(
                 "{} is not in {} and was not found in the build root either",
