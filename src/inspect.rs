@@ -379,23 +379,14 @@ where
     if let Some(load) = load {
         let lossy = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
         *load = LoadInfo {
-            is_64: ident.is_64,
-            big_endian: ident.big_endian,
-            machine: elf.e_machine(),
-            os_abi: ident.os_abi,
-            hard_float: elf.e_flags() & 0x400 != 0,
-            e_type: elf.e_type(),
             interpreter: interpreter_raw.map(lossy),
             needed: needed_text.clone(),
             soname: soname_raw.map(lossy),
             rpath: rpath_raw.map(lossy),
             runpath: runpath_raw.map(lossy),
             nodeflib: dynamic.as_ref().is_some_and(|d| d.nodeflib()),
-            version_needs: version_needs
-                .iter()
-                .map(|n| (lossy(n.file), n.versions.iter().map(|v| lossy(v.name)).collect()))
-                .collect(),
-            defined_versions: Vec::new(),
+            version_needs: LoadInfo::version_needs_of(&version_needs),
+            ..LoadInfo::identity(elf, ident)
         };
     }
     let interpreter = interpreter_raw.map(|i| text(i, "PT_INTERP", &mut warnings));

@@ -7,6 +7,7 @@ use object::elf::{FileHeader32, FileHeader64};
 use object::read::elf::FileHeader;
 use object::{Endianness, ReadRef};
 
+use crate::elf::symbols::VersionNeed;
 use crate::elf::{ElfFile, Ident};
 use crate::error::{Limits, Result};
 use crate::source::FileSource;
@@ -32,7 +33,35 @@ pub(crate) struct LoadInfo {
     pub defined_versions: Vec<String>,
 }
 
+/// ARM's EF_ARM_ABI_FLOAT_HARD: hard-float and soft-float objects do not mix.
+const EF_ARM_ABI_FLOAT_HARD: u32 = 0x400;
+
 impl LoadInfo {
+    /// The identity fields from the file header; the dynamic facts are left empty.
+    pub fn identity<'data, H, R>(elf: &ElfFile<'data, H, R>, ident: Ident) -> LoadInfo
+    where
+        H: FileHeader<Endian = Endianness>,
+        R: ReadRef<'data>,
+    {
+        LoadInfo {
+            is_64: ident.is_64,
+            big_endian: ident.big_endian,
+            machine: elf.e_machine(),
+            os_abi: ident.os_abi,
+            hard_float: elf.e_flags() & EF_ARM_ABI_FLOAT_HARD != 0,
+            e_type: elf.e_type(),
+            ..LoadInfo::default()
+        }
+    }
+
+    /// Version needs as owned text: (library, versions needed from it).
+    pub fn version_needs_of(needs: &[VersionNeed<'_>]) -> Vec<(String, Vec<String>)> {
+        needs
+            .iter()
+            .map(|n| (text(n.file), n.versions.iter().map(|v| text(v.name)).collect()))
+            .collect()
+    }
+
     /// Whether glibc's loader would accept this object for a process of `main`'s ABI:
     /// the same class, byte order, machine and float ABI, an OS ABI of System V or GNU, and
     /// a loadable type (`open_verify` in glibc `elf/dl-load.c`).
@@ -70,15 +99,8 @@ where
     R: ReadRef<'data>,
 {
     let mut info = LoadInfo {
-        is_64: ident.is_64,
-        big_endian: ident.big_endian,
-        machine: elf.e_machine(),
-        os_abi: ident.os_abi,
-        // ARM's EF_ARM_ABI_FLOAT_HARD.
-        hard_float: elf.e_flags() & 0x400 != 0,
-        e_type: elf.e_type(),
         interpreter: elf.interpreter()?.map(text),
-        ..LoadInfo::default()
+        ..LoadInfo::identity(elf, ident)
     };
     let Some(dynamic) = elf.dynamic()? else {
         return Ok(info);
@@ -95,10 +117,7 @@ where
     info.runpath = dynamic.runpath.map(|o| strings.get(o)).transpose()?.map(text);
     // Version data that cannot be read leaves the checks it feeds empty, not the closure.
     if let Ok(needs) = elf.version_needs(&dynamic, &strings) {
-        info.version_needs = needs
-            .iter()
-            .map(|n| (text(n.file), n.versions.iter().map(|v| text(v.name)).collect()))
-            .collect();
+        info.version_needs = LoadInfo::version_needs_of(&needs);
     }
     if let Ok(defined) = elf.version_definitions(&dynamic, &strings) {
         info.defined_versions = defined.into_iter().map(text).collect();
