@@ -111,7 +111,7 @@ macro_rules! parser_modules {
 }
 
 parser_modules!(
-    classify, elf, inspect, libc, needs, resolve, size, toolchain, verify
+    classify, elf, inspect, libc, needs, resolve, size, toolchain, verify, version
 );
 pub mod bases;
 mod error;

@@ -75,6 +75,7 @@ fn dlopen_notes(input: &NeedsInput<'_>, out: &mut Vec<Need>) {
             _ => Certainty::Likely,
         };
         let Some(first) = note.sonames.first() else { continue };
+        let Some(path) = input.named_library_path(first) else { continue };
         let name = note.feature.clone().unwrap_or_else(|| first.clone());
         let summary = match &note.description {
             Some(d) => format!("loads {first} at run time ({d})"),
@@ -85,9 +86,9 @@ fn dlopen_notes(input: &NeedsInput<'_>, out: &mut Vec<Need>) {
         let mut need = NeedBuilder::new("dlopen", name, certainty, summary)
             .evidence(format!(".note.dlopen entry, priority {}", note.priority));
         need = if certainty == Certainty::Required {
-            need.required_when(input.library_path(first), condition)
+            need.required_when(path, condition)
         } else {
-            need.optional_when(input.library_path(first), condition)
+            need.optional_when(path, condition)
         };
         out.push(need.build());
     }
@@ -113,13 +114,10 @@ fn dlopen_heuristic(input: &NeedsInput<'_>, out: &mut Vec<Need>) {
         if noted.contains(&name) {
             continue;
         }
-        let path = if name.starts_with('/') {
-            name.clone()
-        } else {
-            input.library_path(name)
-        };
-        need = need.optional(path, None);
-        any = true;
+        if let Some(path) = input.named_library_path(name) {
+            need = need.optional(path, None);
+            any = true;
+        }
     }
     if any {
         out.push(need.build());

@@ -35,11 +35,29 @@ pub(crate) struct NeedsInput<'a> {
 }
 
 impl NeedsInput<'_> {
-    /// Where Debian-based images keep shared libraries for this machine.
-    pub fn library_path(&self, soname: &str) -> String {
+    /// Where Debian-based images keep one of the libraries these rules know by name.
+    pub fn library_path(&self, soname: &'static str) -> String {
+        self.in_library_dir(soname)
+    }
+
+    /// Where a library named by the file itself is looked for: an absolute path as
+    /// written, a plain name in the library directory. Such names are untrusted: anything
+    /// else (`..`, a relative path, control characters) gives `None`, so no need can point
+    /// outside the library directories.
+    pub fn named_library_path(&self, name: &str) -> Option<String> {
+        let plain = |part: &str| {
+            !part.is_empty() && part != "." && part != ".." && !part.chars().any(char::is_control)
+        };
+        if let Some(rest) = name.strip_prefix('/') {
+            return rest.split('/').all(plain).then(|| name.to_string());
+        }
+        (plain(name) && !name.contains('/')).then(|| self.in_library_dir(name))
+    }
+
+    fn in_library_dir(&self, name: &str) -> String {
         match self.triplet {
-            Some(triplet) => format!("/usr/lib/{triplet}/{soname}"),
-            None => soname.to_string(),
+            Some(triplet) => format!("/usr/lib/{triplet}/{name}"),
+            None => name.to_string(),
         }
     }
 
@@ -52,16 +70,10 @@ impl NeedsInput<'_> {
     /// a dynamic file whose floor is below 2.34, or whose floor is unknown.
     pub fn may_run_on_glibc_before_2_34(&self) -> bool {
         match self.glibc_floor {
-            Some(floor) => version_below(floor, &[2, 34]),
+            Some(floor) => crate::version::compare_dotted(floor, "2.34").is_lt(),
             None => true,
         }
     }
-}
-
-/// Whether a dotted version is below `than`.
-pub(crate) fn version_below(version: &str, than: &[u32]) -> bool {
-    let parts: Vec<u32> = version.split('.').filter_map(|p| p.parse().ok()).collect();
-    parts.as_slice() < than
 }
 
 /// Builds one need.
@@ -177,18 +189,4 @@ pub(crate) fn debian_triplet(e_machine: u16, is_64: bool, big_endian: bool, hard
         (258, true, false) => "loongarch64-linux-gnu",
         _ => return None,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn versions_compare_numerically() {
-        assert!(version_below("2.17", &[2, 34]));
-        assert!(version_below("2.33", &[2, 34]));
-        assert!(!version_below("2.34", &[2, 34]));
-        assert!(!version_below("2.36", &[2, 34]));
-        assert!(!version_below("3.0", &[2, 34]));
-    }
 }

@@ -441,7 +441,7 @@ fn uclibc_dynamic_file() {
 fn dlopen_note_metadata() {
     let mut synth = Synth::new(true, false);
     synth.e_type = 3;
-    let payload = br#"[{"feature":"zstd","description":"Zstandard compression","priority":"required","soname":["libzstd.so.1"]},{"feature":"idn","priority":"suggested","soname":["libidn2.so.0","libidn.so.12"]}]"#;
+    let payload = br#"[{"feature":"zstd","description":"Zstandard compression","priority":"required","soname":["libzstd.so.1"]},{"feature":"idn","priority":"suggested","soname":["libidn2.so.0","libidn.so.12"]},{"feature":"escape","priority":"required","soname":["../../../root/.ssh/id_rsa"]},{"feature":"dots","priority":"required","soname":["/usr/lib/../../etc/shadow"]}]"#;
     let mut note = Vec::new();
     synth.u32(&mut note, 4);
     let mut desc = payload.to_vec();
@@ -489,6 +489,17 @@ fn dlopen_note_metadata() {
         .expect("zstd need");
     assert_eq!(zstd.certainty, runbase::report::Certainty::Required);
     assert_eq!(zstd.files[0].path, "/usr/lib/x86_64-linux-gnu/libzstd.so.1");
+    // Names that climb out of the library directories name no file to provide.
+    for hostile in ["escape", "dots"] {
+        assert!(
+            !report
+                .needs
+                .iter()
+                .any(|n| n.name.as_deref() == Some(hostile)),
+            "{hostile}: {:?}",
+            report.needs
+        );
+    }
     assert!(zstd.files[0].required);
     let idn = report
         .needs
