@@ -368,6 +368,18 @@ pub struct NeedFile {
     pub condition: Option<Text>,
 }
 
+impl NeedFile {
+    /// The version X of a `glibc < X ...` condition: the file matters only with a glibc
+    /// older than X (NSS modules before 2.34).
+    pub fn glibc_below(&self) -> Option<&str> {
+        self.condition
+            .as_deref()?
+            .strip_prefix("glibc < ")?
+            .split_whitespace()
+            .next()
+    }
+}
+
 /// The shared-library closure inside a root filesystem.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
@@ -375,6 +387,9 @@ pub struct NeedFile {
 pub struct Closure {
     /// The root directory.
     pub root: String,
+    /// The file's own path inside the root (its `$ORIGIN`): where it lies under the root,
+    /// else its absolute path, as a file about to be copied there.
+    pub file_in_root: String,
     /// The program interpreter inside the root.
     pub interpreter: Option<ClosureInterpreter>,
     /// Every library found.

@@ -5,9 +5,13 @@
 
 use std::path::Path;
 
-use crate::bases::{catalog, compare_versions};
-use crate::report::{Certainty, LibcFamily, Need, Report, RootLibc, Verification};
-use crate::resolve::root::Root;
+use crate::bases::catalog;
+use crate::error::Limits;
+use crate::needs::debian_triplet;
+use crate::report::{Certainty, Endian, LibcFamily, Need, NeedFile, Report, RootLibc, Verification};
+use crate::resolve::basename;
+use crate::resolve::root::{Root, join_path, parent};
+use crate::version::compare_dotted;
 
 /// The most bytes read of a root's libc or loader to find its version.
 const MAX_LIBC_BYTES: u64 = 32 << 20;
@@ -28,7 +32,8 @@ pub fn verify(report: &Report, root: &Path) -> Verification {
     let r = Root::new(root);
     let mut problems = Vec::new();
     let mut notes = Vec::new();
-    let libc = root_libc(&r, report.platform.as_deref());
+    let dirs = library_dirs(report);
+    let libc = root_libc(&r, report, &dirs);
     match &libc {
         Some(l) => notes.push(format!(
             "the root's C library: {} {} ({})",
@@ -68,7 +73,7 @@ pub fn verify(report: &Report, root: &Path) -> Verification {
         (&report.libc.glibc_required, &libc)
     {
         if dynamic && family == "glibc" {
-            if compare_versions(floor, have).is_gt() {
+            if compare_dotted(floor, have).is_gt() {
                 problems.push(format!(
                     "needs glibc >= {floor} (set by {}); the root's glibc is {have}",
                     report.libc.glibc_floor_symbols.join(", ")
@@ -111,12 +116,18 @@ pub fn verify(report: &Report, root: &Path) -> Verification {
         notes.push("libraries not resolved (no closure in the report)".into());
     }
 
-    let is_static = !dynamic;
-    for need in &report.needs {
-        if need.certainty == Certainty::Possible {
-            continue;
-        }
-        check_need(&r, need, is_static, &mut problems, &mut notes);
+    let checker = NeedChecker {
+        r: &r,
+        report,
+        dirs: &dirs,
+        is_static: !dynamic,
+        glibc: libc
+            .as_ref()
+            .filter(|l| l.family == "glibc")
+            .and_then(|l| l.version.clone()),
+    };
+    for need in report.needs.iter().filter(|n| n.certainty != Certainty::Possible) {
+        checker.check(need, &mut problems, &mut notes);
     }
 
     Verification {
@@ -139,130 +150,168 @@ fn exists(r: &Root, path: &str) -> bool {
     r.canonical(path.trim_end_matches('/')).is_ok()
 }
 
-fn check_need(r: &Root, need: &Need, is_static: bool, problems: &mut Vec<String>, notes: &mut Vec<String>) {
-    let injected = &catalog().runtime_injected;
-    let label = label(need);
-    match need.kind.as_ref() {
-        "shell" => {
-            if !exists(r, "/bin/sh") {
-                problems.push(format!("{label}: /bin/sh is missing ({})", need.summary));
-            }
-        }
-        "ca_certificates" => {
-            if !CA_BUNDLES.iter().any(|p| exists(r, p)) && !exists(r, "/etc/ssl/certs/") {
-                problems.push(format!("{label}: no CA bundle ({})", need.summary));
-            }
-        }
-        kind => {
-            for f in need.files.iter().filter(|f| f.required) {
-                let path: &str = f.path.as_ref();
-                if injected.iter().any(|i| i == path) {
-                    notes.push(format!("{path}: created by the container engine at run time"));
-                    continue;
+/// Checks hidden needs against the files a root really has.
+struct NeedChecker<'a> {
+    r: &'a Root,
+    report: &'a Report,
+    dirs: &'a [String],
+    is_static: bool,
+    /// The root's glibc version, when it has one.
+    glibc: Option<String>,
+}
+
+impl NeedChecker<'_> {
+    fn check(&self, need: &Need, problems: &mut Vec<String>, notes: &mut Vec<String>) {
+        let r = self.r;
+        let label = label(need);
+        match need.kind.as_ref() {
+            "shell" => {
+                if !exists(r, "/bin/sh") {
+                    problems.push(format!("{label}: /bin/sh is missing ({})", need.summary));
                 }
-                if kind == "dlopen" || kind == "libgcc_s" {
-                    // A library: anywhere the loader looks is fine, so check its name.
-                    let name = path.rsplit('/').next().unwrap_or(path);
-                    if !library_present(r, name) {
-                        problems.push(format!("{label}: {name} is missing ({})", need.summary));
+            }
+            "ca_certificates" => {
+                let bundle = CA_BUNDLES.iter().any(|p| exists(r, p));
+                if !bundle && r.list("/etc/ssl/certs").is_empty() {
+                    problems.push(format!("{label}: no CA bundle ({})", need.summary));
+                }
+            }
+            kind => {
+                let injected = &catalog().runtime_injected;
+                for f in need.files.iter().filter(|f| f.required && self.condition_holds(f)) {
+                    let path: &str = f.path.as_ref();
+                    if injected.iter().any(|i| i == path) {
+                        notes.push(format!("{path}: created by the container engine at run time"));
+                    } else if basename(path).contains(".so") {
+                        // A library: anywhere the loader looks will do.
+                        let name = basename(path);
+                        if !self.library_present(name) {
+                            problems.push(format!("{label}: {name} is missing ({})", need.summary));
+                        }
+                    } else if !exists(r, path) {
+                        problems.push(format!("{label}: {path} is missing ({})", need.summary));
                     }
-                    continue;
                 }
-                if !exists(r, path) {
-                    problems.push(format!("{label}: {path} is missing ({})", need.summary));
-                }
-            }
-            if kind == "nss" {
-                if let Some(db) = need.name.as_deref() {
-                    check_nsswitch(r, db, is_static, &label, problems);
+                if kind == "nss" {
+                    if let Some(db) = need.name.as_deref() {
+                        self.check_nsswitch(db, &label, problems);
+                    }
                 }
             }
         }
     }
-}
 
-/// The services the root's nsswitch.conf names for `db` must be usable by the program.
-fn check_nsswitch(r: &Root, db: &str, is_static: bool, label: &str, problems: &mut Vec<String>) {
-    let Some(text) = r.read("/etc/nsswitch.conf", 1 << 20) else {
-        return; // glibc's defaults: files (and dns for hosts), built in since 2.34.
-    };
-    let text = String::from_utf8_lossy(&text);
-    let Some(services) = text.lines().find_map(|line| {
-        let line = line.split('#').next().unwrap_or("");
-        let (name, rest) = line.split_once(':')?;
-        (name.trim() == db).then(|| {
-            rest.split_whitespace()
-                .filter(|w| !w.starts_with('['))
-                .map(str::to_string)
-                .collect::<Vec<_>>()
+    /// `glibc < X` holds for a root glibc older than X, and always for a static program
+    /// (linked with a glibc of unknown age); other conditions are taken as holding.
+    fn condition_holds(&self, file: &NeedFile) -> bool {
+        let Some(bound) = file.glibc_below() else {
+            return true;
+        };
+        match (&self.glibc, self.is_static) {
+            (Some(have), false) => compare_dotted(have, bound).is_lt(),
+            _ => true,
+        }
+    }
+
+    /// The services the root's nsswitch.conf names for `db` must be usable by the program.
+    fn check_nsswitch(&self, db: &str, label: &str, problems: &mut Vec<String>) {
+        let Some(text) = self.r.read("/etc/nsswitch.conf", 1 << 20) else {
+            return; // glibc's defaults: files (and dns for hosts), built in since 2.34.
+        };
+        let text = String::from_utf8_lossy(&text);
+        let Some(services) = text.lines().find_map(|line| {
+            let line = line.split('#').next().unwrap_or("");
+            let (name, rest) = line.split_once(':')?;
+            (name.trim() == db).then(|| {
+                rest.split_whitespace()
+                    .filter(|w| !w.starts_with('['))
+                    .map(str::to_string)
+                    .collect::<Vec<_>>()
+            })
+        }) else {
+            return;
+        };
+        let builtin = |s: &str| s == "files" || (s == "dns" && db == "hosts");
+        let usable = services.iter().any(|s| {
+            builtin(s) || (!self.is_static && self.library_present(&format!("libnss_{s}.so.2")))
+        });
+        if !usable {
+            problems.push(format!(
+                "{label}: the root's nsswitch.conf says `{db}: {}`{}",
+                services.join(" "),
+                if self.is_static {
+                    "; a static glibc program has only the built-in files and dns services"
+                } else {
+                    " and the root has no such NSS module"
+                }
+            ));
+        }
+    }
+
+    /// Whether a library of this name, built for the program's machine and class, is in
+    /// one of the directories the loader searches.
+    fn library_present(&self, name: &str) -> bool {
+        let elf = &self.report.elf;
+        self.dirs.iter().any(|dir| {
+            let Ok(found) = self.r.file(&join_path(dir, name)) else {
+                return false;
+            };
+            crate::resolve::object::read(&self.r.host(&found), &Limits::default())
+                .is_ok_and(|info| info.machine == elf.e_machine && info.is_64 == (elf.class == 64))
         })
-    }) else {
-        return;
-    };
-    let builtin = |s: &str| s == "files" || (s == "dns" && db == "hosts");
-    let usable = services.iter().any(|s| {
-        builtin(s) || (!is_static && library_present(r, &format!("libnss_{s}.so.2")))
-    });
-    if !usable {
-        problems.push(format!(
-            "{label}: the root's nsswitch.conf says `{db}: {}`{}",
-            services.join(" "),
-            if is_static {
-                "; a static glibc program has only the built-in files and dns services"
-            } else {
-                " and the root has no such NSS module"
-            }
-        ));
     }
 }
 
-/// Whether a library of this name is in one of the usual library directories.
-fn library_present(r: &Root, name: &str) -> bool {
-    library_dirs().iter().any(|d| r.file(&format!("{d}/{name}")).is_ok())
-}
-
-fn library_dirs() -> Vec<String> {
-    let mut dirs: Vec<String> = ["/lib", "/usr/lib", "/lib64", "/usr/lib64", "/usr/local/lib"]
-        .iter()
-        .map(|d| d.to_string())
-        .collect();
-    for t in TRIPLETS {
+/// Where the root's loader looks for libraries: its own default directories (from the
+/// closure's search), where the closure found libraries, and the Debian multiarch and
+/// plain directories for the program's ABI.
+fn library_dirs(report: &Report) -> Vec<String> {
+    let mut dirs: Vec<String> = Vec::new();
+    if let Some(closure) = &report.closure {
+        if let Some(search) = &closure.search {
+            dirs.extend(search.default_dirs.iter().cloned());
+        }
+        dirs.extend(closure.libraries.iter().map(|l| parent(&l.path)));
+    }
+    let elf = &report.elf;
+    // Container images for linux/arm are hard-float.
+    if let Some(t) = debian_triplet(elf.e_machine, elf.class == 64, elf.endian == Endian::Big, true) {
         dirs.push(format!("/lib/{t}"));
         dirs.push(format!("/usr/lib/{t}"));
     }
+    dirs.extend(["/lib", "/usr/lib", "/lib64", "/usr/lib64"].map(String::from));
+    let mut seen = std::collections::HashSet::new();
+    dirs.retain(|d| seen.insert(d.clone()));
     dirs
 }
 
-const TRIPLETS: &[&str] = &[
-    "x86_64-linux-gnu",
-    "aarch64-linux-gnu",
-    "arm-linux-gnueabihf",
-    "i386-linux-gnu",
-    "powerpc64le-linux-gnu",
-    "s390x-linux-gnu",
-    "riscv64-linux-gnu",
-    "mips64el-linux-gnuabi64",
-];
-
-/// The root's C library: glibc's `libc.so.6` (its banner names the version), else musl's
-/// loader (`/lib/ld-musl-<arch>.so.1`, which holds its version string).
-fn root_libc(r: &Root, platform: Option<&str>) -> Option<RootLibc> {
-    let triplet = platform.and_then(crate::bases::triplet);
-    let mut dirs: Vec<String> = triplet
-        .into_iter()
-        .flat_map(|t| [format!("/lib/{t}"), format!("/usr/lib/{t}")])
-        .collect();
-    dirs.extend(library_dirs());
-    for dir in &dirs {
-        let path = format!("{dir}/libc.so.6");
-        if let Ok(canonical) = r.file(&path) {
-            let version = r.read(&canonical, MAX_LIBC_BYTES).and_then(|b| glibc_version(&b));
-            return Some(RootLibc {
-                family: "glibc".into(),
-                version,
-                path: canonical,
-            });
+/// The root's C library: the one the program loads (its closure's `libc.so.6`, or its
+/// musl loader), else whatever the root has: glibc's `libc.so.6` (its banner names the
+/// version), then a musl loader `/lib/ld-musl-<arch>.so.1` (which holds its version).
+fn root_libc(r: &Root, report: &Report, dirs: &[String]) -> Option<RootLibc> {
+    let glibc_at = |path: String| RootLibc {
+        family: "glibc".into(),
+        version: r.read(&path, MAX_LIBC_BYTES).and_then(|b| glibc_version(&b)),
+        path,
+    };
+    let musl_at = |path: String| RootLibc {
+        family: "musl".into(),
+        version: r.read(&path, MAX_LIBC_BYTES).and_then(|b| musl_version(&b)),
+        path,
+    };
+    let closure = report.closure.as_ref();
+    if let Some(lib) = closure.and_then(|c| c.libraries.iter().find(|l| l.soname == "libc.so.6")) {
+        return Some(glibc_at(lib.path.clone()));
+    }
+    if let Some(interp) = report.interpreter.as_deref() {
+        if basename(interp).starts_with("ld-musl-") {
+            if let Ok(found) = r.file(interp) {
+                return Some(musl_at(found));
+            }
         }
+    }
+    if let Some(found) = dirs.iter().find_map(|d| r.file(&join_path(d, "libc.so.6")).ok()) {
+        return Some(glibc_at(found));
     }
     let mut loaders: Vec<String> = r
         .list("/lib")
@@ -270,14 +319,8 @@ fn root_libc(r: &Root, platform: Option<&str>) -> Option<RootLibc> {
         .filter(|n| n.starts_with("ld-musl-") && n.ends_with(".so.1"))
         .collect();
     loaders.sort();
-    let loader = loaders.first()?;
-    let canonical = r.file(&format!("/lib/{loader}")).ok()?;
-    let version = r.read(&canonical, MAX_LIBC_BYTES).and_then(|b| musl_version(&b));
-    Some(RootLibc {
-        family: "musl".into(),
-        version,
-        path: canonical,
-    })
+    let found = r.file(&join_path("/lib", loaders.first()?)).ok()?;
+    Some(musl_at(found))
 }
 
 /// glibc's banner: "... stable release version 2.36." (or "release version").

@@ -188,44 +188,7 @@ pub fn catalog() -> &'static Catalog {
 
 /// Whether dotted version `a` is above `b`, comparing numbers part by part (`2.38 > 2.4`).
 pub fn version_greater(a: &str, b: &str) -> bool {
-    compare_versions(a, b) == std::cmp::Ordering::Greater
-}
-
-/// Compares dotted versions numerically; a non-numeric part compares as text.
-pub fn compare_versions(a: &str, b: &str) -> std::cmp::Ordering {
-    let mut left = a.split('.');
-    let mut right = b.split('.');
-    loop {
-        match (left.next(), right.next()) {
-            (None, None) => return std::cmp::Ordering::Equal,
-            (Some(_), None) => return std::cmp::Ordering::Greater,
-            (None, Some(_)) => return std::cmp::Ordering::Less,
-            (Some(x), Some(y)) => {
-                let order = match (x.parse::<u64>(), y.parse::<u64>()) {
-                    (Ok(x), Ok(y)) => x.cmp(&y),
-                    _ => x.cmp(y),
-                };
-                if order != std::cmp::Ordering::Equal {
-                    return order;
-                }
-            }
-        }
-    }
-}
-
-/// The multiarch triplet of an OCI platform (Debian's names).
-pub fn triplet(platform: &str) -> Option<&'static str> {
-    Some(match platform {
-        "linux/amd64" => "x86_64-linux-gnu",
-        "linux/arm64" => "aarch64-linux-gnu",
-        "linux/arm" => "arm-linux-gnueabihf",
-        "linux/386" => "i386-linux-gnu",
-        "linux/ppc64le" => "powerpc64le-linux-gnu",
-        "linux/s390x" => "s390x-linux-gnu",
-        "linux/riscv64" => "riscv64-linux-gnu",
-        "linux/mips64le" => "mips64el-linux-gnuabi64",
-        _ => return None,
-    })
+    crate::version::compare_dotted(a, b).is_gt()
 }
 
 /// musl's loader path for an OCI platform.
@@ -271,7 +234,5 @@ mod tests {
             "CXXABI_1.3.15".to_string(),
         ];
         assert_eq!(lib.lacks(&needed), vec!["GLIBCXX_3.4.32"]);
-        assert!(version_greater("2.38", "2.4"));
-        assert!(!version_greater("2.36", "2.36"));
     }
 }

@@ -13,8 +13,8 @@ mod evaluate;
 use std::path::Path;
 use std::str::FromStr;
 
-pub(crate) use catalog::triplet;
-pub use catalog::{BaseImage, BaseLibc, BaseLibrary, Catalog, catalog, compare_versions};
+pub use crate::version::compare_dotted as compare_versions;
+pub use catalog::{BaseImage, BaseLibc, BaseLibrary, Catalog, catalog};
 
 use crate::report::{Alternative, Recommendation, Report};
 use crate::resolve::root::Root;
@@ -40,6 +40,15 @@ impl Policy {
             Policy::Smallest => "smallest",
             Policy::Debuggable => "debuggable",
             Policy::Distroless => "distroless",
+        }
+    }
+
+    /// What the policy looks for, for sentences such as "the smallest image with a shell".
+    fn wants(self) -> &'static str {
+        match self {
+            Policy::Smallest => "image",
+            Policy::Debuggable => "image with a shell",
+            Policy::Distroless => "distroless image",
         }
     }
 
@@ -89,13 +98,14 @@ pub fn recommend(report: &Report, options: &RecommendOptions<'_>) -> Recommendat
     let build_root = Root::new(options.build_root);
     let program_from = match (options.program_from, &report.closure) {
         (Some(p), _) => p.to_string(),
-        (None, Some(_)) => evaluate::closure_program_path(report),
+        (None, Some(closure)) => closure.file_in_root.clone(),
         (None, None) => absolute(&report.path),
     };
     let ctx = Context {
         catalog,
         build_root: &build_root,
         program_from: &program_from,
+        sizes: Default::default(),
     };
 
     let mut evaluated: Vec<(&BaseImage, evaluate::Evaluation)> = catalog
@@ -144,13 +154,9 @@ pub fn recommend(report: &Report, options: &RecommendOptions<'_>) -> Recommendat
     let (base, add_files, dockerfile, program_path) = match chosen {
         Some((base, e)) => {
             why.push(format!(
-                "{} is the {} image that can run it ({})",
+                "{} is the smallest supported {} that can run it ({})",
                 base.name,
-                match options.policy {
-                    Policy::Smallest => "smallest",
-                    Policy::Debuggable => "smallest with a shell",
-                    Policy::Distroless => "smallest distroless",
-                },
+                options.policy.wants(),
                 match e.verdict {
                     Verdict::Works => "as is".to_string(),
                     _ => format!("with {} file(s) added", e.add_files.len()),
@@ -167,12 +173,8 @@ pub fn recommend(report: &Report, options: &RecommendOptions<'_>) -> Recommendat
         }
         None => {
             why.push(format!(
-                "no {} catalog image can run it",
-                match options.policy {
-                    Policy::Smallest => "supported",
-                    Policy::Debuggable => "supported image with a shell among the",
-                    Policy::Distroless => "supported distroless",
-                }
+                "no supported catalog {} can run it",
+                options.policy.wants()
             ));
             (None, Vec::new(), None, None)
         }

@@ -284,8 +284,10 @@ impl Resolver {
         main: crate::error::Result<LoadInfo>,
         want_tree: bool,
     ) -> (Closure, ClosureTree) {
+        let in_root = self.in_root_path(file);
         let mut closure = Closure {
             root: self.root.dir().to_string_lossy().into_owned(),
+            file_in_root: in_root.clone(),
             interpreter: None,
             libraries: Vec::new(),
             missing: Vec::new(),
@@ -300,7 +302,6 @@ impl Resolver {
         };
         let main_info = Arc::new(main_info);
         closure.version_needs = version_needs_of(&main_info);
-        let in_root = self.in_root_path(file);
         let flavor = flavor_of(&main_info);
         let mut loaded: Vec<Loaded> = vec![Loaded {
             names: main_info.soname.iter().cloned().collect(),
@@ -528,7 +529,7 @@ fn version_needs_of(info: &LoadInfo) -> Vec<VersionNeed> {
         .collect()
 }
 
-fn basename(path: &str) -> &str {
+pub(crate) fn basename(path: &str) -> &str {
     path.rsplit('/').next().unwrap_or(path)
 }
 

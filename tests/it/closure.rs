@@ -15,7 +15,7 @@ use std::process::Command;
 use runbase::report::Closure;
 use runbase::{Limits, ResolveOptions, Resolver};
 
-use crate::support::{fixture, readelf};
+use crate::support::{can_chroot, copy, fixture, readelf, roots, run_in_root};
 
 /// What the loader printed: DT_NEEDED name -> path (None: not found).
 type Trace = BTreeMap<String, Option<String>>;
@@ -34,53 +34,6 @@ fn parse_trace(text: &str) -> Trace {
         }
     }
     out
-}
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .map(|l| l.split_whitespace().nth(2) == Some("0"))
-        })
-        .unwrap_or(false)
-}
-
-pub(crate) fn can_chroot() -> bool {
-    if is_root() {
-        return true;
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "the loader oracle needs root in CI"
-    );
-    eprintln!("loader-oracle tests skipped: not root");
-    false
-}
-
-/// Runs `program` (an in-root path) inside `root`, with only `env`. The chroot happens in
-/// the child before exec, so the environment reaches the program (a `chroot` binary would
-/// itself be traced by LD_TRACE_LOADED_OBJECTS).
-pub(crate) fn run_in_root(
-    root: &Path,
-    program: &str,
-    args: &[&str],
-    env: &[(&str, &str)],
-) -> std::process::Output {
-    use std::os::unix::process::CommandExt;
-    let root = root.to_path_buf();
-    let mut cmd = Command::new(program);
-    cmd.args(args).env_clear().envs(env.iter().copied());
-    // SAFETY: the closure runs in the forked child before exec and only calls chroot(2) and
-    // chdir(2), which are async-signal-safe.
-    unsafe {
-        cmd.pre_exec(move || {
-            std::os::unix::fs::chroot(&root)?;
-            std::env::set_current_dir("/")
-        });
-    }
-    cmd.output().expect("run in the root")
 }
 
 /// The real glibc loader's answer, in the root.
@@ -159,12 +112,6 @@ fn resolver(root: &Path, ld_library_path: Option<&str>) -> Resolver {
     let mut options = ResolveOptions::default();
     options.ld_library_path = ld_library_path.map(|p| p.split(':').map(str::to_string).collect());
     Resolver::new(root, &Limits::default(), &options)
-}
-
-pub(crate) fn copy(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to.parent().unwrap()).unwrap();
-    std::fs::copy(from, to)
-        .unwrap_or_else(|e| panic!("{} -> {}: {e}", from.display(), to.display()));
 }
 
 /// A root holding this host's glibc loader and libc, at real (not symlinked) paths.
@@ -445,7 +392,17 @@ fn debian_minbase_root_matches_its_loader() {
     for file in &files {
         let theirs = glibc_trace(&root, LOADER, file, None);
         if theirs.is_empty() {
-            continue; // static programs and the loader itself
+            // Only files with nothing to load but the loader may leave it silent (static
+            // programs, the loader itself, libc.so.6).
+            let elf = readelf(&root.join(file.trim_start_matches('/')));
+            assert!(
+                elf.needed
+                    .iter()
+                    .all(|n| n.starts_with("ld-") || n.starts_with("ld64")),
+                "{file}: the loader printed nothing for {:?}",
+                elf.needed
+            );
+            continue;
         }
         let closure = resolver.closure(&root.join(file.trim_start_matches('/')));
         let canon = |p: &str| {
@@ -491,6 +448,14 @@ fn foreign_roots_match_their_loaders_under_qemu() {
                 .expect("qemu-user-static (scripts/test-all installs it)");
             let theirs = parse_trace(&String::from_utf8_lossy(&out.stdout));
             if theirs.is_empty() {
+                let elf = readelf(&root.join(file.trim_start_matches('/')));
+                assert!(
+                    elf.needed
+                        .iter()
+                        .all(|n| n.starts_with("ld-") || n.starts_with("ld64")),
+                    "{file}: the loader printed nothing for {:?}",
+                    elf.needed
+                );
                 continue;
             }
             let closure = resolver.closure(&root.join(file.trim_start_matches('/')));
@@ -581,26 +546,6 @@ fn musl_rules_match_its_loader() {
         "{:?}",
         c.libraries
     );
-}
-
-pub(crate) fn roots() -> PathBuf {
-    let dir = std::env::var_os("RUNBASE_ROOTS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/runbase-roots")
-        });
-    if !dir.join("minbase-amd64/.complete").exists() {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/roots/build.sh");
-        let status = Command::new("bash")
-            .arg(script)
-            .status()
-            .expect("tests/roots/build.sh");
-        assert!(
-            status.success(),
-            "tests/roots/build.sh failed (needs root, debootstrap, the Debian mirror)"
-        );
-    }
-    dir
 }
 
 /// Every regular ELF file in a root, as in-root paths.

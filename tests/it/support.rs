@@ -157,6 +157,110 @@ pub fn corpus() -> Option<(PathBuf, Vec<PathBuf>)> {
 }
 
 // ---------------------------------------------------------------------------------------
+// Running things inside root filesystems (chroot needs root).
+
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .map(|l| l.split_whitespace().nth(2) == Some("0"))
+        })
+        .unwrap_or(false)
+}
+
+/// Whether the tests that chroot can run: true as root; otherwise they fail, unless
+/// RUNBASE_SKIP_CHROOT=1 says to skip them on purpose.
+pub fn can_chroot() -> bool {
+    if is_root() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("RUNBASE_SKIP_CHROOT").is_some(),
+        "this test runs programs in a chroot and needs root (the README's test command runs \
+         as root); set RUNBASE_SKIP_CHROOT=1 to skip it on purpose"
+    );
+    eprintln!("chroot test skipped on request (RUNBASE_SKIP_CHROOT)");
+    false
+}
+
+/// Runs `program` (an in-root path) inside `root` with only `env`; Err when exec itself
+/// fails. The chroot happens in the child before exec, so the environment reaches the
+/// program (a `chroot` binary would itself be traced by LD_TRACE_LOADED_OBJECTS). A program
+/// just copied can be "busy" while another test's fork still holds the copy's descriptor,
+/// so that error is retried.
+pub fn try_run_in_root(
+    root: &Path,
+    program: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> std::io::Result<std::process::Output> {
+    use std::os::unix::process::CommandExt;
+    let run = || {
+        let dir = root.to_path_buf();
+        let mut cmd = Command::new(program);
+        cmd.args(args).env_clear().envs(env.iter().copied());
+        // SAFETY: only chroot(2) and chdir(2), async-signal-safe, run between fork and exec.
+        unsafe {
+            cmd.pre_exec(move || {
+                std::os::unix::fs::chroot(&dir)?;
+                std::env::set_current_dir("/")
+            });
+        }
+        cmd.output()
+    };
+    for _ in 0..50 {
+        match run() {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => return other,
+        }
+    }
+    run()
+}
+
+/// [`try_run_in_root`] for programs that must start.
+pub fn run_in_root(
+    root: &Path,
+    program: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> std::process::Output {
+    try_run_in_root(root, program, args, env)
+        .unwrap_or_else(|e| panic!("run {program} in {}: {e}", root.display()))
+}
+
+/// Copies a host file (following symbolic links) to `to`, creating its directory.
+pub fn copy(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+    std::fs::copy(from, to)
+        .unwrap_or_else(|e| panic!("{} -> {}: {e}", from.display(), to.display()));
+}
+
+/// The cached root filesystems of tests/roots/build.sh (built on first use).
+pub fn roots() -> PathBuf {
+    let dir = std::env::var_os("RUNBASE_ROOTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/runbase-roots")
+        });
+    if !dir.join("minbase-amd64/.complete").exists() {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/roots/build.sh");
+        let status = Command::new("bash")
+            .arg(script)
+            .status()
+            .expect("tests/roots/build.sh");
+        assert!(
+            status.success(),
+            "tests/roots/build.sh failed (needs root, debootstrap, the Debian mirror)"
+        );
+    }
+    dir
+}
+
+// ---------------------------------------------------------------------------------------
 // readelf: the independent oracle.
 
 /// What readelf (binutils) says about a file.

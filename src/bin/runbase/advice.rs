@@ -57,12 +57,7 @@ pub(crate) fn run_recommend(args: &RecommendArgs) -> io::Result<ExitCode> {
             Err(error) => {
                 failed = true;
                 let line = ErrorLine::new(&file.to_string_lossy(), &error);
-                if args.json {
-                    serde_json::to_writer(&mut out, &line)?;
-                    writeln!(out)?;
-                } else {
-                    eprintln!("runbase: {}: {}", line.path, line.error.message);
-                }
+                crate::write_error(&mut out, &line, args.json)?;
                 continue;
             }
         };
@@ -171,13 +166,8 @@ pub(crate) fn run_verify(args: &VerifyArgs) -> io::Result<ExitCode> {
         Ok(report) => report,
         Err(error) => {
             let line = ErrorLine::new(&args.file.to_string_lossy(), &error);
-            if args.json {
-                serde_json::to_writer(&mut out, &line)?;
-                writeln!(out)?;
-                out.flush()?;
-            } else {
-                eprintln!("runbase: {}: {}", line.path, line.error.message);
-            }
+            crate::write_error(&mut out, &line, args.json)?;
+            out.flush()?;
             return Ok(ExitCode::from(1));
         }
     };

@@ -114,7 +114,7 @@ struct ScanArgs {
     #[arg(long)]
     json: bool,
     /// Worker threads (default: the number of cores).
-    #[arg(long)]
+    #[arg(short, long)]
     jobs: Option<usize>,
 }
 
@@ -293,7 +293,7 @@ pub(crate) fn write_report(
     }
 }
 
-fn write_error(out: &mut impl Write, line: &ErrorLine, json: bool) -> io::Result<()> {
+pub(crate) fn write_error(out: &mut impl Write, line: &ErrorLine, json: bool) -> io::Result<()> {
     if json {
         serde_json::to_writer(&mut *out, line)?;
         writeln!(out)

@@ -31,7 +31,8 @@ pub fn run_tree(args: &TreeArgs) -> io::Result<ExitCode> {
         Ok(r) => r,
         Err(e) => {
             let line = ErrorLine::new(&args.file.to_string_lossy(), &e);
-            eprintln!("runbase: {}: {}", line.path, line.error.message);
+            crate::write_error(&mut out, &line, args.json)?;
+            out.flush()?;
             return Ok(ExitCode::from(1));
         }
     };
