@@ -42,6 +42,11 @@ const MAX_CACHE_BYTES: u64 = 64 << 20;
 const MAX_CACHE_ENTRIES: usize = 1 << 20;
 /// The most search answers and version checks remembered per run.
 const MAX_REMEMBERED: usize = 1 << 16;
+/// The most bytes of a glibc loader searched for its compiled-in directories (ld.so is a
+/// few hundred KiB).
+const MAX_LOADER_BYTES: u64 = 8 << 20;
+/// The longest directory name in the loader's compiled-in list.
+const MAX_SYSTEM_DIR: usize = 256;
 
 /// How a closure is computed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -785,9 +790,7 @@ impl Resolver {
         }
         let from_loader = self
             .root
-            .file(&interp)
-            .ok()
-            .and_then(|p| std::fs::read(self.root.host(&p)).ok())
+            .read(&interp, MAX_LOADER_BYTES)
             .and_then(|bytes| system_dirs_in(&bytes));
         let result = match from_loader {
             Some(dirs) => (dirs, format!("{interp} (its compiled-in list)")),
@@ -1161,7 +1164,10 @@ fn system_dirs_in(bytes: &[u8]) -> Option<Vec<String>> {
         let mut dirs = Vec::new();
         let mut pos = start;
         while let Some(rest) = bytes.get(pos..) {
-            let Some(end) = memchr::memchr(0, rest) else { break };
+            // A directory string is shorter than MAX_SYSTEM_DIR: look no further for its
+            // end (searching to the end of the file for each match was quadratic).
+            let window = rest.get(..MAX_SYSTEM_DIR).unwrap_or(rest);
+            let Some(end) = memchr::memchr(0, window) else { break };
             let Some(s) = rest.get(..end) else { break };
             if !is_dir_string(s) {
                 break;
@@ -1180,7 +1186,7 @@ fn is_dir_string(s: &[u8]) -> bool {
     s.len() >= 3
         && s.starts_with(b"/")
         && s.ends_with(b"/")
-        && s.len() < 256
+        && s.len() < MAX_SYSTEM_DIR
         && s.iter().all(|b| b.is_ascii_graphic())
         && memchr::memmem::find(s, b"lib").is_some()
 }
@@ -1202,6 +1208,43 @@ mod tests {
             ["/lib/x86_64-linux-gnu/", "/usr/lib/x86_64-linux-gnu/", "/lib/", "/usr/lib/"]
         );
         assert!(system_dirs_in(b"nothing here").is_none());
+    }
+
+    #[test]
+    fn compiled_in_dirs_search_is_linear() {
+        // Every match's string runs to the end of the data: each used to be searched to the
+        // end for its NUL (4 MiB: a minute).
+        let no_nul = b"/usr/lib".repeat(512 * 1024);
+        assert!(system_dirs_in(&no_nul).is_none());
+        // A directory string between two that are not directories, over and over.
+        let runs = b"/usr/lib/\0/usr/libx\0".repeat(200_000);
+        assert!(system_dirs_in(&runs).is_none());
+    }
+
+    #[test]
+    fn loader_is_read_up_to_a_cap() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("lib64")).unwrap();
+        // The list lies past the cap: the loader is not read that far.
+        let cap = usize::try_from(MAX_LOADER_BYTES).unwrap();
+        let mut loader = vec![0u8; cap + 16];
+        loader.extend_from_slice(b"/lib/far/\0/usr/lib/far/\0/lib/\0/usr/lib/\0");
+        std::fs::write(dir.path().join("lib64/ld-linux-x86-64.so.2"), &loader).unwrap();
+        let mut resolver = Resolver::new(dir.path(), &Limits::default(), &ResolveOptions::default());
+        let main = LoadInfo {
+            is_64: true,
+            machine: 62,
+            interpreter: Some("/lib64/ld-linux-x86-64.so.2".to_string()),
+            ..LoadInfo::default()
+        };
+        let (dirs, from) = resolver.glibc_default_dirs(&main);
+        assert!(from.starts_with("Debian's multiarch defaults"), "{from}");
+        assert!(!dirs.iter().any(|d| d.contains("far")), "{dirs:?}");
+        // Within the cap, the list is found.
+        std::fs::write(dir.path().join("lib64/ld-linux-x86-64.so.2"), &loader[cap..]).unwrap();
+        let mut resolver = Resolver::new(dir.path(), &Limits::default(), &ResolveOptions::default());
+        let (dirs, _) = resolver.glibc_default_dirs(&main);
+        assert_eq!(dirs, ["/lib/far/", "/usr/lib/far/", "/lib/", "/usr/lib/"]);
     }
 
     #[test]
