@@ -182,7 +182,10 @@ impl Resolver {
         let (cache, cache_problem) = match root.read("/etc/ld.so.cache", MAX_CACHE_BYTES) {
             None => (None, None),
             Some(bytes) => match LdCache::parse(&bytes, MAX_CACHE_ENTRIES) {
-                Some(cache) => (Some(Arc::new(cache)), None),
+                Some(cache) => {
+                    let problem = cache.problem.clone();
+                    (Some(Arc::new(cache)), problem)
+                }
                 None => (None, Some("/etc/ld.so.cache is not a cache this loader reads".to_string())),
             },
         };
@@ -961,7 +964,7 @@ impl Resolver {
             if let Ok(canonical) = self.root.file(&entry.path) {
                 if let Some((info, identity)) = self.load(&canonical) {
                     if info.compatible_with(main) {
-                        return Some(found("ld_so_cache", None, (entry.path.clone(), canonical, info, identity)));
+                        return Some(found("ld_so_cache", None, (entry.path.to_string(), canonical, info, identity)));
                     }
                 }
             }
