@@ -9,7 +9,7 @@
 //! Entries share their strings (ldconfig writes each once, and merges common tails): a
 //! string is read once per offset, and the strings read are capped in total.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 const OLD_MAGIC: &[u8] = b"ld.so-1.7.0";
@@ -41,17 +41,15 @@ pub(crate) struct LdCache {
     pub format: &'static str,
     /// Why some entries were not read (the strings cap), when that happened.
     pub problem: Option<String>,
+    /// The directories of the entries, without their trailing `/`.
+    dirs: HashSet<String>,
 }
 
 impl LdCache {
     /// Parses a cache file; `None` when it is neither format.
     pub fn parse(data: &[u8], max_entries: usize) -> Option<LdCache> {
         if data.starts_with(NEW_MAGIC) {
-            return parse_new(data, max_entries).map(|(entries, problem)| LdCache {
-                entries,
-                format: "new",
-                problem,
-            });
+            return parse_new(data, max_entries).map(|(entries, problem)| LdCache::new(entries, "new", problem));
         }
         if !data.starts_with(OLD_MAGIC) {
             return None;
@@ -61,11 +59,7 @@ impl LdCache {
         // A new-format cache may follow the old entries, aligned to 8 bytes.
         let new_at = entries_end.checked_add(7)? & !7;
         if let Some(new) = data.get(new_at..).filter(|d| d.starts_with(NEW_MAGIC)) {
-            return parse_new(new, max_entries).map(|(entries, problem)| LdCache {
-                entries,
-                format: "old+new",
-                problem,
-            });
+            return parse_new(new, max_entries).map(|(entries, problem)| LdCache::new(entries, "old+new", problem));
         }
         if count > max_entries {
             return None;
@@ -89,11 +83,24 @@ impl LdCache {
                 hwcap: 0,
             });
         }
-        Some(LdCache {
+        Some(LdCache::new(entries, "old", strings.problem()))
+    }
+
+    fn new(entries: HashMap<Arc<str>, Vec<CacheEntry>>, format: &'static str, problem: Option<String>) -> LdCache {
+        let mut dirs = HashSet::new();
+        for entry in entries.values().flatten() {
+            if let Some(dir) = dir_of(&entry.path) {
+                if !dirs.contains(dir) {
+                    dirs.insert(dir.to_string());
+                }
+            }
+        }
+        LdCache {
             entries,
-            format: "old",
-            problem: strings.problem(),
-        })
+            format,
+            problem,
+            dirs,
+        }
     }
 
     /// The entries for `soname` whose flags the loader of this ABI accepts.
@@ -106,13 +113,13 @@ impl LdCache {
 
     /// Whether any entry lives in `dir` (to tell which ld.so.conf directories it covers).
     pub fn covers(&self, dir: &str) -> bool {
-        let dir = dir.trim_end_matches('/');
-        self.entries.values().flatten().any(|e| {
-            e.path
-                .rsplit_once('/')
-                .is_some_and(|(parent, _)| parent.trim_end_matches('/') == dir)
-        })
+        self.dirs.contains(dir.trim_end_matches('/'))
     }
+}
+
+/// The directory of an entry's path, without its trailing `/` (`/` itself is empty).
+fn dir_of(path: &str) -> Option<&str> {
+    path.rsplit_once('/').map(|(parent, _)| parent.trim_end_matches('/'))
 }
 
 /// The new format's entries, and why some were not read.
@@ -370,6 +377,19 @@ mod tests {
         // A string without its NUL within reach is not a string.
         let long = crafted_cache(&[(0x0303, 0, 0)], &[b'a'; 5000]);
         assert!(LdCache::parse(&long, 10).expect("parses").entries.is_empty());
+    }
+
+    #[test]
+    fn covered_directories() {
+        let strings = b"libz.so.1\0/lib//libz.so.1\0libc.so\0/libc.so\0/opt/x/y/libz.so.1\0";
+        let entries = [(0x0303, 0, 10), (0x0303, 26, 34), (0x0303, 0, 43)];
+        let cache = LdCache::parse(&crafted_cache(&entries, strings), 10).expect("parses");
+        for dir in ["/lib", "/lib/", "/lib//", "/", "", "/opt/x/y"] {
+            assert!(cache.covers(dir), "{dir}");
+        }
+        for dir in ["/opt", "/opt/x", "/usr/lib", "lib"] {
+            assert!(!cache.covers(dir), "{dir}");
+        }
     }
 
     #[test]

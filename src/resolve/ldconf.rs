@@ -32,6 +32,8 @@ const MAX_PATTERN_COMPONENTS: usize = 32;
 const MAX_COMPONENT: usize = 255;
 /// The most problems listed (each once).
 const MAX_PROBLEMS: usize = 64;
+/// The most directories kept.
+const MAX_DIRS: usize = 256;
 
 /// The directories `ld.so.conf` lists, in order, and what went wrong reading it.
 #[derive(Debug, Default, Clone)]
@@ -58,6 +60,7 @@ fn read_all(root: &Root) -> Option<Reader<'_>> {
         bytes_read: 0,
         glob_work: 0,
         problems: HashSet::new(),
+        dirs: HashSet::new(),
     };
     reader.read_file("/etc/ld.so.conf", 0);
     Some(reader)
@@ -75,6 +78,8 @@ struct Reader<'a> {
     glob_work: usize,
     /// The problems already listed.
     problems: HashSet<String>,
+    /// The directories already listed.
+    dirs: HashSet<String>,
 }
 
 impl Reader<'_> {
@@ -89,6 +94,19 @@ impl Reader<'_> {
             self.conf.problems.push(problem.clone());
         }
         self.problems.insert(problem);
+    }
+
+    /// Lists a directory, once, and at most [`MAX_DIRS`] of them.
+    fn dir(&mut self, dir: &str) {
+        if self.dirs.contains(dir) {
+            return;
+        }
+        if self.dirs.len() >= MAX_DIRS {
+            self.problem(format!("ld.so.conf: more than {MAX_DIRS} directories; the rest are not considered"));
+            return;
+        }
+        self.dirs.insert(dir.to_string());
+        self.conf.dirs.push(dir.to_string());
     }
 
     /// Takes one unit of glob work; `false` once the budget is spent.
@@ -160,9 +178,7 @@ impl Reader<'_> {
                 // `dir=TYPE` (libc5 era) keeps only the directory.
                 let dir = line.split('=').next().unwrap_or(line).trim_end_matches('/');
                 let dir = if dir.is_empty() { "/" } else { dir };
-                if !self.conf.dirs.iter().any(|d| d == dir) {
-                    self.conf.dirs.push(dir.to_string());
-                }
+                self.dir(dir);
             }
         }
         self.visiting.pop();
@@ -482,6 +498,24 @@ mod tests {
         assert!(problems.iter().any(|p| p.contains("more than 1024 paths matched")), "{problems:?}");
         assert!(problems.iter().any(|p| p.contains("more than 32 components")), "{problems:?}");
         assert!(problems.iter().any(|p| p.contains("longer than 4096 bytes")), "{problems:?}");
+    }
+
+    #[test]
+    fn directories_are_listed_once_and_capped() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Root::new(dir.path());
+        fs::create_dir_all(dir.path().join("etc")).unwrap();
+        let mut conf = String::new();
+        for round in 0..3 {
+            for i in 0..(MAX_DIRS + 100) {
+                conf.push_str(&format!("/opt/{i}{}\n", if round == 1 { "/" } else { "" }));
+            }
+        }
+        fs::write(dir.path().join("etc/ld.so.conf"), conf).unwrap();
+        let conf = read(&root).expect("present");
+        let expected: Vec<String> = (0..MAX_DIRS).map(|i| format!("/opt/{i}")).collect();
+        assert_eq!(conf.dirs, expected);
+        assert_eq!(conf.problems, ["ld.so.conf: more than 256 directories; the rest are not considered"]);
     }
 
     #[test]

@@ -21,7 +21,7 @@ mod ldconf;
 pub(crate) mod object;
 pub(crate) mod root;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -47,6 +47,9 @@ const MAX_REMEMBERED: usize = 1 << 16;
 const MAX_LOADER_BYTES: u64 = 8 << 20;
 /// The longest directory name in the loader's compiled-in list.
 const MAX_SYSTEM_DIR: usize = 256;
+/// The most directories kept of a system list (the loader's compiled-in list, musl's path
+/// file); real ones hold a handful.
+const MAX_SYSTEM_DIRS: usize = 256;
 
 /// How a closure is computed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -133,7 +136,9 @@ pub struct Resolver {
     conf_problems: Vec<String>,
     /// Every library read, shared with the resolvers made by [`Resolver::share`].
     objects: Arc<Mutex<ObjectCache>>,
-    default_dirs: HashMap<String, (Vec<String>, String)>,
+    /// Per loader path: its default directories, where they come from, and a note when
+    /// the list was cut.
+    default_dirs: HashMap<String, SystemDirs>,
     /// The configuration notes, per set of default directories (the same for every file).
     notes: HashMap<Vec<String>, Vec<String>>,
     /// Search plans per loader and ABI.
@@ -681,12 +686,12 @@ impl Resolver {
                 return known.clone();
             }
         }
-        let mut tried = Vec::new();
+        let mut tried = Tried::default();
         let found = match flavor {
             Flavor::Glibc => self.search_glibc(name, loader, loaded, main, plan, &mut tried),
             Flavor::Musl => self.search_musl(name, loader, loaded, plan, &mut tried),
         };
-        let result = found.ok_or(tried);
+        let result = found.ok_or(tried.list);
         if context_free && self.searches.len() < MAX_REMEMBERED {
             self.searches.insert((plan.id, nodeflib, name.to_string()), result.clone());
         }
@@ -715,9 +720,9 @@ impl Resolver {
 
     fn search_summary(&mut self, flavor: Flavor, main: &LoadInfo) -> SearchPlan {
         let mut notes = Vec::new();
-        let (default_dirs, from) = match flavor {
+        let (default_dirs, from, default_dirs_note) = match flavor {
             Flavor::Glibc => self.glibc_default_dirs(main),
-            Flavor::Musl => (Vec::new(), String::new()),
+            Flavor::Musl => (Vec::new(), String::new(), None),
         };
         let hwcaps = self
             .options
@@ -729,9 +734,9 @@ impl Resolver {
             .map(|d| d.trim_start_matches('/').trim_end_matches('/').to_string())
             .unwrap_or_else(|| "lib".to_string());
         let platform = platform_of(main.machine, main.is_64).to_string();
-        let (musl_path, musl_path_from) = match flavor {
+        let (musl_path, musl_path_from, musl_path_note) = match flavor {
             Flavor::Musl => self.musl_sys_path(main),
-            Flavor::Glibc => (Vec::new(), ""),
+            Flavor::Glibc => (Vec::new(), "", None),
         };
         if flavor == Flavor::Glibc {
             notes = match self.notes.get(&default_dirs) {
@@ -743,6 +748,7 @@ impl Resolver {
                 }
             };
         }
+        notes.extend(default_dirs_note.into_iter().chain(musl_path_note));
         SearchPlan {
             id: 0,
             default_dirs,
@@ -783,7 +789,7 @@ impl Resolver {
 
     /// The default directories compiled into the root's glibc loader (its string table),
     /// else the Debian multiarch defaults for the ABI.
-    fn glibc_default_dirs(&mut self, main: &LoadInfo) -> (Vec<String>, String) {
+    fn glibc_default_dirs(&mut self, main: &LoadInfo) -> SystemDirs {
         let interp = main
             .interpreter
             .clone()
@@ -796,10 +802,14 @@ impl Resolver {
             .read(&interp, MAX_LOADER_BYTES)
             .and_then(|bytes| system_dirs_in(&bytes));
         let result = match from_loader {
-            Some(dirs) => (dirs, format!("{interp} (its compiled-in list)")),
+            Some(mut dirs) => {
+                let note = cut_system_dirs(&mut dirs, &format!("{interp}'s compiled-in list"));
+                (dirs, format!("{interp} (its compiled-in list)"), note)
+            }
             None => (
                 fallback_dirs(main.machine, main.is_64, main.hard_float),
                 "Debian's multiarch defaults (the loader could not be read)".to_string(),
+                None,
             ),
         };
         self.default_dirs.insert(interp, result.clone());
@@ -807,10 +817,10 @@ impl Resolver {
     }
 
     /// musl's `etc/ld-musl-<arch>.path`, found next to the loader's directory.
-    fn musl_sys_path(&self, main: &LoadInfo) -> (Vec<String>, &'static str) {
+    fn musl_sys_path(&self, main: &LoadInfo) -> SystemDirs<&'static str> {
         let default = || vec!["/lib".to_string(), "/usr/local/lib".to_string(), "/usr/lib".to_string()];
         let Some(interp) = main.interpreter.as_deref() else {
-            return (default(), "musl_default");
+            return (default(), "musl_default", None);
         };
         let arch = basename(interp)
             .strip_prefix("ld-musl-")
@@ -823,14 +833,16 @@ impl Resolver {
         match self.root.read(&path_file, 1 << 20) {
             Some(bytes) => {
                 let text = String::from_utf8_lossy(&bytes);
-                let dirs = text
+                let mut dirs: Vec<String> = text
                     .split([':', '\n'])
                     .filter(|s| !s.is_empty())
+                    .take(MAX_SYSTEM_DIRS.saturating_add(1))
                     .map(str::to_string)
                     .collect();
-                (dirs, "musl_path_file")
+                let note = cut_system_dirs(&mut dirs, &path_file);
+                (dirs, "musl_path_file", note)
             }
-            None => (default(), "musl_default"),
+            None => (default(), "musl_default", None),
         }
     }
 
@@ -843,11 +855,9 @@ impl Resolver {
         main: &LoadInfo,
         hwcaps: &[String],
         check_abi: bool,
-        tried: &mut Vec<String>,
+        tried: &mut Tried,
     ) -> Option<Hit> {
-        if !tried.iter().any(|t| t == dir) {
-            tried.push(dir.to_string());
-        }
+        tried.add(dir);
         let mut candidates: Vec<String> = hwcaps
             .iter()
             .map(|level| join_path(dir, &format!("glibc-hwcaps/{level}")))
@@ -880,7 +890,7 @@ impl Resolver {
         loaded: &[Loaded],
         main: &LoadInfo,
         plan: &SearchPlan,
-        tried: &mut Vec<String>,
+        tried: &mut Tried,
     ) -> Option<Found> {
         let found = |via: &'static str, entry: Option<String>, (found_as, canonical, info, identity): Hit| Found {
             found_as,
@@ -949,8 +959,8 @@ impl Resolver {
             .as_ref()
             .map(|c| c.lookup(name, &flags).into_iter().cloned().collect())
             .unwrap_or_default();
-        if self.cache.is_some() && !tried.iter().any(|t| t == "ld.so.cache") {
-            tried.push("ld.so.cache".to_string());
+        if self.cache.is_some() {
+            tried.add("ld.so.cache");
         }
         // The first entry for the ABI wins (ldconfig sorts the best first); entries in a
         // glibc-hwcaps level the CPU lacks are skipped, as are, under DF_1_NODEFLIB,
@@ -985,7 +995,7 @@ impl Resolver {
         loader: usize,
         loaded: &[Loaded],
         plan: &SearchPlan,
-        tried: &mut Vec<String>,
+        tried: &mut Tried,
     ) -> Option<Found> {
         let main = loaded.first().map(|l| Arc::clone(&l.info))?;
         let found = |via: &'static str, entry: Option<String>, (found_as, canonical, info, identity): Hit| Found {
@@ -1003,7 +1013,7 @@ impl Resolver {
             return Some(found("direct", None, (path, canonical, info, identity)));
         }
         // musl takes the first file that opens, whatever its machine (mapping then fails).
-        let take = |resolver: &mut Resolver, dir: &str, tried: &mut Vec<String>| {
+        let take = |resolver: &mut Resolver, dir: &str, tried: &mut Tried| {
             resolver.try_dir(dir, name, &main, &[], false, tried)
         };
         if let Some(dirs) = self.options.ld_library_path.clone() {
@@ -1043,6 +1053,22 @@ impl Resolver {
 
 /// A file's device and inode: the same file under two names is one object.
 type Identity = (u64, u64);
+
+/// The places a search tried, in order, each once.
+#[derive(Debug, Default)]
+struct Tried {
+    list: Vec<String>,
+    seen: HashSet<String>,
+}
+
+impl Tried {
+    fn add(&mut self, place: &str) {
+        if !self.seen.contains(place) {
+            self.seen.insert(place.to_string());
+            self.list.push(place.to_string());
+        }
+    }
+}
 
 /// A candidate found: the path as found, its canonical path, the object, its identity.
 type Hit = (String, InRoot, Arc<LoadInfo>, Option<Identity>);
@@ -1135,9 +1161,22 @@ fn platform_of(machine: u16, is_64: bool) -> &'static str {
     }
 }
 
+/// A system list of directories, where it comes from, and a note when it was cut.
+type SystemDirs<From = String> = (Vec<String>, From, Option<String>);
+
+/// Keeps the first [`MAX_SYSTEM_DIRS`] of a system list; the note saying so when it was
+/// longer.
+fn cut_system_dirs(dirs: &mut Vec<String>, what: &str) -> Option<String> {
+    (dirs.len() > MAX_SYSTEM_DIRS).then(|| {
+        dirs.truncate(MAX_SYSTEM_DIRS);
+        format!("{what} lists more than {MAX_SYSTEM_DIRS} directories; only the first {MAX_SYSTEM_DIRS} are searched")
+    })
+}
+
 /// The loader's compiled-in list of system directories: consecutive NUL-terminated
 /// absolute directory names ending in `/` (`/lib/x86_64-linux-gnu/\0/usr/lib/...\0/lib/\0
-/// /usr/lib/\0`), the run that ends with `/lib/` or `/usr/lib*/`.
+/// /usr/lib/\0`), the run that ends with `/lib/` or `/usr/lib*/`; at most one more than
+/// [`MAX_SYSTEM_DIRS`] of them.
 fn system_dirs_in(bytes: &[u8]) -> Option<Vec<String>> {
     let finder = memchr::memmem::Finder::new(b"/usr/lib");
     for at in finder.find_iter(bytes) {
@@ -1166,7 +1205,7 @@ fn system_dirs_in(bytes: &[u8]) -> Option<Vec<String>> {
         }
         let mut dirs = Vec::new();
         let mut pos = start;
-        while let Some(rest) = bytes.get(pos..) {
+        while let (Some(rest), true) = (bytes.get(pos..), dirs.len() <= MAX_SYSTEM_DIRS) {
             // A directory string is shorter than MAX_SYSTEM_DIR: look no further for its
             // end (searching to the end of the file for each match was quadratic).
             let window = rest.get(..MAX_SYSTEM_DIR).unwrap_or(rest);
@@ -1240,14 +1279,59 @@ mod tests {
             interpreter: Some("/lib64/ld-linux-x86-64.so.2".to_string()),
             ..LoadInfo::default()
         };
-        let (dirs, from) = resolver.glibc_default_dirs(&main);
+        let (dirs, from, _) = resolver.glibc_default_dirs(&main);
         assert!(from.starts_with("Debian's multiarch defaults"), "{from}");
         assert!(!dirs.iter().any(|d| d.contains("far")), "{dirs:?}");
         // Within the cap, the list is found.
         std::fs::write(dir.path().join("lib64/ld-linux-x86-64.so.2"), &loader[cap..]).unwrap();
         let mut resolver = Resolver::new(dir.path(), &Limits::default(), &ResolveOptions::default());
-        let (dirs, _) = resolver.glibc_default_dirs(&main);
+        let (dirs, _, _) = resolver.glibc_default_dirs(&main);
         assert_eq!(dirs, ["/lib/far/", "/usr/lib/far/", "/lib/", "/usr/lib/"]);
+    }
+
+    #[test]
+    fn system_lists_are_capped() {
+        let mut data = b"\0".to_vec();
+        for i in 0..1000 {
+            data.extend_from_slice(format!("/usr/lib/{i}/\0").as_bytes());
+        }
+        let dirs = system_dirs_in(&data).expect("found");
+        assert_eq!(dirs.len(), MAX_SYSTEM_DIRS + 1, "one more than kept, to tell it was cut");
+        let mut dirs = dirs;
+        let note = cut_system_dirs(&mut dirs, "ld.so");
+        assert_eq!(dirs.len(), MAX_SYSTEM_DIRS);
+        assert!(note.is_some_and(|n| n.contains("more than 256")));
+
+        // musl's path file, 100,000 entries long.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("etc")).unwrap();
+        let path_file: String = (0..100_000).map(|i| format!("/opt/{i}:")).collect();
+        std::fs::write(dir.path().join("etc/ld-musl-x86_64.path"), path_file).unwrap();
+        let resolver = Resolver::new(dir.path(), &Limits::default(), &ResolveOptions::default());
+        let main = LoadInfo {
+            is_64: true,
+            machine: 62,
+            interpreter: Some("/lib/ld-musl-x86_64.so.1".to_string()),
+            ..LoadInfo::default()
+        };
+        let (dirs, from, note) = resolver.musl_sys_path(&main);
+        assert_eq!(from, "musl_path_file");
+        assert_eq!(dirs.len(), MAX_SYSTEM_DIRS);
+        assert_eq!(dirs.last().map(String::as_str), Some("/opt/255"));
+        assert!(note.is_some_and(|n| n.starts_with("/etc/ld-musl-x86_64.path lists more than 256")));
+    }
+
+    #[test]
+    fn tried_places_are_kept_once_in_order() {
+        let mut tried = Tried::default();
+        for _ in 0..3 {
+            for i in 0..10_000 {
+                tried.add(&format!("/opt/{i}"));
+            }
+        }
+        tried.add("ld.so.cache");
+        assert_eq!(tried.list.len(), 10_001);
+        assert_eq!(tried.list[1], "/opt/1");
     }
 
     #[test]
