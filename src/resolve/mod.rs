@@ -365,6 +365,8 @@ impl Resolver {
         let mut via: HashMap<usize, &'static str> = HashMap::new();
         let mut queue = vec![0usize];
         let mut next = 0usize;
+        // Set when the closure reached MAX_OBJECTS: the walk stops (and says so once).
+        let mut cut = false;
         while let Some(&current) = queue.get(next) {
             next = next.saturating_add(1);
             let Some(current_info) = loaded.get(current).map(|l| Arc::clone(&l.info)) else {
@@ -431,7 +433,7 @@ impl Resolver {
                     continue;
                 }
                 if loaded.len() >= MAX_OBJECTS {
-                    closure.warnings.push(format!("closure cut at {MAX_OBJECTS} objects"));
+                    cut = true;
                     break;
                 }
                 let mut names = vec![name.clone()];
@@ -468,6 +470,10 @@ impl Resolver {
                 if let Some(slot) = edges.get_mut(current) {
                     *slot = own;
                 }
+            }
+            if cut {
+                closure.warnings.push(format!("closure cut at {MAX_OBJECTS} objects"));
+                break;
             }
         }
 

@@ -469,6 +469,64 @@ fn foreign_roots_match_their_loaders_under_qemu() {
     }
 }
 
+/// A synthesized x86_64 object of type `e_type` needing `needed` (no loader: none runs it).
+fn synth_object(e_type: u16, needed: &[String]) -> Vec<u8> {
+    use crate::synth::{DynamicParts, Segment, Synth};
+    let mut synth = Synth::new(true, false);
+    synth.e_type = e_type;
+    let mut parts = DynamicParts::new();
+    let offsets: Vec<u32> = needed.iter().map(|n| parts.add(n)).collect();
+    let mut dynamic: Vec<(u64, u64)> = offsets.iter().map(|&o| (1, u64::from(o))).collect();
+    synth.segments.push(Segment {
+        p_type: 1,
+        flags: 4,
+        data: parts.strtab.clone(),
+    });
+    synth.segments.push(Segment {
+        p_type: 2,
+        flags: 6,
+        data: vec![0; 16 * (dynamic.len() + 3)],
+    });
+    dynamic.extend([
+        (5, synth.addr_of(0)),
+        (10, parts.strtab.len() as u64),
+        (0, 0),
+    ]);
+    synth.segments[1].data = synth.dynamic(&dynamic);
+    synth.build()
+}
+
+/// A closure larger than the cap stops there, and says so once (it said so once per
+/// object still queued).
+#[test]
+fn closure_cut_is_said_once() {
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    std::fs::create_dir_all(r.join("lib")).unwrap();
+    std::fs::create_dir_all(r.join("app")).unwrap();
+    // The program needs 4000 libraries, each needing one of its own: 8001 objects.
+    let libs: Vec<String> = (0..4000).map(|i| format!("lib{i}.so")).collect();
+    for (i, lib) in libs.iter().enumerate() {
+        std::fs::write(
+            r.join("lib").join(lib),
+            synth_object(3, &[format!("libx{i}.so")]),
+        )
+        .unwrap();
+        std::fs::write(r.join(format!("lib/libx{i}.so")), synth_object(3, &[])).unwrap();
+    }
+    std::fs::write(r.join("app/main"), synth_object(2, &libs)).unwrap();
+    let closure = resolver(r, None).closure(&r.join("app/main"));
+    let cuts = closure
+        .warnings
+        .iter()
+        .filter(|w| *w == "closure cut at 4096 objects")
+        .count();
+    assert_eq!(cuts, 1);
+    // Every object but the program itself is listed.
+    assert_eq!(closure.libraries.len(), 4095);
+    assert!(closure.missing.is_empty());
+}
+
 /// musl: RUNPATH is searched up the chain of loaders (unlike glibc), then the path file.
 #[test]
 fn musl_rules_match_its_loader() {
