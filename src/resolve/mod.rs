@@ -180,6 +180,22 @@ struct Found {
     identity: Option<Identity>,
 }
 
+impl Found {
+    /// The outcome of a search that found `hit`, by way of `via` (and its RPATH, RUNPATH
+    /// or `LD_LIBRARY_PATH` entry).
+    fn new(via: &'static str, entry: Option<String>, hit: Hit) -> Found {
+        let (found_as, canonical, info, identity) = hit;
+        Found {
+            found_as,
+            canonical,
+            via,
+            entry,
+            info,
+            identity,
+        }
+    }
+}
+
 impl Resolver {
     /// A resolver for the root directory `root` (`/` for the running system).
     pub fn new(root: &Path, limits: &Limits, options: &ResolveOptions) -> Resolver {
@@ -888,6 +904,21 @@ impl Resolver {
         None
     }
 
+    /// A name with a `/` is opened at that path (a relative one from the root: the
+    /// program's working directory is unknown), never searched.
+    ///
+    /// glibc's `open_verify` refuses a file of another class, byte order or machine
+    /// (`check_abi`). musl's `load_library` opens the path and maps it (`map_library`)
+    /// without comparing class or machine, so any file is taken. musl maps a searched
+    /// candidate the same way, yet there [`usable`] models a file of another ABI as a
+    /// failed load: the two musl branches answer differently for such a file, as before.
+    fn direct(&mut self, name: &str, main: &LoadInfo, check_abi: bool) -> Option<Found> {
+        let path = join_path("/", name);
+        let canonical = self.root.file(&path).ok()?;
+        let (info, identity) = self.load(&canonical)?;
+        (!check_abi || info.compatible_with(main)).then(|| Found::new("direct", None, (path, canonical, info, identity)))
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn search_glibc(
         &mut self,
@@ -898,21 +929,9 @@ impl Resolver {
         plan: &SearchPlan,
         tried: &mut Tried,
     ) -> Option<Found> {
-        let found = |via: &'static str, entry: Option<String>, (found_as, canonical, info, identity): Hit| Found {
-            found_as,
-            canonical,
-            via,
-            entry,
-            info,
-            identity,
-        };
         if name.contains('/') {
-            let path = join_path("/", name);
-            let canonical = self.root.file(&path).ok()?;
-            let (info, identity) = self.load(&canonical)?;
-            return info
-                .compatible_with(main)
-                .then(|| found("direct", None, (path, canonical, info, identity)));
+            // `open_verify` refuses a file of another class, byte order or machine.
+            return self.direct(name, main, true);
         }
         let loader_obj = loaded.get(loader)?;
         // RPATH of the loading object and of its loaders, unless it has a RUNPATH.
@@ -926,7 +945,7 @@ impl Resolver {
                     let via = if index == loader { "rpath" } else { "inherited_rpath" };
                     for (entry, dir) in expand_path_list(rpath, &obj.found_as, plan) {
                         if let Some(hit) = self.try_dir(&dir, name, main, &plan.hwcaps, true, tried) {
-                            return Some(found(origin_or(via, &entry), Some(entry), hit));
+                            return Some(Found::new(origin_or(via, &entry), Some(entry), hit));
                         }
                     }
                 }
@@ -937,7 +956,7 @@ impl Resolver {
                     if let Some(rpath) = &exe.info.rpath {
                         for (entry, dir) in expand_path_list(rpath, &exe.found_as, plan) {
                             if let Some(hit) = self.try_dir(&dir, name, main, &plan.hwcaps, true, tried) {
-                                return Some(found(origin_or("inherited_rpath", &entry), Some(entry), hit));
+                                return Some(Found::new(origin_or("inherited_rpath", &entry), Some(entry), hit));
                             }
                         }
                     }
@@ -947,14 +966,14 @@ impl Resolver {
         if let Some(dirs) = self.options.ld_library_path.clone() {
             for dir in dirs.iter().filter(|d| !d.is_empty()) {
                 if let Some(hit) = self.try_dir(dir, name, main, &plan.hwcaps, true, tried) {
-                    return Some(found("ld_library_path", Some(dir.clone()), hit));
+                    return Some(Found::new("ld_library_path", Some(dir.clone()), hit));
                 }
             }
         }
         if let Some(runpath) = &loader_obj.info.runpath {
             for (entry, dir) in expand_path_list(runpath, &loader_obj.found_as, plan) {
                 if let Some(hit) = self.try_dir(&dir, name, main, &plan.hwcaps, true, tried) {
-                    return Some(found(origin_or("runpath", &entry), Some(entry), hit));
+                    return Some(Found::new(origin_or("runpath", &entry), Some(entry), hit));
                 }
             }
         }
@@ -980,7 +999,7 @@ impl Resolver {
             if let Ok(canonical) = self.root.file(&entry.path) {
                 if let Some((info, identity)) = self.load(&canonical) {
                     if info.compatible_with(main) {
-                        return Some(found("ld_so_cache", None, (entry.path.to_string(), canonical, info, identity)));
+                        return Some(Found::new("ld_so_cache", None, (entry.path.to_string(), canonical, info, identity)));
                     }
                 }
             }
@@ -988,7 +1007,7 @@ impl Resolver {
         if !nodeflib {
             for dir in plan.default_dirs.clone() {
                 if let Some(hit) = self.try_dir(&dir, name, main, &plan.hwcaps, true, tried) {
-                    return Some(found("default_dir", None, hit));
+                    return Some(Found::new("default_dir", None, hit));
                 }
             }
         }
@@ -1004,19 +1023,9 @@ impl Resolver {
         tried: &mut Tried,
     ) -> Option<Found> {
         let main = loaded.first().map(|l| Arc::clone(&l.info))?;
-        let found = |via: &'static str, entry: Option<String>, (found_as, canonical, info, identity): Hit| Found {
-            found_as,
-            canonical,
-            via,
-            entry,
-            info,
-            identity,
-        };
         if name.contains('/') {
-            let path = join_path("/", name);
-            let canonical = self.root.file(&path).ok()?;
-            let (info, identity) = self.load(&canonical)?;
-            return Some(found("direct", None, (path, canonical, info, identity)));
+            // `load_library` opens the path and maps it without comparing its ABI.
+            return self.direct(name, &main, false);
         }
         // musl takes the first file that opens, whatever its machine (mapping then fails).
         let take = |resolver: &mut Resolver, dir: &str, tried: &mut Tried| {
@@ -1025,7 +1034,7 @@ impl Resolver {
         if let Some(dirs) = self.options.ld_library_path.clone() {
             for dir in dirs.iter().filter(|d| !d.is_empty()) {
                 if let Some(hit) = take(self, dir, tried) {
-                    return usable(hit, &main).map(|h| found("ld_library_path", Some(dir.clone()), h));
+                    return usable(hit, &main).map(|h| Found::new("ld_library_path", Some(dir.clone()), h));
                 }
             }
         }
@@ -1042,7 +1051,7 @@ impl Resolver {
                 let via = if index == loader { kind } else { "inherited_rpath" };
                 for (entry, dir) in expand_path_list(list, &obj.found_as, plan) {
                     if let Some(hit) = take(self, &dir, tried) {
-                        return usable(hit, &main).map(|h| found(origin_or(via, &entry), Some(entry), h));
+                        return usable(hit, &main).map(|h| Found::new(origin_or(via, &entry), Some(entry), h));
                     }
                 }
             }
@@ -1050,7 +1059,7 @@ impl Resolver {
         }
         for dir in plan.musl_path.clone() {
             if let Some(hit) = take(self, &dir, tried) {
-                return usable(hit, &main).map(|h| found(plan.musl_path_from, None, h));
+                return usable(hit, &main).map(|h| Found::new(plan.musl_path_from, None, h));
             }
         }
         None
