@@ -144,8 +144,11 @@ pub struct Resolver {
     /// Search plans per loader and ABI.
     plans: HashMap<PlanKey, Arc<SearchPlan>>,
     /// Searches whose answer does not depend on the loading chain (no RPATH or RUNPATH
-    /// involved): per (plan, DF_1_NODEFLIB, name), the object found or the places tried.
-    searches: HashMap<(usize, bool, String), std::result::Result<Found, Vec<String>>>,
+    /// involved): per (plan, DF_1_NODEFLIB), per name, the object found or the places
+    /// tried. Keyed in two levels so that a lookup by `&str` allocates nothing.
+    searches: HashMap<(usize, bool), HashMap<Box<str>, SearchResult>>,
+    /// How many searches are remembered in all.
+    searches_remembered: usize,
     /// The versions a library needs that another does not define, per (user, index of the
     /// need in the user, provider): libraries meet the same partners in every closure.
     version_checks: HashMap<(Identity, usize, Identity), Vec<usize>>,
@@ -168,6 +171,9 @@ struct ObjectCache {
     by_identity: HashMap<Identity, Arc<LoadInfo>>,
     by_path: HashMap<String, (Arc<LoadInfo>, Identity)>,
 }
+
+/// What a search answers: the object found, or the places tried.
+type SearchResult = std::result::Result<Found, Vec<String>>;
 
 /// The outcome of one search.
 #[derive(Debug, Clone)]
@@ -232,6 +238,7 @@ impl Resolver {
             notes: HashMap::new(),
             plans: HashMap::new(),
             searches: HashMap::new(),
+            searches_remembered: 0,
             version_checks: HashMap::new(),
         }
     }
@@ -259,13 +266,14 @@ impl Resolver {
             notes: HashMap::new(),
             plans: HashMap::new(),
             searches: HashMap::new(),
+            searches_remembered: 0,
             version_checks: HashMap::new(),
         }
     }
 
     /// Reads an object found at an in-root path, once per file (device and inode), and
     /// remembers it by path too (a run asks for the same libraries over and over).
-    fn load(&mut self, canonical: &str) -> Option<(Arc<LoadInfo>, Option<Identity>)> {
+    fn load(&self, canonical: &str) -> Option<(Arc<LoadInfo>, Option<Identity>)> {
         let known = self.objects.lock().unwrap_or_else(PoisonError::into_inner).by_path.get(canonical).cloned();
         if let Some((info, identity)) = known {
             return Some((info, Some(identity)));
@@ -700,11 +708,11 @@ impl Resolver {
         main: &LoadInfo,
         flavor: Flavor,
         plan: &SearchPlan,
-    ) -> std::result::Result<Found, Vec<String>> {
+    ) -> SearchResult {
         let nodeflib = loaded.get(loader).is_some_and(|l| l.info.nodeflib);
         let context_free = chain_has_no_paths(loaded, loader);
         if context_free {
-            if let Some(known) = self.searches.get(&(plan.id, nodeflib, name.to_string())) {
+            if let Some(known) = self.searches.get(&(plan.id, nodeflib)).and_then(|m| m.get(name)) {
                 return known.clone();
             }
         }
@@ -714,8 +722,11 @@ impl Resolver {
             Flavor::Musl => self.search_musl(name, loader, loaded, plan, &mut tried),
         };
         let result = found.ok_or(tried.list);
-        if context_free && self.searches.len() < MAX_REMEMBERED {
-            self.searches.insert((plan.id, nodeflib, name.to_string()), result.clone());
+        if context_free && self.searches_remembered < MAX_REMEMBERED {
+            let per_plan = self.searches.entry((plan.id, nodeflib)).or_default();
+            if per_plan.insert(name.into(), result.clone()).is_none() {
+                self.searches_remembered = self.searches_remembered.saturating_add(1);
+            }
         }
         result
     }
@@ -871,7 +882,7 @@ impl Resolver {
     /// Tries `name` in `dir` (its `glibc-hwcaps` subdirectories first); the first candidate
     /// of the right ABI.
     fn try_dir(
-        &mut self,
+        &self,
         dir: &str,
         name: &str,
         main: &LoadInfo,
@@ -912,7 +923,7 @@ impl Resolver {
     /// without comparing class or machine, so any file is taken. musl maps a searched
     /// candidate the same way, yet there [`usable`] models a file of another ABI as a
     /// failed load: the two musl branches answer differently for such a file, as before.
-    fn direct(&mut self, name: &str, main: &LoadInfo, check_abi: bool) -> Option<Found> {
+    fn direct(&self, name: &str, main: &LoadInfo, check_abi: bool) -> Option<Found> {
         let path = join_path("/", name);
         let canonical = self.root.file(&path).ok()?;
         let (info, identity) = self.load(&canonical)?;
@@ -921,7 +932,7 @@ impl Resolver {
 
     #[allow(clippy::too_many_arguments)]
     fn search_glibc(
-        &mut self,
+        &self,
         name: &str,
         loader: usize,
         loaded: &[Loaded],
@@ -963,7 +974,7 @@ impl Resolver {
                 }
             }
         }
-        if let Some(dirs) = self.options.ld_library_path.clone() {
+        if let Some(dirs) = &self.options.ld_library_path {
             for dir in dirs.iter().filter(|d| !d.is_empty()) {
                 if let Some(hit) = self.try_dir(dir, name, main, &plan.hwcaps, true, tried) {
                     return Some(Found::new("ld_library_path", Some(dir.clone()), hit));
@@ -979,11 +990,7 @@ impl Resolver {
         }
         let nodeflib = loader_obj.info.nodeflib;
         let flags = ldcache::accepted_flags(main.machine, main.is_64, main.big_endian, main.hard_float);
-        let cached: Vec<ldcache::CacheEntry> = self
-            .cache
-            .as_ref()
-            .map(|c| c.lookup(name, &flags).into_iter().cloned().collect())
-            .unwrap_or_default();
+        let cached = self.cache.as_ref().map(|c| c.lookup(name, &flags)).unwrap_or_default();
         if self.cache.is_some() {
             tried.add("ld.so.cache");
         }
@@ -1005,8 +1012,8 @@ impl Resolver {
             }
         }
         if !nodeflib {
-            for dir in plan.default_dirs.clone() {
-                if let Some(hit) = self.try_dir(&dir, name, main, &plan.hwcaps, true, tried) {
+            for dir in &plan.default_dirs {
+                if let Some(hit) = self.try_dir(dir, name, main, &plan.hwcaps, true, tried) {
                     return Some(Found::new("default_dir", None, hit));
                 }
             }
@@ -1015,7 +1022,7 @@ impl Resolver {
     }
 
     fn search_musl(
-        &mut self,
+        &self,
         name: &str,
         loader: usize,
         loaded: &[Loaded],
@@ -1028,12 +1035,10 @@ impl Resolver {
             return self.direct(name, &main, false);
         }
         // musl takes the first file that opens, whatever its machine (mapping then fails).
-        let take = |resolver: &mut Resolver, dir: &str, tried: &mut Tried| {
-            resolver.try_dir(dir, name, &main, &[], false, tried)
-        };
-        if let Some(dirs) = self.options.ld_library_path.clone() {
+        let take = |dir: &str, tried: &mut Tried| self.try_dir(dir, name, &main, &[], false, tried);
+        if let Some(dirs) = &self.options.ld_library_path {
             for dir in dirs.iter().filter(|d| !d.is_empty()) {
-                if let Some(hit) = take(self, dir, tried) {
+                if let Some(hit) = take(dir, tried) {
                     return usable(hit, &main).map(|h| Found::new("ld_library_path", Some(dir.clone()), h));
                 }
             }
@@ -1050,15 +1055,15 @@ impl Resolver {
             if let Some(list) = list {
                 let via = if index == loader { kind } else { "inherited_rpath" };
                 for (entry, dir) in expand_path_list(list, &obj.found_as, plan) {
-                    if let Some(hit) = take(self, &dir, tried) {
+                    if let Some(hit) = take(&dir, tried) {
                         return usable(hit, &main).map(|h| Found::new(origin_or(via, &entry), Some(entry), h));
                     }
                 }
             }
             chain = obj.loader;
         }
-        for dir in plan.musl_path.clone() {
-            if let Some(hit) = take(self, &dir, tried) {
+        for dir in &plan.musl_path {
+            if let Some(hit) = take(dir, tried) {
                 return usable(hit, &main).map(|h| Found::new(plan.musl_path_from, None, h));
             }
         }
