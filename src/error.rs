@@ -91,8 +91,11 @@ pub struct Limits {
     pub max_dynamic_symbols: usize,
     /// Bytes of version-need data read.
     pub max_version_bytes: usize,
-    /// Bytes of notes read per note segment or section.
+    /// Bytes of notes read in total, over every note segment (or section). An area named
+    /// by several program headers is read once; areas past the limit are not read.
     pub max_note_bytes: usize,
+    /// Most notes read, over every note segment (or section).
+    pub max_notes: usize,
     /// Bytes that content scans (markers in read-only data of static binaries, Go markers)
     /// may read in total. Scans stop here, which keeps large files as cheap as small ones.
     pub scan_budget_bytes: u64,
@@ -115,6 +118,7 @@ impl Default for Limits {
             max_dynamic_symbols: 1 << 20,
             max_version_bytes: 1 << 20,
             max_note_bytes: 1 << 20,
+            max_notes: 1024,
             scan_budget_bytes: 4 << 20,
             max_audit_compressed_bytes: 4 << 20,
             max_audit_json_bytes: 8 << 20,

@@ -216,6 +216,13 @@ where
             notes.unreadable_areas
         ));
     }
+    if notes.count_limited {
+        let limit = Error::LimitExceeded {
+            what: "notes",
+            limit: limits.max_notes as u64,
+        };
+        warnings.push(format!("later notes not read: {limit}"));
+    }
 
     // Linkage.
     let file_type = match elf.e_type() {

@@ -28,6 +28,7 @@ fuzz_target!(|data: &[u8]| {
     limits.max_dynamic_symbols = knob * 4;
     limits.max_version_bytes = knob * 8;
     limits.max_note_bytes = knob * 8;
+    limits.max_notes = knob % 8;
     limits.scan_budget_bytes = (knob * 64) as u64;
     check(&Options::with_limits(limits));
 });

@@ -1,5 +1,7 @@
 //! ELF notes from PT_NOTE segments (or SHT_NOTE sections when a file has no program headers).
 
+use std::collections::BTreeSet;
+
 use object::elf as raw;
 use object::read::elf::{FileHeader, NoteIterator, ProgramHeader, SectionHeader};
 use object::{Endianness, ReadRef};
@@ -15,11 +17,14 @@ pub(crate) struct Note<'data> {
     pub desc: &'data [u8],
 }
 
-/// The notes that could be read, and how many note areas could not.
+/// The notes that could be read, how many note areas could not (outside the file,
+/// malformed, or past the byte limit), and whether the note count limit cut the list short.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Notes<'data> {
     pub notes: Vec<Note<'data>>,
     pub unreadable_areas: usize,
+    /// True when `Limits::max_notes` was reached: later notes were not read.
+    pub count_limited: bool,
 }
 
 impl Notes<'_> {
@@ -55,15 +60,26 @@ where
                 }
             }
         }
+        // One budget for every area together, and each (offset, size) read once: program
+        // headers can name the same area thousands of times.
+        let mut budget = self.limits.max_note_bytes as u64;
+        let mut seen = BTreeSet::new();
         for (offset, size, align) in areas {
-            if size > self.limits.max_note_bytes as u64 {
-                out.unreadable_areas = out.unreadable_areas.saturating_add(1);
+            if out.count_limited {
+                break;
+            }
+            if !seen.insert((offset, size)) {
                 continue;
             }
+            let Some(left) = budget.checked_sub(size) else {
+                out.unreadable_areas = out.unreadable_areas.saturating_add(1);
+                continue;
+            };
             let Ok(bytes) = self.data.read_bytes_at(offset, size) else {
                 out.unreadable_areas = out.unreadable_areas.saturating_add(1);
                 continue;
             };
+            budget = left;
             self.read_notes(bytes, align, &mut out);
         }
         out
@@ -83,6 +99,10 @@ where
         };
         loop {
             match iter.next() {
+                Ok(Some(_)) if out.notes.len() >= self.limits.max_notes => {
+                    out.count_limited = true;
+                    break;
+                }
                 Ok(Some(note)) => out.notes.push(Note {
                     owner: note.name(),
                     n_type: note.n_type(self.endian).0,

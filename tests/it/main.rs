@@ -6,6 +6,7 @@ mod advice;
 mod closure;
 mod corpus;
 mod fixtures;
+mod hostile;
 mod malformed;
 mod proof;
 mod synth;
