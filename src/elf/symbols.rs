@@ -120,6 +120,8 @@ where
             });
         };
         let limit = avail.min(self.limits.max_version_bytes as u64);
+        // At most three reads (4 KiB, 64 KiB, 1 MiB by default), each parse bounded by its
+        // window's size, so the total stays within about 1.07 times one parse of the limit.
         let mut window_len = VERSION_WINDOW.min(limit);
         loop {
             let window =
@@ -406,8 +408,18 @@ fn parse_verneed<'data, R: ReadRef<'data>>(
     count: Option<u64>,
     strings: &StringTable<'data, R>,
 ) -> Result<Option<Vec<VersionNeed<'data>>>> {
-    // Each entry takes at least 16 bytes, which bounds the loops whatever the counts say.
+    // Each entry, a need or one of its versions, takes 16 bytes of its own, so an honest
+    // chain has at most this many. One budget for both kinds: needs that share one array of
+    // versions would otherwise cost needs x versions.
     let max_entries = (window.len() / 16) as u64;
+    let mut budget = max_entries;
+    let mut spend = || -> Result<()> {
+        budget = budget.checked_sub(1).ok_or(Error::LimitExceeded {
+            what: "version need entries (more than their bytes can hold)",
+            limit: max_entries,
+        })?;
+        Ok(())
+    };
     let wanted = count.unwrap_or(max_entries).min(max_entries);
     let mut needs = Vec::new();
     let mut at: u64 = 0;
@@ -415,16 +427,18 @@ fn parse_verneed<'data, R: ReadRef<'data>>(
         let Ok(need) = window.read_at::<raw::Verneed<Endianness>>(at) else {
             return Ok(None);
         };
+        spend()?;
         let file = strings.get(u64::from(need.vn_file.get(endian)))?;
         let mut versions = Vec::new();
         let mut aux_at = at.checked_add(u64::from(need.vn_aux.get(endian)));
-        for _ in 0..u64::from(need.vn_cnt.get(endian)).min(max_entries) {
+        for _ in 0..need.vn_cnt.get(endian) {
             let Some(pos) = aux_at else {
                 return Err(bad_chain());
             };
             let Ok(aux) = window.read_at::<raw::Vernaux<Endianness>>(pos) else {
                 return Ok(None);
             };
+            spend()?;
             versions.push(NeededVersion {
                 name: strings.get(u64::from(aux.vna_name.get(endian)))?,
                 index: aux.vna_other.get(endian).0 & 0x7fff,

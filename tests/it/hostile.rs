@@ -6,7 +6,7 @@
 use runbase::report::Need;
 use runbase::{Limits, Options, Report};
 
-use crate::support::largest_allocation;
+use crate::support::{largest_allocation, total_allocation};
 
 // ---------------------------------------------------------------------------------------
 // A little-endian x86-64 ELF64 file laid out by hand.
@@ -15,7 +15,14 @@ const EHDR: usize = 64;
 const PHDR: usize = 56;
 
 const PT_LOAD: u32 = 1;
+const PT_DYNAMIC: u32 = 2;
 const PT_NOTE: u32 = 4;
+
+const DT_NEEDED: u64 = 1;
+const DT_STRTAB: u64 = 5;
+const DT_STRSZ: u64 = 10;
+const DT_VERNEED: u64 = 0x6fff_fffe;
+const DT_VERNEEDNUM: u64 = 0x6fff_ffff;
 
 /// One program header; the segment's address is its file offset.
 #[derive(Clone, Copy)]
@@ -85,6 +92,87 @@ impl Raw {
         }
         out
     }
+}
+
+/// Where [`dynamic_file`] puts its parts; tables go from `TABLES` on.
+const DYNAMIC_AT: usize = 0x1000;
+const STRINGS_AT: usize = 0x2000;
+const TABLES: usize = 0x3000;
+
+/// A shared object (no interpreter) whose PT_LOAD covers the whole file: PT_DYNAMIC at
+/// `DYNAMIC_AT` with `entries` after DT_STRTAB and DT_STRSZ, the strings at `STRINGS_AT`,
+/// and `tables` at their offsets (which are their addresses).
+fn dynamic_file(strings: &Strings, entries: &[(u64, u64)], tables: Vec<(usize, Vec<u8>)>) -> Raw {
+    let mut raw = Raw::new(3);
+    let mut all = vec![
+        (DT_STRTAB, STRINGS_AT as u64),
+        (DT_STRSZ, strings.bytes.len() as u64),
+    ];
+    all.extend_from_slice(entries);
+    all.push((0, 0));
+    let table = dynamic(&all);
+    raw.phdrs.push(Phdr {
+        p_type: PT_LOAD,
+        offset: 0,
+        filesz: 0,
+    });
+    raw.phdrs.push(Phdr {
+        p_type: PT_DYNAMIC,
+        offset: DYNAMIC_AT as u64,
+        filesz: table.len() as u64,
+    });
+    raw.put(DYNAMIC_AT, table);
+    raw.put(STRINGS_AT, strings.bytes.clone());
+    for (offset, bytes) in tables {
+        raw.put(offset, bytes);
+    }
+    raw.phdrs[0].filesz = raw.len as u64;
+    raw
+}
+
+/// A dynamic string table being built.
+struct Strings {
+    bytes: Vec<u8>,
+}
+
+impl Strings {
+    fn new() -> Self {
+        Strings { bytes: vec![0] }
+    }
+
+    /// Adds `name` and returns its offset.
+    fn add(&mut self, name: &str) -> u64 {
+        let at = self.bytes.len() as u64;
+        self.bytes.extend_from_slice(name.as_bytes());
+        self.bytes.push(0);
+        at
+    }
+}
+
+/// A dynamic table of (tag, value) pairs.
+fn dynamic(entries: &[(u64, u64)]) -> Vec<u8> {
+    entries
+        .iter()
+        .flat_map(|(tag, value)| [tag.to_le_bytes(), value.to_le_bytes()])
+        .flatten()
+        .collect()
+}
+
+/// An `Elf64_Verneed`: version, count, file name, offset of the first vernaux, next.
+fn verneed(cnt: u16, file: u64, aux: u32, next: u32) -> Vec<u8> {
+    let mut out = 1u16.to_le_bytes().to_vec();
+    out.extend_from_slice(&cnt.to_le_bytes());
+    out.extend(u32s(&[file as u32, aux, next]));
+    out
+}
+
+/// An `Elf64_Vernaux`: hash, flags, version index (`vna_other`), name, next.
+fn vernaux(index: u16, name: u64, next: u32) -> Vec<u8> {
+    let mut out = 0u32.to_le_bytes().to_vec();
+    out.extend_from_slice(&0u16.to_le_bytes());
+    out.extend_from_slice(&index.to_le_bytes());
+    out.extend(u32s(&[name as u32, next]));
+    out
 }
 
 fn u32s(values: &[u32]) -> Vec<u8> {
@@ -263,5 +351,94 @@ fn note_bytes_are_capped_over_all_areas() {
         has_warning(&report, "1 note area(s) could not be read"),
         "{:?}",
         report.warnings
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Version needs.
+
+/// Two needs, libc.so.6 (GLIBC_2.2.5, GLIBC_2.14) and libm.so.6 (GLIBC_2.29), written the
+/// way linkers do (each need followed by its own versions) at the very end of the segment,
+/// so the entries fill the bytes the parser may read exactly.
+#[test]
+fn honest_version_needs_that_fill_their_bytes_are_read() {
+    let mut strings = Strings::new();
+    let libc = strings.add("libc.so.6");
+    let libm = strings.add("libm.so.6");
+    let v225 = strings.add("GLIBC_2.2.5");
+    let v214 = strings.add("GLIBC_2.14");
+    let v229 = strings.add("GLIBC_2.29");
+    let mut needs = verneed(2, libc, 16, 48);
+    needs.extend(vernaux(2, v225, 16));
+    needs.extend(vernaux(3, v214, 0));
+    needs.extend(verneed(1, libm, 16, 0));
+    needs.extend(vernaux(4, v229, 0));
+    assert_eq!(needs.len(), 80);
+    let raw = dynamic_file(
+        &strings,
+        &[
+            (DT_NEEDED, libc),
+            (DT_NEEDED, libm),
+            (DT_VERNEED, TABLES as u64),
+            (DT_VERNEEDNUM, 2),
+        ],
+        vec![(TABLES, needs)],
+    );
+    assert_eq!(raw.len, TABLES + 80);
+    let bytes = raw.build();
+    let (report, _) = inspect_with("honest-needs", &bytes, Limits::default());
+    assert_eq!(report.needed, ["libc.so.6", "libm.so.6"]);
+    assert_eq!(report.libc.glibc_required.as_deref(), Some("2.29"));
+    assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+}
+
+/// 1024 needs whose `vn_aux` all lead to one array of 1024 versions: 32 KiB of entries
+/// that, walked naively, are a million versions. Each entry has 16 bytes of its own in an
+/// honest chain, so the walk stops when it has visited more entries than that: the needs
+/// are unreadable (a warning), the rest of the report stands, and the work is small.
+#[test]
+fn needs_sharing_one_version_array_stop_at_the_entry_budget() {
+    let (n, m) = (1024u32, 1024u32);
+    let mut strings = Strings::new();
+    let libc = strings.add("libc.so.6");
+    let version = strings.add("GLIBC_2.2.5");
+    let mut table = Vec::new();
+    for k in 0..n {
+        let next = if k + 1 < n { 16 } else { 0 };
+        table.extend(verneed(m as u16, libc, 16 * (n - k), next));
+    }
+    for j in 0..m {
+        let next = if j + 1 < m { 16 } else { 0 };
+        table.extend(vernaux(2 + (j % 1000) as u16, version, next));
+    }
+    let raw = dynamic_file(
+        &strings,
+        &[
+            (DT_NEEDED, libc),
+            (DT_VERNEED, TABLES as u64),
+            (DT_VERNEEDNUM, u64::from(n)),
+        ],
+        vec![(TABLES, table)],
+    );
+    let bytes = raw.build();
+    let (report, total) = total_allocation(|| {
+        runbase::inspect_bytes("shared-versions", &bytes, &Options::default()).unwrap()
+    });
+    crate::support::check_schema(&report);
+    assert_eq!(report.needed, ["libc.so.6"]);
+    assert_eq!(report.libc.glibc_required, None);
+    assert!(
+        has_warning(
+            &report,
+            "version needs unreadable: limit exceeded: version need entries"
+        ),
+        "{:?}",
+        report.warnings
+    );
+    // A million 24-byte version records would be 24 MB and more.
+    assert!(
+        total <= 4 * bytes.len(),
+        "{total} bytes allocated in total for a {} byte file",
+        bytes.len()
     );
 }

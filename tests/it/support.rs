@@ -10,20 +10,24 @@ use std::sync::OnceLock;
 use runbase::{Options, Report};
 
 // ---------------------------------------------------------------------------------------
-// Allocation tracking: the largest single allocation made by this thread while tracking.
+// Allocation tracking: the largest single allocation made by this thread while tracking,
+// and the bytes allocated in total.
 
-/// Wraps the system allocator and records, per thread, the largest allocation requested.
+/// Wraps the system allocator and records, per thread, the largest allocation requested and
+/// the sum of all of them.
 pub struct TrackingAlloc;
 
 thread_local! {
     static TRACKING: Cell<bool> = const { Cell::new(false) };
     static LARGEST: Cell<usize> = const { Cell::new(0) };
+    static TOTAL: Cell<usize> = const { Cell::new(0) };
 }
 
 fn note(size: usize) {
     let _ = TRACKING.try_with(|t| {
         if t.get() {
             let _ = LARGEST.try_with(|l| l.set(l.get().max(size)));
+            let _ = TOTAL.try_with(|l| l.set(l.get().saturating_add(size)));
         }
     });
 }
@@ -59,6 +63,17 @@ pub fn largest_allocation<T>(f: impl FnOnce() -> T) -> (T, usize) {
     let out = f();
     TRACKING.with(|t| t.set(false));
     (out, LARGEST.with(Cell::get))
+}
+
+/// Runs `f` and returns its result with the bytes it allocated in total (a reallocation
+/// counts its new size): this follows the work done, where the largest allocation follows
+/// only the peak.
+pub fn total_allocation<T>(f: impl FnOnce() -> T) -> (T, usize) {
+    TOTAL.with(|l| l.set(0));
+    TRACKING.with(|t| t.set(true));
+    let out = f();
+    TRACKING.with(|t| t.set(false));
+    (out, TOTAL.with(Cell::get))
 }
 
 // ---------------------------------------------------------------------------------------
