@@ -275,24 +275,31 @@ where
                 offset: 0,
             })?;
         let bucket_count = u64::from(header.bucket_count.get(self.endian));
-        let word = if self.header.is_class_64() { 8u64 } else { 4 };
-        let buckets_at = u64::from(header.bloom_count.get(self.endian))
-            .saturating_mul(word)
-            .saturating_add(16);
         if bucket_count > self.limits.max_dynamic_symbols as u64 {
             return Err(Error::LimitExceeded {
                 what: "GNU hash buckets",
                 limit: self.limits.max_dynamic_symbols as u64,
             });
         }
-        let table_len = buckets_at.saturating_add(bucket_count.saturating_mul(4));
-        let Some(table) = self.read_at_address(addr, table_len, "DT_GNU_HASH buckets")? else {
+        // The bloom filter is skipped, never read: nothing here uses it, and its size is
+        // whatever the file says.
+        let word = if self.header.is_class_64() { 8u64 } else { 4 };
+        let past_end = || Error::Malformed {
+            what: "DT_GNU_HASH tables run past the end of the address space",
+        };
+        let buckets_len = bucket_count.checked_mul(4).ok_or_else(past_end)?;
+        let buckets_at = u64::from(header.bloom_count.get(self.endian))
+            .checked_mul(word)
+            .and_then(|bloom| bloom.checked_add(16))
+            .ok_or_else(past_end)?;
+        let chains_at = buckets_at.checked_add(buckets_len).ok_or_else(past_end)?;
+        let buckets_addr = addr.checked_add(buckets_at).ok_or_else(past_end)?;
+        let Some(buckets) =
+            self.read_at_address(buckets_addr, buckets_len, "DT_GNU_HASH buckets")?
+        else {
             return Ok(None);
         };
-        let start = usize::try_from(buckets_at).unwrap_or(usize::MAX);
-        let max_bucket = table
-            .get(start..)
-            .unwrap_or(&[])
+        let max_bucket = buckets
             .chunks_exact(4)
             .filter_map(|c| <[u8; 4]>::try_from(c).ok())
             .map(|c| match self.endian {
@@ -306,7 +313,7 @@ where
             symoffset: u64::from(header.symbol_base.get(self.endian)),
             has_hashed: max_bucket != 0,
             max_bucket: u64::from(max_bucket),
-            chains_at: table_len,
+            chains_at,
         }))
     }
 

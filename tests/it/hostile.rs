@@ -3,7 +3,9 @@
 //! counts and sizes that claim most of a sparse file). Each is written here byte by byte;
 //! the expected answers follow from how it was written, and the cost is measured.
 
-use runbase::report::Need;
+use std::path::Path;
+
+use runbase::report::{Linkage, Need};
 use runbase::{Limits, Options, Report};
 
 use crate::support::{largest_allocation, total_allocation};
@@ -20,7 +22,10 @@ const PT_NOTE: u32 = 4;
 
 const DT_NEEDED: u64 = 1;
 const DT_STRTAB: u64 = 5;
+const DT_SYMTAB: u64 = 6;
 const DT_STRSZ: u64 = 10;
+const DT_SYMENT: u64 = 11;
+const DT_GNU_HASH: u64 = 0x6fff_fef5;
 const DT_VERNEED: u64 = 0x6fff_fffe;
 const DT_VERNEEDNUM: u64 = 0x6fff_ffff;
 
@@ -61,6 +66,25 @@ impl Raw {
     fn put(&mut self, offset: usize, bytes: Vec<u8>) {
         self.len = self.len.max(offset + bytes.len());
         self.parts.push((offset, bytes));
+    }
+
+    /// Writes the file at `path` without the zeros between its parts, which the file
+    /// system keeps as holes: a file of hundreds of megabytes costs a few pages.
+    fn write_sparse(&self, path: &Path) {
+        use std::os::unix::fs::FileExt;
+        let headers = Raw {
+            e_type: self.e_type,
+            entry: self.entry,
+            phdrs: self.phdrs.clone(),
+            parts: Vec::new(),
+            len: 0,
+        };
+        let file = std::fs::File::create(path).unwrap();
+        file.write_all_at(&headers.build(), 0).unwrap();
+        for (offset, bytes) in &self.parts {
+            file.write_all_at(bytes, *offset as u64).unwrap();
+        }
+        file.set_len(self.len as u64).unwrap();
     }
 
     fn build(&self) -> Vec<u8> {
@@ -174,6 +198,19 @@ fn vernaux(index: u16, name: u64, next: u32) -> Vec<u8> {
     out.extend(u32s(&[name as u32, next]));
     out
 }
+
+/// An `Elf64_Sym`: name, info (binding and type), section index; value and size zero.
+fn sym(name: u64, info: u8, shndx: u16) -> Vec<u8> {
+    let mut out = (name as u32).to_le_bytes().to_vec();
+    out.push(info);
+    out.push(0);
+    out.extend_from_slice(&shndx.to_le_bytes());
+    out.extend_from_slice(&[0; 16]);
+    out
+}
+
+/// `st_info` of a global function.
+const GLOBAL_FUNC: u8 = 0x12;
 
 fn u32s(values: &[u32]) -> Vec<u8> {
     values.iter().flat_map(|v| v.to_le_bytes()).collect()
@@ -441,4 +478,58 @@ fn needs_sharing_one_version_array_stop_at_the_entry_budget() {
         "{total} bytes allocated in total for a {} byte file",
         bytes.len()
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// GNU hash.
+
+/// A 256 MiB sparse file whose GNU hash declares a bloom filter of 2^25 words (256 MiB)
+/// before its one bucket. Symbols: 0 null, 1 `puts` (undefined), 2 `foo` (defined, the
+/// first hashed: `symoffset` 2); bucket 0 holds 2, and chain entry 0 ends the chain. The
+/// bucket, read where the header puts it, says the file exports a symbol (an ET_DYN
+/// without interpreter or needs that exports is a library, not a static-pie), and the
+/// chain gives the symbol count (no "incomplete" warning). The bloom filter is not read.
+#[test]
+fn the_gnu_hash_bloom_filter_is_not_read() {
+    let bloom_words: u32 = 1 << 25;
+    let mut strings = Strings::new();
+    let puts = strings.add("puts");
+    let foo = strings.add("foo");
+    let symtab = TABLES;
+    let hash = TABLES + 0x1000;
+    let buckets = hash + 16 + 8 * bloom_words as usize;
+    let mut symbols = sym(0, 0, 0);
+    symbols.extend(sym(puts, GLOBAL_FUNC, 0));
+    symbols.extend(sym(foo, GLOBAL_FUNC, 7));
+    let mut raw = dynamic_file(
+        &strings,
+        &[
+            (DT_SYMTAB, symtab as u64),
+            (DT_SYMENT, 24),
+            (DT_GNU_HASH, hash as u64),
+        ],
+        vec![
+            (symtab, symbols),
+            (hash, u32s(&[1, 2, bloom_words, 6])),
+            (buckets, u32s(&[2, 1])),
+        ],
+    );
+    raw.entry = symtab as u64;
+    assert!(raw.len > 256 << 20);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bloom");
+    raw.write_sparse(&path);
+    let (report, largest) = largest_allocation(|| crate::support::inspect(&path));
+    assert_eq!(report.linkage, Linkage::SharedLibrary);
+    assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+    // The content scan of read-only data reads up to its own limit (4 MiB); without it,
+    // what is left is the 8 KiB first read. The bloom filter alone would be 256 MiB.
+    let scan = Limits::default().scan_budget_bytes as usize;
+    assert!(largest <= scan, "largest allocation {largest}");
+    let mut limits = Limits::default();
+    limits.scan_budget_bytes = 0;
+    let (report, largest) =
+        largest_allocation(|| runbase::inspect_path(&path, &Options::with_limits(limits)).unwrap());
+    assert_eq!(report.linkage, Linkage::SharedLibrary);
+    assert!(largest <= 64 << 10, "largest allocation {largest}");
 }
