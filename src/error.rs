@@ -79,7 +79,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub struct Limits {
     /// Largest file accepted, in bytes.
     pub max_file_bytes: u64,
-    /// Most DT_NEEDED entries read from one file.
+    /// Most DT_NEEDED entries read from one file. PT_DYNAMIC is read up to this many
+    /// entries plus 1024 for the other tags, whatever size it claims; a table with no
+    /// DT_NULL by then is refused.
     pub max_needed: usize,
     /// Longest string (library name, symbol name, path) read from a file.
     pub max_string_bytes: usize,

@@ -8,6 +8,10 @@ use super::ElfFile;
 use super::strings::StringTable;
 use crate::error::{Error, Result};
 
+/// PT_DYNAMIC is read up to `Limits::max_needed` entries plus this many for the other tags
+/// (real tables have a few dozen): its size in the program header is the file's word.
+const OTHER_DYNAMIC_ENTRIES: usize = 1024;
+
 /// The values of PT_DYNAMIC that matter here. Addresses are virtual addresses, as in the
 /// file; strings are offsets into DT_STRTAB.
 #[derive(Debug, Default, Clone)]
@@ -58,29 +62,35 @@ where
     H: FileHeader<Endian = Endianness>,
     R: ReadRef<'data>,
 {
-    /// Decodes the first PT_DYNAMIC segment.
+    /// Decodes the first PT_DYNAMIC segment, up to DT_NULL.
     ///
-    /// `Ok(None)` without PT_DYNAMIC; `Err` when it lies outside the file or holds more
-    /// DT_NEEDED entries than the limit allows.
+    /// `Ok(None)` without PT_DYNAMIC; `Err` when it lies outside the file, holds more
+    /// DT_NEEDED entries than the limit allows, or has no DT_NULL within that limit plus
+    /// `OTHER_DYNAMIC_ENTRIES` (only that much of it is read, whatever its size).
     pub fn dynamic(&self) -> Result<Option<DynamicInfo>> {
         let Some(ph) = self.segments_of(raw::PT_DYNAMIC).next() else {
             return Ok(None);
         };
-        let entries = match ph.dynamic(self.endian, self.data) {
-            Ok(Some(entries)) => entries,
-            Ok(None) => return Ok(None),
-            Err(_) => {
-                return Err(Error::Truncated {
+        let (offset, size) = ph.file_range(self.endian);
+        let entry_size = std::mem::size_of::<H::Dyn>() as u64;
+        let in_segment = size.checked_div(entry_size).unwrap_or(0);
+        let cap = self.limits.max_needed.saturating_add(OTHER_DYNAMIC_ENTRIES);
+        let count = usize::try_from(in_segment).map_or(cap, |n| n.min(cap));
+        let entries: &'data [H::Dyn] =
+            self.data
+                .read_slice_at(offset, count)
+                .map_err(|()| Error::Truncated {
                     what: "PT_DYNAMIC",
-                    offset: ph.file_range(self.endian).0,
-                });
-            }
-        };
+                    offset,
+                })?;
+        let cut_short = count < usize::try_from(in_segment).unwrap_or(usize::MAX);
         let mut info = DynamicInfo::default();
+        let mut ended = false;
         for entry in entries {
             let tag = entry.tag(self.endian);
             let val = entry.val(self.endian);
             if tag == raw::DT_NULL {
+                ended = true;
                 break;
             }
             info.entries = info.entries.saturating_add(1);
@@ -122,6 +132,12 @@ where
                 raw::DT_PLTREL => first(&mut info.pltrel),
                 _ => {}
             }
+        }
+        if cut_short && !ended {
+            return Err(Error::LimitExceeded {
+                what: "dynamic entries before DT_NULL",
+                limit: cap as u64,
+            });
         }
         Ok(Some(info))
     }

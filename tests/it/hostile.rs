@@ -25,6 +25,7 @@ const DT_STRTAB: u64 = 5;
 const DT_SYMTAB: u64 = 6;
 const DT_STRSZ: u64 = 10;
 const DT_SYMENT: u64 = 11;
+const DT_DEBUG: u64 = 21;
 const DT_GNU_HASH: u64 = 0x6fff_fef5;
 const DT_VERNEED: u64 = 0x6fff_fffe;
 const DT_VERNEEDNUM: u64 = 0x6fff_ffff;
@@ -532,4 +533,95 @@ fn the_gnu_hash_bloom_filter_is_not_read() {
         largest_allocation(|| runbase::inspect_path(&path, &Options::with_limits(limits)).unwrap());
     assert_eq!(report.linkage, Linkage::SharedLibrary);
     assert!(largest <= 64 << 10, "largest allocation {largest}");
+}
+
+// ---------------------------------------------------------------------------------------
+// The dynamic table.
+
+/// A program with its strings at 0x1000 (PT_LOAD over them) and PT_DYNAMIC at 0x2000:
+/// DT_NEEDED libc.so.6, DT_STRTAB, DT_STRSZ, then `entries`. The segment is `segment`
+/// bytes long, whatever the table's length.
+fn program_with_dynamic(entries: &[(u64, u64)], segment: u64) -> Raw {
+    let mut strings = Strings::new();
+    let libc = strings.add("libc.so.6");
+    let mut table = vec![
+        (DT_NEEDED, libc),
+        (DT_STRTAB, 0x1000),
+        (DT_STRSZ, strings.bytes.len() as u64),
+    ];
+    table.extend_from_slice(entries);
+    let mut raw = Raw::new(2);
+    raw.phdrs.push(Phdr {
+        p_type: PT_LOAD,
+        offset: 0,
+        filesz: 0x1000 + strings.bytes.len() as u64,
+    });
+    raw.phdrs.push(Phdr {
+        p_type: PT_DYNAMIC,
+        offset: 0x2000,
+        filesz: segment,
+    });
+    raw.put(0x1000, strings.bytes);
+    raw.put(0x2000, dynamic(&table));
+    raw.len = raw.len.max(0x2000 + segment as usize);
+    raw
+}
+
+/// A 512 MiB sparse PT_DYNAMIC: a four-entry table, then zeros. Reading it whole took as
+/// much memory as it claims; now at most `max_needed` + 1024 entries are read (80 KiB),
+/// and the table ends at its DT_NULL as before.
+#[test]
+fn a_huge_dynamic_segment_is_read_only_up_to_the_entry_cap() {
+    let raw = program_with_dynamic(&[(0, 0)], 512 << 20);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bigdyn");
+    raw.write_sparse(&path);
+    let mut limits = Limits::default();
+    limits.scan_budget_bytes = 0;
+    let (report, largest) =
+        largest_allocation(|| runbase::inspect_path(&path, &Options::with_limits(limits)).unwrap());
+    crate::support::check_schema(&report);
+    assert_eq!(report.needed, ["libc.so.6"]);
+    assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+    assert!(largest <= 128 << 10, "largest allocation {largest}");
+}
+
+/// With `max_needed = 2` the cap is 1026 entries: a DT_NULL at index 1025 of a longer
+/// segment ends the table; a segment of 2000 entries without DT_NULL is refused.
+#[test]
+fn a_dynamic_table_without_dt_null_within_the_cap_is_refused() {
+    let mut limits = Limits::default();
+    limits.max_needed = 2;
+    let inspect = |raw: &Raw| {
+        runbase::inspect_bytes("dyn", &raw.build(), &Options::with_limits(limits.clone()))
+    };
+
+    // Indexes 0-2 are NEEDED, STRTAB, STRSZ; 3-1024 DT_DEBUG; 1025 DT_NULL; then more.
+    let mut entries = vec![(DT_DEBUG, 0); 1022];
+    entries.push((0, 0));
+    entries.extend(vec![(DT_DEBUG, 0); 1000]);
+    let raw = program_with_dynamic(&entries, 16 * (3 + entries.len() as u64));
+    let report = inspect(&raw).unwrap();
+    assert_eq!(report.needed, ["libc.so.6"]);
+
+    // One DT_DEBUG more pushes DT_NULL to index 1026, past the cap.
+    let mut entries = vec![(DT_DEBUG, 0); 1023];
+    entries.push((0, 0));
+    let raw = program_with_dynamic(&entries, 16 * (3 + entries.len() as u64));
+    let err = inspect(&raw).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            runbase::Error::LimitExceeded {
+                what: "dynamic entries before DT_NULL",
+                limit: 1026
+            }
+        ),
+        "{err}"
+    );
+    // Without DT_NULL in a segment no longer than the cap, the table ends with the segment,
+    // as before.
+    let raw = program_with_dynamic(&entries, 16 * 1026);
+    let report = inspect(&raw).unwrap();
+    assert_eq!(report.needed, ["libc.so.6"]);
 }
