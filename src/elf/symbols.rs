@@ -1,6 +1,8 @@
 //! Version needs (DT_VERNEED) and imported dynamic symbols (DT_SYMTAB + DT_VERSYM), read
 //! through PT_DYNAMIC so that section-stripped files give the same answer.
 
+use std::cell::OnceCell;
+
 use object::elf as raw;
 use object::read::elf::{FileHeader, Sym};
 use object::{Endianness, ReadRef};
@@ -166,17 +168,25 @@ where
             return Ok(Imports::none());
         };
         let entsize = std::mem::size_of::<H::Sym>() as u64;
-        let gnu = match info.gnu_hash {
-            Some(addr) => self.gnu_hash(addr)?,
-            None => None,
+        // GNU hash is read only when a count needs it, and a bad one counts as none: the
+        // other sources may still have the count.
+        let gnu_hash = OnceCell::new();
+        let gnu = || {
+            gnu_hash
+                .get_or_init(|| {
+                    info.gnu_hash
+                        .and_then(|addr| self.gnu_hash(addr).ok().flatten())
+                })
+                .as_ref()
+                .filter(|gnu| gnu.has_hashed)
         };
         // The exact count, from the cheapest source that has it.
-        let total = match (dynsym_count, info.hash, &gnu) {
-            (Some(count), _, _) => Some(count),
-            (None, Some(addr), _) => self.sysv_hash_count(addr)?,
-            (None, None, Some(gnu)) if gnu.has_hashed => self.gnu_hash_count(gnu),
-            _ => None,
-        };
+        let total = dynsym_count
+            .or_else(|| {
+                info.hash
+                    .and_then(|addr| self.sysv_hash_count(addr).ok().flatten())
+            })
+            .or_else(|| gnu().and_then(|gnu| self.gnu_hash_count(gnu)));
         // Without one (no sections, no hashed symbols), the table ends where the next
         // table PT_DYNAMIC points to begins.
         let (total, mut complete) = match total {
@@ -189,31 +199,17 @@ where
                 None => (0, false),
             },
         };
-        let count = match &gnu {
-            // Linkers put every undefined symbol before GNU hash's `symoffset`.
-            Some(gnu) if gnu.has_hashed && total > FULL_TABLE_SYMBOLS => gnu.symoffset.min(total),
-            _ => total,
-        };
-        let max = self.limits.max_dynamic_symbols as u64;
-        let count = if count > max {
-            complete = false;
-            max
+        // Linkers put every undefined symbol before GNU hash's `symoffset`.
+        let count = if total > FULL_TABLE_SYMBOLS {
+            gnu().map_or(total, |gnu| gnu.symoffset.min(total))
         } else {
-            count
+            total
         };
-        let Some((offset, avail)) = self.map_address(symtab) else {
-            return Err(Error::Malformed {
-                what: "DT_SYMTAB is outside every PT_LOAD segment",
-            });
-        };
-        let count = count.min(avail.checked_div(entsize).unwrap_or(0));
-        let syms: &'data [H::Sym] = self
-            .data
-            .read_slice_at(offset, usize::try_from(count).unwrap_or(0))
-            .map_err(|()| Error::Truncated {
-                what: "dynamic symbol table",
-                offset,
-            })?;
+        if count > self.limits.max_dynamic_symbols as u64 {
+            complete = false;
+        }
+        let syms = self.dynamic_symbols(symtab, count)?;
+        let count = syms.len() as u64;
         let versym: &'data [u8] = match info.versym {
             Some(addr) => self
                 .read_at_address(addr, count.saturating_mul(2), "DT_VERSYM")?
@@ -261,6 +257,27 @@ where
             strings: Some(*strings),
             complete,
         })
+    }
+
+    /// The first `count` dynamic symbols at `symtab`, fewer when `max_dynamic_symbols` or
+    /// the symbols' segment ends first. `Err` when DT_SYMTAB maps nowhere or the file is
+    /// shorter than its segment.
+    fn dynamic_symbols(&self, symtab: u64, count: u64) -> Result<&'data [H::Sym]> {
+        let Some((offset, avail)) = self.map_address(symtab) else {
+            return Err(Error::Malformed {
+                what: "DT_SYMTAB is outside every PT_LOAD segment",
+            });
+        };
+        let entsize = std::mem::size_of::<H::Sym>() as u64;
+        let count = count
+            .min(self.limits.max_dynamic_symbols as u64)
+            .min(avail.checked_div(entsize).unwrap_or(0));
+        self.data
+            .read_slice_at(offset, usize::try_from(count).unwrap_or(0))
+            .map_err(|()| Error::Truncated {
+                what: "dynamic symbol table",
+                offset,
+            })
     }
 
     /// GNU hash's layout: `symoffset` (the index of the first hashed, defined symbol) and

@@ -21,12 +21,14 @@ const PT_DYNAMIC: u32 = 2;
 const PT_NOTE: u32 = 4;
 
 const DT_NEEDED: u64 = 1;
+const DT_HASH: u64 = 4;
 const DT_STRTAB: u64 = 5;
 const DT_SYMTAB: u64 = 6;
 const DT_STRSZ: u64 = 10;
 const DT_SYMENT: u64 = 11;
 const DT_DEBUG: u64 = 21;
 const DT_GNU_HASH: u64 = 0x6fff_fef5;
+const DT_VERSYM: u64 = 0x6fff_fff0;
 const DT_VERNEED: u64 = 0x6fff_fffe;
 const DT_VERNEEDNUM: u64 = 0x6fff_ffff;
 
@@ -624,4 +626,75 @@ fn a_dynamic_table_without_dt_null_within_the_cap_is_refused() {
     let raw = program_with_dynamic(&entries, 16 * 1026);
     let report = inspect(&raw).unwrap();
     assert_eq!(report.needed, ["libc.so.6"]);
+}
+
+// ---------------------------------------------------------------------------------------
+// Symbol counts.
+
+/// A library needing libc.so.6 with symbols 0 null, 1 `memcpy` (undefined, version index 2
+/// = GLIBC_2.14 by DT_VERNEED and DT_VERSYM), 2 `greet` (defined); DT_HASH says 3 symbols.
+/// `gnu_hash` is the GNU hash header, or none.
+fn library_with_hashes(gnu_hash: Option<[u32; 4]>) -> Raw {
+    let mut strings = Strings::new();
+    let libc = strings.add("libc.so.6");
+    let memcpy = strings.add("memcpy");
+    let greet = strings.add("greet");
+    let v214 = strings.add("GLIBC_2.14");
+    let (symtab, versym, verneed_at, hash, gnu) = (
+        TABLES,
+        TABLES + 0x100,
+        TABLES + 0x200,
+        TABLES + 0x300,
+        TABLES + 0x400,
+    );
+    let mut symbols = sym(0, 0, 0);
+    symbols.extend(sym(memcpy, GLOBAL_FUNC, 0));
+    symbols.extend(sym(greet, GLOBAL_FUNC, 7));
+    let mut needs = verneed(1, libc, 16, 0);
+    needs.extend(vernaux(2, v214, 0));
+    let versyms: Vec<u8> = [0u16, 2, 1].iter().flat_map(|v| v.to_le_bytes()).collect();
+    let mut entries = vec![
+        (DT_NEEDED, libc),
+        (DT_SYMTAB, symtab as u64),
+        (DT_SYMENT, 24),
+        (DT_VERSYM, versym as u64),
+        (DT_VERNEED, verneed_at as u64),
+        (DT_VERNEEDNUM, 1),
+        (DT_HASH, hash as u64),
+    ];
+    let mut tables = vec![
+        (symtab, symbols),
+        (versym, versyms),
+        (verneed_at, needs),
+        // nbucket 1, nchain 3, bucket 0 -> symbol 2, chains.
+        (hash, u32s(&[1, 3, 2, 0, 0, 0])),
+    ];
+    if let Some(header) = gnu_hash {
+        entries.push((DT_GNU_HASH, gnu as u64));
+        tables.push((gnu, u32s(&header)));
+    }
+    dynamic_file(&strings, &entries, tables)
+}
+
+/// DT_HASH gives the symbol count, so a GNU hash that cannot be read (more buckets than
+/// `max_dynamic_symbols`, or a bloom filter that runs past the file) costs nothing: the
+/// import of memcpy@GLIBC_2.14 is still found.
+#[test]
+fn an_unreadable_gnu_hash_does_not_lose_the_imports() {
+    for gnu in [None, Some([u32::MAX, 1, 1, 6]), Some([1, 1, 1 << 28, 6])] {
+        let bytes = library_with_hashes(gnu).build();
+        let (report, _) = inspect_with("hashes", &bytes, Limits::default());
+        assert_eq!(report.needed, ["libc.so.6"], "{gnu:?}");
+        assert_eq!(
+            report.libc.glibc_required.as_deref(),
+            Some("2.14"),
+            "{gnu:?}"
+        );
+        assert_eq!(
+            report.libc.glibc_floor_symbols,
+            ["memcpy@GLIBC_2.14"],
+            "{gnu:?}"
+        );
+        assert!(report.warnings.is_empty(), "{gnu:?}: {:?}", report.warnings);
+    }
 }
