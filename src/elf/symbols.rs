@@ -495,12 +495,13 @@ where
     R: ReadRef<'data>,
 {
     /// Whether the file exports (defines) dynamic symbols: a loader or library does, a
-    /// static-pie program does not. Reads the GNU hash buckets or, with only a SysV hash,
-    /// the symbols themselves.
+    /// static-pie program does not. Reads the GNU hash buckets or, with only a SysV hash
+    /// (or a GNU hash that cannot be read), the symbols themselves, as many as the symbols'
+    /// segment holds.
     pub fn exports_symbols(&self, info: &DynamicInfo) -> bool {
-        if let Some(addr) = info.gnu_hash {
+        if let Some(Ok(Some(gnu))) = info.gnu_hash.map(|addr| self.gnu_hash(addr)) {
             // Only defined symbols are hashed: any non-empty bucket means exports.
-            return matches!(self.gnu_hash(addr), Ok(Some(gnu)) if gnu.has_hashed);
+            return gnu.has_hashed;
         }
         let (Some(hash), Some(symtab)) = (info.hash, info.symtab) else {
             return false;
@@ -508,14 +509,7 @@ where
         let Ok(Some(count)) = self.sysv_hash_count(hash) else {
             return false;
         };
-        let count = count.min(self.limits.max_dynamic_symbols as u64);
-        let Some((offset, _)) = self.map_address(symtab) else {
-            return false;
-        };
-        let Ok(syms) = self
-            .data
-            .read_slice_at::<H::Sym>(offset, usize::try_from(count).unwrap_or(0))
-        else {
+        let Ok(syms) = self.dynamic_symbols(symtab, count) else {
             return false;
         };
         syms.iter().skip(1).any(|sym| {

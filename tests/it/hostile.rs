@@ -698,3 +698,40 @@ fn an_unreadable_gnu_hash_does_not_lose_the_imports() {
         assert!(report.warnings.is_empty(), "{gnu:?}: {:?}", report.warnings);
     }
 }
+
+/// An ET_DYN with an entry point and no interpreter, needs or soname is a library only if
+/// it exports: here symbol 1 `greet` is a defined global function, the last bytes of the
+/// file. DT_HASH claims 2^20 symbols (24 MiB of them); the symbols the segment holds are
+/// read, as for imports, and a GNU hash that cannot be read (2^32-1 buckets) gives way to
+/// DT_HASH. With `greet` undefined instead, nothing is exported: a static-pie.
+#[test]
+fn exports_are_read_from_the_symbols_the_segment_holds() {
+    let cases = [
+        (None, 7, Linkage::SharedLibrary),
+        (Some([u32::MAX, 1, 1, 6]), 7, Linkage::SharedLibrary),
+        (None, 0, Linkage::StaticPie),
+        (Some([u32::MAX, 1, 1, 6]), 0, Linkage::StaticPie),
+    ];
+    for (gnu, shndx, linkage) in cases {
+        let mut strings = Strings::new();
+        let greet = strings.add("greet");
+        let (hash, gnu_at, symtab) = (TABLES, TABLES + 0x100, TABLES + 0x200);
+        let mut symbols = sym(0, 0, 0);
+        symbols.extend(sym(greet, GLOBAL_FUNC, shndx));
+        let mut entries = vec![
+            (DT_SYMTAB, symtab as u64),
+            (DT_SYMENT, 24),
+            (DT_HASH, hash as u64),
+        ];
+        let mut tables = vec![(hash, u32s(&[1, 1 << 20, 1])), (symtab, symbols)];
+        if let Some(header) = gnu {
+            entries.push((DT_GNU_HASH, gnu_at as u64));
+            tables.push((gnu_at, u32s(&header)));
+        }
+        let mut raw = dynamic_file(&strings, &entries, tables);
+        raw.entry = symtab as u64;
+        assert_eq!(raw.len, symtab + 48);
+        let (report, _) = inspect_with("exports", &raw.build(), Limits::default());
+        assert_eq!(report.linkage, linkage, "{gnu:?} {shndx}");
+    }
+}
