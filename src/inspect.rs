@@ -387,8 +387,8 @@ where
         let lossy = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
         *load = LoadInfo {
             interpreter: interpreter_raw.map(lossy),
-            needed: needed_text.clone(),
-            soname: soname_raw.map(lossy),
+            needed: needed_text.iter().map(|n| n.as_str().into()).collect(),
+            soname: soname_raw.map(|s| lossy(s).into()),
             rpath: rpath_raw.map(lossy),
             runpath: runpath_raw.map(lossy),
             nodeflib: dynamic.as_ref().is_some_and(|d| d.nodeflib()),

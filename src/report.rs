@@ -6,6 +6,7 @@
 //! decoded lossily (invalid UTF-8 becomes U+FFFD), and a warning says when that happened.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -404,7 +405,7 @@ pub struct Closure {
     /// (a stale or missing ld.so.cache), and what could not be read.
     pub warnings: Vec<String>,
     /// The symbol versions the file itself needs of its libraries (its DT_VERNEED).
-    pub version_needs: Vec<VersionNeed>,
+    pub version_needs: Arc<[VersionNeed]>,
 }
 
 /// The search the closure used.
@@ -456,7 +457,8 @@ pub struct ClosureLibrary {
     pub needed_by: Vec<String>,
     /// The symbol versions this library needs of others (its DT_VERNEED), so a copy plan
     /// can check them against another image's libraries.
-    pub version_needs: Vec<VersionNeed>,
+    // Shared: a library lists the same needs in every closure it is part of.
+    pub version_needs: Arc<[VersionNeed]>,
 }
 
 /// The symbol versions an object needs of one library.

@@ -28,7 +28,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::error::Limits;
 use crate::report::{
-    Closure, ClosureInterpreter, ClosureLibrary, ClosureSearch, MissingLibrary, UnmetVersion, VersionNeed,
+    Closure, ClosureInterpreter, ClosureLibrary, ClosureSearch, MissingLibrary, UnmetVersion,
 };
 use ldcache::LdCache;
 use object::LoadInfo;
@@ -105,15 +105,20 @@ enum Flavor {
 #[derive(Debug, Clone)]
 struct Loaded {
     /// Names that match it: the names it was asked for by and its SONAME.
-    names: Vec<String>,
+    names: Vec<Arc<str>>,
     /// The path as found (search directory + name), which gives `$ORIGIN`.
-    found_as: String,
+    found_as: Arc<str>,
     /// The path with every symbolic link resolved inside the root.
-    canonical: InRoot,
+    canonical: Arc<str>,
     info: Arc<LoadInfo>,
     /// The object that first needed it.
     loader: Option<usize>,
     identity: Option<Identity>,
+    /// How it was found (`None` for the file itself and the interpreter).
+    via: Option<&'static str>,
+    /// Its place in `Closure::libraries`, when listed there (the file itself and the
+    /// interpreter are not).
+    listed: Option<usize>,
 }
 
 /// Resolves closures inside one root, reading each library once per run.
@@ -178,8 +183,8 @@ type SearchResult = std::result::Result<Found, Vec<String>>;
 /// The outcome of one search.
 #[derive(Debug, Clone)]
 struct Found {
-    found_as: String,
-    canonical: InRoot,
+    found_as: Arc<str>,
+    canonical: Arc<str>,
     via: &'static str,
     entry: Option<String>,
     info: Arc<LoadInfo>,
@@ -192,8 +197,8 @@ impl Found {
     fn new(via: &'static str, entry: Option<String>, hit: Hit) -> Found {
         let (found_as, canonical, info, identity) = hit;
         Found {
-            found_as,
-            canonical,
+            found_as: found_as.into(),
+            canonical: canonical.into(),
             via,
             entry,
             info,
@@ -331,22 +336,25 @@ impl Resolver {
             unmet_versions: Vec::new(),
             search: None,
             warnings: Vec::new(),
-            version_needs: Vec::new(),
+            version_needs: Arc::default(),
         };
         let Ok(main_info) = main else {
             closure.warnings.push("the file's dynamic section could not be read".into());
             return (closure, ClosureTree { nodes: Vec::new() });
         };
         let main_info = Arc::new(main_info);
-        closure.version_needs = version_needs_of(&main_info);
+        closure.version_needs = Arc::clone(&main_info.version_needs);
         let flavor = flavor_of(&main_info);
+        let in_root: Arc<str> = in_root.into();
         let mut loaded: Vec<Loaded> = vec![Loaded {
             names: main_info.soname.iter().cloned().collect(),
-            found_as: in_root.clone(),
-            canonical: in_root.clone(),
+            found_as: Arc::clone(&in_root),
+            canonical: in_root,
             info: Arc::clone(&main_info),
             loader: None,
             identity: None,
+            via: None,
+            listed: None,
         }];
 
         // The interpreter is loaded before anything; it satisfies needs of its own name.
@@ -359,16 +367,18 @@ impl Resolver {
             });
             if let Ok(canonical) = found {
                 if let Some((info, identity)) = self.load(&canonical) {
-                    let mut names = vec![basename(interp).to_string()];
+                    let mut names: Vec<Arc<str>> = vec![basename(interp).into()];
                     names.extend(info.soname.iter().cloned());
                     interpreter_index = Some(loaded.len());
                     loaded.push(Loaded {
                         names,
-                        found_as: interp.clone(),
-                        canonical,
+                        found_as: interp.as_str().into(),
+                        canonical: canonical.into(),
                         info,
                         loader: None,
                         identity,
+                        via: None,
+                        listed: None,
                     });
                 }
             }
@@ -377,36 +387,34 @@ impl Resolver {
         let search = self.plan(flavor, &main_info);
         // Every name that matches a loaded object: the names it was asked for by, its
         // SONAME, and the path it was found at.
-        let mut by_name: HashMap<String, usize> = HashMap::new();
+        let mut by_name: HashMap<Arc<str>, usize> = HashMap::new();
         for (index, l) in loaded.iter().enumerate() {
             for name in l.names.iter().chain(std::iter::once(&l.found_as)) {
-                by_name.entry(name.clone()).or_insert(index);
+                by_name.entry(Arc::clone(name)).or_insert(index);
             }
         }
-        // Where each loaded object (by index) is listed in `closure.libraries`.
-        let mut listed: HashMap<usize, usize> = HashMap::new();
         let mut edges: Vec<Vec<(String, TreeTarget)>> = Vec::new();
-        let mut via: HashMap<usize, &'static str> = HashMap::new();
         let mut queue = vec![0usize];
         let mut next = 0usize;
         // Set when the closure reached MAX_OBJECTS: the walk stops (and says so once).
         let mut cut = false;
         while let Some(&current) = queue.get(next) {
             next = next.saturating_add(1);
-            let Some(current_info) = loaded.get(current).map(|l| Arc::clone(&l.info)) else {
+            let Some((current_info, needer)) =
+                loaded.get(current).map(|l| (Arc::clone(&l.info), Arc::clone(&l.canonical)))
+            else {
                 break;
             };
-            let needer = loaded.get(current).map(|l| l.canonical.clone()).unwrap_or_default();
             let mut own: Vec<(String, TreeTarget)> = Vec::new();
-            let mut edge = |name: &String, target: TreeTarget| {
+            let mut edge = |name: &str, target: TreeTarget| {
                 if want_tree {
-                    own.push((name.clone(), target));
+                    own.push((name.to_string(), target));
                 }
             };
             for name in &current_info.needed {
                 // Already loaded under this name, its SONAME, or (for a path) its path.
                 if let Some(&index) = by_name.get(name) {
-                    add_needed_by(&listed, index, &needer, &mut closure.libraries);
+                    add_needed_by(&loaded, index, &needer, &mut closure.libraries);
                     edge(
                         name,
                         if Some(index) == interpreter_index {
@@ -420,9 +428,9 @@ impl Resolver {
                 if flavor == Flavor::Musl && musl_reserved(name, main_info.interpreter.as_deref()) {
                     if let Some(index) = interpreter_index {
                         if let Some(l) = loaded.get_mut(index) {
-                            l.names.push(name.clone());
+                            l.names.push(Arc::clone(name));
                         }
-                        by_name.insert(name.clone(), index);
+                        by_name.insert(Arc::clone(name), index);
                     }
                     edge(name, TreeTarget::Loader);
                     continue;
@@ -432,11 +440,11 @@ impl Resolver {
                     Ok(found) => found,
                     Err(tried) => {
                         edge(name, TreeTarget::Missing);
-                        match closure.missing.iter_mut().find(|m| &m.soname == name) {
-                            Some(m) => m.needed_by.push(needer.clone()),
+                        match closure.missing.iter_mut().find(|m| *m.soname == **name) {
+                            Some(m) => m.needed_by.push(needer.to_string()),
                             None => closure.missing.push(MissingLibrary {
-                                soname: name.clone(),
-                                needed_by: vec![needer.clone()],
+                                soname: name.to_string(),
+                                needed_by: vec![needer.to_string()],
                                 tried,
                             }),
                         }
@@ -449,10 +457,10 @@ impl Resolver {
                     .position(|l| found.identity.is_some() && l.identity == found.identity)
                 {
                     if let Some(l) = loaded.get_mut(index) {
-                        l.names.push(name.clone());
+                        l.names.push(Arc::clone(name));
                     }
-                    by_name.insert(name.clone(), index);
-                    add_needed_by(&listed, index, &needer, &mut closure.libraries);
+                    by_name.insert(Arc::clone(name), index);
+                    add_needed_by(&loaded, index, &needer, &mut closure.libraries);
                     edge(name, TreeTarget::Node(index));
                     continue;
                 }
@@ -460,22 +468,21 @@ impl Resolver {
                     cut = true;
                     break;
                 }
-                let mut names = vec![name.clone()];
+                let mut names = vec![Arc::clone(name)];
                 names.extend(found.info.soname.iter().cloned());
                 let index = loaded.len();
                 for n in names.iter().chain(std::iter::once(&found.found_as)) {
-                    by_name.entry(n.clone()).or_insert(index);
+                    by_name.entry(Arc::clone(n)).or_insert(index);
                 }
-                listed.insert(index, closure.libraries.len());
-                via.insert(index, found.via);
                 edge(name, TreeTarget::Node(index));
+                let listed = closure.libraries.len();
                 closure.libraries.push(ClosureLibrary {
-                    soname: name.clone(),
-                    path: found.canonical.clone(),
+                    soname: name.to_string(),
+                    path: found.canonical.to_string(),
                     found_via: found.via.to_string(),
                     search_entry: found.entry,
-                    needed_by: vec![needer.clone()],
-                    version_needs: version_needs_of(&found.info),
+                    needed_by: vec![needer.to_string()],
+                    version_needs: Arc::clone(&found.info.version_needs),
                 });
                 loaded.push(Loaded {
                     names,
@@ -484,6 +491,8 @@ impl Resolver {
                     info: found.info,
                     loader: Some(current),
                     identity: found.identity,
+                    via: Some(found.via),
+                    listed: Some(listed),
                 });
                 queue.push(index);
             }
@@ -519,8 +528,8 @@ impl Resolver {
                 .iter()
                 .enumerate()
                 .map(|(i, l)| TreeNode {
-                    path: l.canonical.clone(),
-                    found_via: via.get(&i).map(|v| v.to_string()),
+                    path: l.canonical.to_string(),
+                    found_via: l.via.map(str::to_string),
                     needed: edges.get_mut(i).map(std::mem::take).unwrap_or_default(),
                 })
                 .collect()
@@ -554,22 +563,12 @@ impl Resolver {
 
 /// Records that `needer` needs the loaded object `index`, when it is a listed library (the
 /// file itself and the interpreter are not).
-fn add_needed_by(listed: &HashMap<usize, usize>, index: usize, needer: &str, out: &mut [ClosureLibrary]) {
-    if let Some(lib) = listed.get(&index).and_then(|pos| out.get_mut(*pos)) {
+fn add_needed_by(loaded: &[Loaded], index: usize, needer: &str, out: &mut [ClosureLibrary]) {
+    if let Some(lib) = loaded.get(index).and_then(|l| l.listed).and_then(|pos| out.get_mut(pos)) {
         if !lib.needed_by.iter().any(|n| n == needer) {
             lib.needed_by.push(needer.to_string());
         }
     }
-}
-
-fn version_needs_of(info: &LoadInfo) -> Vec<VersionNeed> {
-    info.version_needs
-        .iter()
-        .map(|(soname, versions)| VersionNeed {
-            soname: soname.clone(),
-            versions: versions.clone(),
-        })
-        .collect()
 }
 
 pub(crate) fn basename(path: &str) -> &str {
@@ -597,7 +596,7 @@ fn flavor_of(info: &LoadInfo) -> Flavor {
     let musl_needed = info
         .needed
         .iter()
-        .any(|n| n == "libc.so" || n.starts_with("libc.musl-"));
+        .any(|n| &**n == "libc.so" || n.starts_with("libc.musl-"));
     if musl_interp || (info.interpreter.is_none() && musl_needed) {
         Flavor::Musl
     } else {
@@ -659,13 +658,14 @@ struct SearchPlan {
 impl Resolver {
     /// Every `GLIBC_2.34`-style version an object needs and the library it names does not
     /// define (the loader refuses to start such a program).
-    fn unmet_versions(&mut self, loaded: &[Loaded], by_name: &HashMap<String, usize>) -> Vec<UnmetVersion> {
+    fn unmet_versions(&mut self, loaded: &[Loaded], by_name: &HashMap<Arc<str>, usize>) -> Vec<UnmetVersion> {
         let mut out: Vec<UnmetVersion> = Vec::new();
         for user in loaded {
-            for (need_index, (file, versions)) in user.info.version_needs.iter().enumerate() {
-                let Some(provider) = by_name.get(file).and_then(|i| loaded.get(*i)) else {
+            for (need_index, need) in user.info.version_needs.iter().enumerate() {
+                let Some(provider) = by_name.get(need.soname.as_str()).and_then(|i| loaded.get(*i)) else {
                     continue;
                 };
+                let versions = &need.versions;
                 let missing = match (user.identity, provider.identity) {
                     (Some(u), Some(p)) => match self.version_checks.get(&(u, need_index, p)) {
                         Some(known) => known.clone(),
@@ -680,16 +680,16 @@ impl Resolver {
                     _ => missing_versions(versions, &provider.info),
                 };
                 for version in missing.iter().filter_map(|&i| versions.get(i)) {
-                    match out.iter_mut().find(|u| &u.soname == file && &u.version == version) {
+                    match out.iter_mut().find(|u| u.soname == need.soname && &u.version == version) {
                         Some(u) => {
-                            if !u.needed_by.contains(&user.canonical) {
-                                u.needed_by.push(user.canonical.clone());
+                            if !u.needed_by.iter().any(|n| **n == *user.canonical) {
+                                u.needed_by.push(user.canonical.to_string());
                             }
                         }
                         None => out.push(UnmetVersion {
-                            soname: file.clone(),
+                            soname: need.soname.clone(),
                             version: version.clone(),
-                            needed_by: vec![user.canonical.clone()],
+                            needed_by: vec![user.canonical.to_string()],
                         }),
                     }
                 }

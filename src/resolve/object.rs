@@ -2,12 +2,14 @@
 //! OS ABI), DT_NEEDED, SONAME, RPATH, RUNPATH, DF_1_NODEFLIB, version needs and definitions.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use object::elf::{FileHeader32, FileHeader64};
 use object::read::elf::FileHeader;
 use object::{Endianness, ReadRef};
 
 use crate::elf::symbols::VersionNeed;
+use crate::report;
 use crate::elf::{ElfFile, Ident};
 use crate::error::{Limits, Result};
 use crate::source::FileSource;
@@ -22,13 +24,14 @@ pub(crate) struct LoadInfo {
     pub hard_float: bool,
     pub e_type: u16,
     pub interpreter: Option<String>,
-    pub needed: Vec<String>,
-    pub soname: Option<String>,
+    /// Shared names: a closure keys its lookups by them, for every file that needs them.
+    pub needed: Vec<Arc<str>>,
+    pub soname: Option<Arc<str>>,
     pub rpath: Option<String>,
     pub runpath: Option<String>,
     pub nodeflib: bool,
-    /// (library, versions needed from it).
-    pub version_needs: Vec<(String, Vec<String>)>,
+    /// The versions needed of each library, as reports list them (made once per object).
+    pub version_needs: Arc<[report::VersionNeed]>,
     /// Sorted.
     pub defined_versions: Vec<String>,
 }
@@ -54,11 +57,14 @@ impl LoadInfo {
         }
     }
 
-    /// Version needs as owned text: (library, versions needed from it).
-    pub fn version_needs_of(needs: &[VersionNeed<'_>]) -> Vec<(String, Vec<String>)> {
+    /// Version needs as reports list them.
+    pub fn version_needs_of(needs: &[VersionNeed<'_>]) -> Arc<[report::VersionNeed]> {
         needs
             .iter()
-            .map(|n| (text(n.file), n.versions.iter().map(|v| text(v.name)).collect()))
+            .map(|n| report::VersionNeed {
+                soname: text(n.file),
+                versions: n.versions.iter().map(|v| text(v.name)).collect(),
+            })
             .collect()
     }
 
@@ -110,9 +116,9 @@ where
         return Ok(info);
     };
     for offset in &dynamic.needed {
-        info.needed.push(text(strings.get(*offset)?));
+        info.needed.push(text(strings.get(*offset)?).into());
     }
-    info.soname = dynamic.soname.map(|o| strings.get(o)).transpose()?.map(text);
+    info.soname = dynamic.soname.map(|o| strings.get(o)).transpose()?.map(|s| text(s).into());
     info.rpath = dynamic.rpath.map(|o| strings.get(o)).transpose()?.map(text);
     info.runpath = dynamic.runpath.map(|o| strings.get(o)).transpose()?.map(text);
     // Version data that cannot be read leaves the checks it feeds empty, not the closure.
