@@ -6,11 +6,13 @@
 //! faster than a memory map on a cold page cache (the kernel's read-ahead makes every mapped
 //! page fault pull in megabytes) and keeps memory flat whatever the file size.
 
+use std::cell::OnceCell;
 use std::fs::File;
-use std::io::Read;
+use std::io::{Read, Seek, SeekFrom};
 use std::ops::Range;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
+use std::sync::Arc;
 
 use object::read::{ReadCache, ReadCacheOps};
 
@@ -27,6 +29,13 @@ const PREFIX_BYTES: u64 = 8 << 10;
 /// once.
 const STRING_BLOCK_BYTES: u64 = 4 << 10;
 
+/// Ranges at least this long (the read-only data a content scan reads) are read straight
+/// into fresh memory, without zeroing it first.
+const LARGE_READ_BYTES: u64 = 64 << 10;
+
+/// How many large ranges a source keeps; further ones go through the general cache.
+const LARGE_SLOTS: usize = 4;
+
 /// A file read with `pread`, caching each range it returns.
 ///
 /// `&FileSource` implements [`ReadRef`]. Only the byte ranges the analysis asks for are read
@@ -36,6 +45,9 @@ const STRING_BLOCK_BYTES: u64 = 4 << 10;
 pub struct FileSource {
     prefix: Box<[u8]>,
     cache: ReadCache<PositionedFile>,
+    /// Large ranges read so far: (offset, bytes).
+    large: [OnceCell<(u64, Box<[u8]>)>; LARGE_SLOTS],
+    file: Arc<File>,
     len: u64,
 }
 
@@ -62,11 +74,46 @@ impl FileSource {
         if (prefix.len() as u64) < want {
             return Err(std::io::ErrorKind::UnexpectedEof.into());
         }
+        let file = Arc::new(file);
         Ok(FileSource {
             prefix: prefix.into_boxed_slice(),
-            cache: ReadCache::new(PositionedFile { file, pos: 0, len }),
+            cache: ReadCache::new(PositionedFile {
+                file: Arc::clone(&file),
+                pos: 0,
+                len,
+            }),
+            large: Default::default(),
+            file,
             len,
         })
+    }
+
+    /// A large range, read once into memory that is not zeroed first (`read_to_end` fills
+    /// spare capacity); `None` when every slot is taken.
+    fn read_large(&self, offset: u64, size: u64) -> Option<Result<&[u8], ()>> {
+        for slot in &self.large {
+            if let Some((at, bytes)) = slot.get() {
+                if *at == offset && bytes.len() as u64 >= size {
+                    return Some(bytes.get(..usize::try_from(size).ok()?).ok_or(()));
+                }
+                continue;
+            }
+            let end = offset.checked_add(size)?;
+            if end > self.len {
+                return Some(Err(()));
+            }
+            let mut bytes = Vec::new();
+            bytes.try_reserve_exact(usize::try_from(size).ok()?).ok()?;
+            let mut file = &*self.file;
+            let read = Seek::seek(&mut file, SeekFrom::Start(offset))
+                .and_then(|_| file.take(size).read_to_end(&mut bytes));
+            if read.is_err() || bytes.len() as u64 != size {
+                return Some(Err(()));
+            }
+            let (_, bytes) = slot.get_or_init(|| (offset, bytes.into_boxed_slice()));
+            return Some(Ok(bytes));
+        }
+        None
     }
 
     /// The file's length in bytes.
@@ -90,10 +137,15 @@ impl<'a> ReadRef<'a> for &'a FileSource {
             .checked_add(size)
             .and_then(|end| usize::try_from(end).ok())
             .and_then(|end| self.prefix.get(usize::try_from(offset).ok()?..end));
-        match in_prefix {
-            Some(bytes) => Ok(bytes),
-            None => (&self.cache).read_bytes_at(offset, size),
+        if let Some(bytes) = in_prefix {
+            return Ok(bytes);
         }
+        if size >= LARGE_READ_BYTES {
+            if let Some(result) = self.read_large(offset, size) {
+                return result;
+            }
+        }
+        (&self.cache).read_bytes_at(offset, size)
     }
 
     fn read_bytes_at_until(self, range: Range<u64>, delimiter: u8) -> Result<&'a [u8], ()> {
@@ -134,7 +186,7 @@ impl<'a> ReadRef<'a> for &'a FileSource {
 /// A file plus a cursor, read with `pread` so that a "seek" costs no system call.
 #[derive(Debug)]
 pub struct PositionedFile {
-    file: File,
+    file: Arc<File>,
     pos: u64,
     len: u64,
 }

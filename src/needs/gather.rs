@@ -85,39 +85,74 @@ impl Evidence {
     }
 }
 
-/// A marker automaton and its patterns. A DFA: marker scans cover up to the whole scan
-/// budget, where a DFA's speed pays for its build (about a millisecond, once per process,
-/// and only when a static or Go binary is met). Leftmost-first matching lets the vectorised
-/// (Teddy) prefilter skip ahead; no marker occurs inside another, so none is hidden by an
-/// overlapping match.
-type Markers = (AhoCorasick, Vec<&'static str>);
+/// A marker scan: an automaton over anchors, each anchor standing for the markers that
+/// hold it (and where), checked where the anchor is found. A marker is its own anchor
+/// unless it holds the shared one: glibc's fifteen NSS markers all hold `nss_`, which
+/// one SIMD substring search finds at memory speed, where an automaton over all eighteen
+/// markers falls back to a slow start-byte prefilter (`/`, `_` and `l` are everywhere).
+/// A DFA: scans cover up to the whole scan budget, where its speed pays for its build.
+/// No anchor occurs inside or overlapping another, so leftmost-first (non-overlapping)
+/// matching hides none.
+struct Markers {
+    ac: AhoCorasick,
+    /// Per anchor: (marker, offset of the anchor in it).
+    anchors: Vec<Vec<(&'static str, usize)>>,
+}
 
-fn build_markers(patterns: Vec<&'static str>) -> Option<Markers> {
-    AhoCorasick::builder()
+fn build_markers(markers: Vec<&'static str>, shared: Option<&'static str>) -> Option<Markers> {
+    let mut patterns: Vec<&'static str> = Vec::new();
+    let mut anchors: Vec<Vec<(&'static str, usize)>> = Vec::new();
+    for marker in markers {
+        match shared.and_then(|a| marker.find(a).map(|at| (a, at))) {
+            Some((anchor, at)) => match patterns.iter().position(|p| *p == anchor) {
+                Some(i) => anchors.get_mut(i)?.push((marker, at)),
+                None => {
+                    patterns.push(anchor);
+                    anchors.push(vec![(marker, at)]);
+                }
+            },
+            None => {
+                patterns.push(marker);
+                anchors.push(vec![(marker, 0)]);
+            }
+        }
+    }
+    let ac = AhoCorasick::builder()
         .match_kind(MatchKind::LeftmostFirst)
         .kind(Some(AhoCorasickKind::DFA))
         .build(&patterns)
-        .ok()
-        .map(|ac| (ac, patterns))
+        .ok()?;
+    Some(Markers { ac, anchors })
 }
 
-fn c_markers() -> Option<&'static Markers> {
+fn glibc_markers() -> Option<&'static Markers> {
     static AC: OnceLock<Option<Markers>> = OnceLock::new();
-    AC.get_or_init(|| build_markers(markers::c_library())).as_ref()
+    AC.get_or_init(|| build_markers(markers::glibc(), Some(markers::NSS_ANCHOR))).as_ref()
+}
+
+fn musl_markers() -> Option<&'static Markers> {
+    static AC: OnceLock<Option<Markers>> = OnceLock::new();
+    AC.get_or_init(|| build_markers(markers::musl(), None)).as_ref()
 }
 
 fn go_markers() -> Option<&'static Markers> {
     static AC: OnceLock<Option<Markers>> = OnceLock::new();
-    AC.get_or_init(|| build_markers(markers::go())).as_ref()
+    AC.get_or_init(|| build_markers(markers::go(), None)).as_ref()
 }
 
-/// Adds every marker of `automaton` found in `data`. No marker is a substring of another, so
-/// plain (non-overlapping) matching finds them all.
+/// Adds every marker of `automaton` found in `data`.
 fn scan(data: &[u8], automaton: Option<&Markers>, found: &mut BTreeSet<&'static str>) {
-    let Some((ac, patterns)) = automaton else { return };
-    for m in ac.find_iter(data) {
-        if let Some(pattern) = patterns.get(m.pattern().as_usize()) {
-            found.insert(pattern);
+    let Some(markers) = automaton else { return };
+    for m in markers.ac.find_iter(data) {
+        for (marker, at) in markers.anchors.get(m.pattern().as_usize()).into_iter().flatten() {
+            let holds = m
+                .start()
+                .checked_sub(*at)
+                .and_then(|start| data.get(start..))
+                .is_some_and(|rest| rest.starts_with(marker.as_bytes()));
+            if holds {
+                found.insert(marker);
+            }
         }
     }
 }
@@ -261,15 +296,20 @@ where
     if input.is_static && c_library {
         if let Some(data) = readonly() {
             ev.scanned = true;
-            scan(data, c_markers(), &mut ev.markers);
+            let automaton = match input.family {
+                LibcFamily::Musl => musl_markers(),
+                _ => glibc_markers(),
+            };
+            scan(data, automaton, &mut ev.markers);
         }
     }
 
     // Charsets and library names, only for files that convert charsets or load code.
     let converts = !ev.found(tables::category::ICONV).is_empty();
     let loads = !ev.found(tables::category::DLOPEN).is_empty();
-    let static_glibc = input.is_static && input.family == LibcFamily::Glibc;
-    if converts || loads || static_glibc {
+    // The gconv directory matters only to the iconv rule.
+    let static_glibc = input.is_static && input.family == LibcFamily::Glibc && converts;
+    if converts || loads {
         let data = if input.is_static { readonly() } else { readonly_head() };
         if let Some(data) = data {
             if converts {
@@ -487,24 +527,50 @@ mod tests {
     use super::*;
 
     #[test]
-    fn no_marker_hides_inside_another() {
-        // Leftmost-first scanning would miss a marker that only occurs inside another.
-        for set in [markers::c_library(), markers::go()] {
-            for a in &set {
-                for b in &set {
-                    assert!(a == b || !a.contains(b), "{b:?} is inside {a:?}");
+    fn no_anchor_hides_another() {
+        // Leftmost-first scanning would miss an anchor inside another, or one that starts
+        // within another's match (a suffix of one that is a prefix of the other). Go's
+        // function names lie NUL-separated in their table, so only containment matters there.
+        for (markers, overlaps_matter) in [(glibc_markers(), true), (musl_markers(), true), (go_markers(), false)] {
+            let markers = markers.expect("built");
+            let anchors: Vec<&str> = markers
+                .anchors
+                .iter()
+                .map(|group| {
+                    let (marker, at) = group[0];
+                    let len = if group.len() > 1 { markers::NSS_ANCHOR.len() } else { marker.len() };
+                    &marker[at..at + len]
+                })
+                .collect();
+            for a in &anchors {
+                for b in &anchors {
+                    if a == b {
+                        continue;
+                    }
+                    assert!(!a.contains(b), "{b:?} is inside {a:?}");
+                    for cut in (1..a.len()).filter(|_| overlaps_matter) {
+                        assert!(!b.starts_with(&a[cut..]), "{b:?} can start within {a:?}");
+                    }
                 }
             }
         }
+        // Every glibc NSS marker goes through the shared anchor, once.
+        let glibc = glibc_markers().expect("built");
+        let shared = glibc.anchors.iter().find(|g| g.len() > 1).expect("a shared anchor");
+        assert_eq!(shared.len(), 15);
+        assert!(shared.iter().all(|(m, at)| m.matches(markers::NSS_ANCHOR).count() == 1 && m[*at..].starts_with(markers::NSS_ANCHOR)));
     }
 
     #[test]
     fn markers_found_side_by_side() {
         let mut found = BTreeSet::new();
-        scan(b"x/etc/passwd/etc/hosts\0_nss_files_\0/bin/sh", c_markers(), &mut found);
+        scan(b"x/etc/passwd/etc/hosts\0_nss_files_\0/bin/sh", musl_markers(), &mut found);
+        assert_eq!(found.iter().copied().collect::<Vec<_>>(), ["/bin/sh", "/etc/hosts", "/etc/passwd"]);
+        found.clear();
+        scan(b"x/etc/gai.conf__nss_hosts_lookup2\0_nss_files_\0/bin/sh", glibc_markers(), &mut found);
         assert_eq!(
             found.into_iter().collect::<Vec<_>>(),
-            ["/bin/sh", "/etc/hosts", "/etc/passwd", "_nss_files_"]
+            ["/etc/gai.conf", "__nss_hosts_lookup2", "_nss_files_"]
         );
     }
 

@@ -238,21 +238,16 @@ pub(crate) mod markers {
     pub const NSS_FUNCTION: &str = "_nss_%s_%s";
     /// The `files` service compiled into libc (glibc >= 2.34).
     pub const NSS_FILES_BUILTIN: &str = "_nss_files_";
-    /// The `dns` service compiled into libc (glibc >= 2.34).
-    pub const NSS_DNS_BUILTIN: &str = "_nss_dns_";
     /// getaddrinfo's address-sorting configuration.
     pub const GAI_CONF: &str = "/etc/gai.conf";
     /// The IDN library getaddrinfo loads for non-ASCII names.
     pub const LIBIDN2: &str = "libidn2.so.0";
     /// The shell, which `system`/`popen` run.
     pub const BIN_SH: &str = "/bin/sh";
-    /// Time-zone data paths (glibc and musl).
+    /// The time-zone database (musl reads it directly).
     pub const ZONEINFO: &str = "/usr/share/zoneinfo";
-    pub const LOCALTIME: &str = "/etc/localtime";
     /// The locale archive (setlocale).
     pub const LOCALE_ARCHIVE: &str = "locale-archive";
-    /// The gconv configuration of iconv.
-    pub const GCONV_MODULES: &str = "gconv-modules";
 
     /// musl's lookups read these paths directly (musl `src/passwd`, `src/network`).
     pub const MUSL_FILES: &[&str] = &[
@@ -281,14 +276,21 @@ pub(crate) mod markers {
     pub const GO_INIT_LOCAL: &str = "time.initLocal";
     pub const GO_TZDATA: &str = "time/tzdata.";
 
-    /// The markers of C libraries, looked for in static binaries' read-only data.
-    pub fn c_library() -> Vec<&'static str> {
-        let mut all = vec![
-            NSS_LOADER, NSS_FUNCTION, NSS_FILES_BUILTIN, NSS_DNS_BUILTIN, GAI_CONF, LIBIDN2,
-            BIN_SH, ZONEINFO, LOCALTIME, LOCALE_ARCHIVE, GCONV_MODULES,
-        ];
-        all.extend(MUSL_FILES);
+    /// The substring every glibc NSS marker holds once: one fast search finds them all.
+    pub const NSS_ANCHOR: &str = "nss_";
+
+    /// The markers the static-glibc rules read, looked for in read-only data. Each C
+    /// library has its own set: the fewer the patterns, the faster the scan of megabytes.
+    pub fn glibc() -> Vec<&'static str> {
+        let mut all = vec![NSS_LOADER, NSS_FUNCTION, NSS_FILES_BUILTIN, GAI_CONF, LIBIDN2, LOCALE_ARCHIVE];
         all.extend(super::NSS_DATABASES.iter().map(|db| db.static_marker));
+        all
+    }
+
+    /// The markers the static-musl rules read.
+    pub fn musl() -> Vec<&'static str> {
+        let mut all = vec![BIN_SH, ZONEINFO];
+        all.extend(MUSL_FILES);
         all
     }
 
