@@ -22,7 +22,6 @@ pub(crate) mod object;
 pub(crate) mod root;
 
 use std::collections::{HashMap, HashSet};
-use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -32,7 +31,7 @@ use crate::report::{
 };
 use ldcache::LdCache;
 use object::LoadInfo;
-use root::{InRoot, Root, join_path, parent};
+use root::{Identity, InRoot, Root, join_path, parent};
 
 /// The most objects one closure holds; a hostile root cannot make it grow further.
 const MAX_OBJECTS: usize = 4096;
@@ -284,8 +283,7 @@ impl Resolver {
             return Some((info, Some(identity)));
         }
         let host = self.root.host(canonical);
-        let meta = std::fs::metadata(&host).ok()?;
-        let identity = (meta.dev(), meta.ino());
+        let identity = self.root.identity(canonical)?;
         let known = self.objects.lock().unwrap_or_else(PoisonError::into_inner).by_identity.get(&identity).cloned();
         let info = match known {
             Some(info) => info,
@@ -1071,8 +1069,6 @@ impl Resolver {
     }
 }
 
-/// A file's device and inode: the same file under two names is one object.
-type Identity = (u64, u64);
 
 /// The places a search tried, in order, each once.
 #[derive(Debug, Default)]

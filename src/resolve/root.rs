@@ -7,6 +7,7 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fs;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Component, Path, PathBuf};
 
 /// The kernel's limit on symbolic links followed in one lookup (ELOOP).
@@ -31,8 +32,11 @@ pub(crate) struct Root {
     seen: RefCell<HashMap<String, Lookup>>,
 }
 
-/// A remembered lookup: the canonical path and its kind, or why there is none.
-type Lookup = Result<(InRoot, Kind), RootError>;
+/// A remembered lookup: the canonical path, its kind and identity, or why there is none.
+type Lookup = Result<(InRoot, Kind, Identity), RootError>;
+
+/// A file's device and inode: the same file under two names is one object.
+pub(crate) type Identity = (u64, u64);
 
 /// What a canonical path is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,21 +60,30 @@ impl Root {
         }
     }
 
-    /// The canonical path and its kind, remembered.
+    /// The canonical path, its kind and identity, remembered (under the canonical path
+    /// too: the loader facts of a file found are looked up by that path next).
     fn lookup(&self, path: &str) -> Lookup {
         if let Some(known) = self.seen.borrow().get(path) {
             return known.clone();
         }
-        let result = self.canonical(path).map(|canonical| {
-            let kind = match fs::metadata(self.host(&canonical)) {
-                Ok(m) if m.is_file() => Kind::File,
-                Ok(m) if m.is_dir() => Kind::Dir,
+        let result = self.resolve_with_metadata(path).map(|(canonical, meta)| {
+            // The last step's lstat already describes a final name that is not a link.
+            let meta = meta.or_else(|| fs::metadata(self.host(&canonical)).ok());
+            let kind = match &meta {
+                Some(m) if m.is_file() => Kind::File,
+                Some(m) if m.is_dir() => Kind::Dir,
                 _ => Kind::Other,
             };
-            (canonical, kind)
+            let identity = meta.map_or((0, 0), |m| (m.dev(), m.ino()));
+            (canonical, kind, identity)
         });
         let mut seen = self.seen.borrow_mut();
         if seen.len() < MAX_REMEMBERED {
+            if let Ok((canonical, _, _)) = &result {
+                if canonical != path {
+                    seen.insert(canonical.clone(), result.clone());
+                }
+            }
             seen.insert(path.to_string(), result.clone());
         }
         result
@@ -94,6 +107,11 @@ impl Root {
     /// Resolves every symbolic link of `path` (in-root, absolute or not) inside the root.
     /// Returns the canonical in-root path of an existing file or directory.
     pub fn canonical(&self, path: &str) -> Result<InRoot, RootError> {
+        self.resolve_with_metadata(path).map(|(canonical, _)| canonical)
+    }
+
+    /// [`Root::canonical`], with the final name's metadata when the walk read it.
+    fn resolve_with_metadata(&self, path: &str) -> Result<(InRoot, Option<fs::Metadata>), RootError> {
         let parts = components(path);
         // Without `..`, a path resolves as its (remembered) directory plus its last name:
         // one lstat instead of one per component. (Links are then counted per step rather
@@ -101,7 +119,7 @@ impl Root {
         let shallow = parts.len() <= MAX_REMEMBERED_DEPTH && !parts.iter().any(|p| p == "..");
         if let (Some((last, dir)), true) = (parts.split_last(), shallow) {
             if !dir.is_empty() {
-                let (dir_canonical, kind) = self.lookup(&join(dir))?;
+                let (dir_canonical, kind, _) = self.lookup(&join(dir))?;
                 if kind != Kind::Dir {
                     return Err(RootError::Missing);
                 }
@@ -112,14 +130,21 @@ impl Root {
         self.resolve(Vec::new(), parts.into_iter().rev().collect())
     }
 
-    /// Walks `pending` (reversed components) from the canonical directory `resolved`.
-    fn resolve(&self, mut resolved: Vec<String>, mut pending: Vec<String>) -> Result<InRoot, RootError> {
+    /// Walks `pending` (reversed components) from the canonical directory `resolved`; the
+    /// canonical path, and the metadata of its final name when the last step read it.
+    fn resolve(
+        &self,
+        mut resolved: Vec<String>,
+        mut pending: Vec<String>,
+    ) -> Result<(InRoot, Option<fs::Metadata>), RootError> {
         let mut links = 0usize;
+        let mut last_meta = None;
         while let Some(part) = pending.pop() {
             match part.as_str() {
                 "." | "" => continue,
                 ".." => {
                     resolved.pop();
+                    last_meta = None;
                     continue;
                 }
                 _ => {}
@@ -140,22 +165,33 @@ impl Root {
                     resolved.clear();
                 }
                 pending.extend(components(&target).into_iter().rev());
+                last_meta = None;
+            } else {
+                last_meta = Some(meta);
             }
         }
-        Ok(join(&resolved))
+        Ok((join(&resolved), last_meta))
     }
 
     /// Whether `path` resolves to a regular file inside the root; its canonical path.
     pub fn file(&self, path: &str) -> Result<InRoot, RootError> {
         match self.lookup(path)? {
-            (canonical, Kind::File) => Ok(canonical),
+            (canonical, Kind::File, _) => Ok(canonical),
             _ => Err(RootError::Missing),
+        }
+    }
+
+    /// The device and inode of the regular file `path` resolves to.
+    pub fn identity(&self, path: &str) -> Option<Identity> {
+        match self.lookup(path) {
+            Ok((_, Kind::File, identity)) => Some(identity),
+            _ => None,
         }
     }
 
     /// Whether `path` resolves to a directory inside the root.
     pub fn is_dir(&self, path: &str) -> bool {
-        matches!(self.lookup(path), Ok((_, Kind::Dir)))
+        matches!(self.lookup(path), Ok((_, Kind::Dir, _)))
     }
 
     /// The names in a directory inside the root, sorted (for glob includes).
