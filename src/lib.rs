@@ -87,7 +87,9 @@
 //! # Features
 //!
 //! - `schema`: derives a JSON Schema for the report types ([`schemars`]).
-//! - `cli`: the `runbase` command-line tool (implies `schema`).
+//! - `image`: reads container images (`docker save` tarballs, OCI layouts) into a root
+//!   filesystem (`image` module; `tar`, `flate2`, `ruzstd`).
+//! - `cli`: the `runbase` command-line tool (implies `schema` and `image`).
 
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
@@ -115,6 +117,15 @@ parser_modules!(
 );
 pub mod bases;
 mod error;
+#[cfg(feature = "image")]
+#[deny(
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::cast_possible_truncation
+)]
+pub mod image;
 pub mod report;
 mod source;
 

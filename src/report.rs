@@ -538,6 +538,67 @@ pub struct Verification {
     pub problems: Vec<String>,
     /// What was checked and holds, and what could not be checked.
     pub notes: Vec<String>,
+    /// The image the root was unpacked from, when `root` names an image (a `docker save`
+    /// tarball or an OCI layout) rather than a directory.
+    pub image: Option<ImageInfo>,
+}
+
+/// How an image was stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum ImageFormat {
+    /// A `docker save` tarball (`manifest.json`; Docker 25 adds an OCI layout beside it).
+    DockerSave,
+    /// An OCI image layout directory (`oci-layout`, `index.json`, `blobs/`).
+    OciLayout,
+    /// An OCI image layout in a tarball.
+    OciArchive,
+}
+
+impl ImageFormat {
+    /// The JSON spelling: `docker-save`, `oci-layout`, `oci-archive`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ImageFormat::DockerSave => "docker-save",
+            ImageFormat::OciLayout => "oci-layout",
+            ImageFormat::OciArchive => "oci-archive",
+        }
+    }
+}
+
+/// A container image unpacked as a root filesystem: which one, and how it starts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[non_exhaustive]
+pub struct ImageInfo {
+    /// How it was stored.
+    pub format: ImageFormat,
+    /// The name (tag) of the image taken, when the archive or layout names it.
+    pub reference: Option<String>,
+    /// The digest of its manifest (OCI layouts; `docker save`'s legacy form has none).
+    pub manifest_digest: Option<String>,
+    /// Its OCI platform (`linux/amd64`) as its configuration says.
+    pub platform: Option<String>,
+    /// Layers applied.
+    pub layers: usize,
+    /// The configuration's `Entrypoint`.
+    pub entrypoint: Vec<String>,
+    /// The configuration's `Cmd`.
+    pub cmd: Vec<String>,
+    /// `PATH` from the configuration's `Env`.
+    pub env_path: Option<String>,
+    /// The configuration's `User`.
+    pub user: Option<String>,
+    /// The configuration's `WorkingDir`.
+    pub working_dir: Option<String>,
+    /// Tar entries read, over every layer.
+    pub entries: u64,
+    /// Bytes of file data written.
+    pub bytes: u64,
+    /// Entries not written: device nodes, FIFOs, and kinds with no file (AUFS metadata).
+    pub skipped: u64,
 }
 
 /// A root filesystem's C library as its files say.

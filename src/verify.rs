@@ -136,6 +136,7 @@ pub fn verify(report: &Report, root: &Path) -> Verification {
         libc,
         problems,
         notes,
+        image: None,
     }
 }
 

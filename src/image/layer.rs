@@ -1,0 +1,289 @@
+//! One layer: its compression found from its first bytes, its tar entries read one by one
+//! and applied to the destination with the OCI whiteout rules (image-spec `layer.md`):
+//! `.wh.<name>` removes `<name>` as lower layers left it, `.wh..wh..opq` empties its
+//! directory of what lower layers put there, and neither is written itself.
+//!
+//! Entries come from [`super::entries`], which bounds every name; files are written by
+//! [`super::dest`], which never writes outside the destination.
+
+use std::io::{self, BufRead, BufReader, Read};
+use std::os::unix::ffi::OsStrExt;
+
+use std::ffi::OsStr;
+
+use super::dest::{Dest, normalise};
+use super::entries::Reader;
+use super::{ImageError, ImageOptions};
+
+/// How a layer's bytes are compressed, as its first bytes say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Compression {
+    None,
+    Gzip,
+    Zstd,
+}
+
+/// Finds the compression from the magic bytes (media types can be wrong or absent, as in
+/// `docker save`'s `layer.tar`). Formats no image tool writes for layers are refused.
+pub(crate) fn sniff(head: &[u8]) -> Result<Compression, ImageError> {
+    let starts = |magic: &[u8]| head.starts_with(magic);
+    if starts(&[0x1f, 0x8b]) {
+        Ok(Compression::Gzip)
+    } else if starts(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        Ok(Compression::Zstd)
+    } else if starts(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
+        Err(ImageError::Unsupported {
+            what: "an xz-compressed layer".into(),
+        })
+    } else if starts(b"BZh") {
+        Err(ImageError::Unsupported {
+            what: "a bzip2-compressed layer".into(),
+        })
+    } else {
+        Ok(Compression::None)
+    }
+}
+
+/// Counts what the layers so far have cost, against the options' limits.
+#[derive(Debug, Default)]
+pub(crate) struct Budget {
+    /// Bytes of layer content read after decompression, over all layers.
+    pub(crate) bytes: u64,
+    /// Tar entries read, over all layers.
+    pub(crate) entries: u64,
+    /// File data written.
+    pub(crate) written: u64,
+    /// Device nodes, FIFOs and entry kinds with no meaning in an image, not written.
+    pub(crate) skipped: u64,
+}
+
+/// Counts decompressed bytes and fails past the limit: a layer that inflates without end
+/// (a decompression bomb) stops there.
+struct Counted<'a, R> {
+    inner: R,
+    used: &'a mut u64,
+    limit: u64,
+}
+
+impl<R: Read> Read for Counted<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        *self.used = self.used.saturating_add(n as u64);
+        if *self.used > self.limit {
+            return Err(io::Error::other(LimitHit));
+        }
+        Ok(n)
+    }
+}
+
+/// The marker inside the I/O error that [`Counted`] returns.
+#[derive(Debug)]
+struct LimitHit;
+
+impl std::fmt::Display for LimitHit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("byte limit reached")
+    }
+}
+
+impl std::error::Error for LimitHit {}
+
+/// zstd allows several frames one after the other; each is decoded in turn.
+struct ZstdFrames<R: BufRead> {
+    decoder: Option<ruzstd::StreamingDecoder<R, ruzstd::FrameDecoder>>,
+}
+
+impl<R: BufRead> ZstdFrames<R> {
+    fn new(inner: R) -> io::Result<Self> {
+        let decoder = ruzstd::StreamingDecoder::new(inner).map_err(io::Error::other)?;
+        Ok(ZstdFrames {
+            decoder: Some(decoder),
+        })
+    }
+}
+
+impl<R: BufRead> Read for ZstdFrames<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            let Some(decoder) = self.decoder.as_mut() else {
+                return Ok(0);
+            };
+            let n = decoder.read(buf)?;
+            if n > 0 || buf.is_empty() {
+                return Ok(n);
+            }
+            let Some(done) = self.decoder.take() else {
+                return Ok(0);
+            };
+            let mut inner = done.into_inner();
+            if inner.fill_buf()?.is_empty() {
+                return Ok(0);
+            }
+            self.decoder = Some(ruzstd::StreamingDecoder::new(inner).map_err(io::Error::other)?);
+        }
+    }
+}
+
+/// Applies the layer read from `input` (compressed or not) to `dest`.
+pub(crate) fn apply(
+    input: &mut dyn Read,
+    index: usize,
+    dest: &mut Dest,
+    options: &ImageOptions,
+    budget: &mut Budget,
+) -> Result<(), ImageError> {
+    let mut input = BufReader::with_capacity(64 << 10, input);
+    let head = input.fill_buf().map_err(|e| ImageError::Read {
+        what: format!("layer {index}"),
+        source: e,
+    })?;
+    let compression = sniff(head)?;
+    let decoded: Box<dyn Read + '_> = match compression {
+        Compression::None => Box::new(input),
+        Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(input)),
+        Compression::Zstd => Box::new(ZstdFrames::new(input).map_err(|e| ImageError::Read {
+            what: format!("layer {index}"),
+            source: e,
+        })?),
+    };
+    dest.next_layer();
+    let mut used = budget.bytes;
+    let counted = Counted {
+        inner: decoded,
+        used: &mut used,
+        limit: options.max_bytes,
+    };
+    let result = apply_tar(counted, index, dest, options, budget);
+    budget.bytes = used;
+    if result.is_err() && used > options.max_bytes {
+        // The counting reader's error, perhaps wrapped by the tar reader.
+        return Err(ImageError::LimitExceeded {
+            what: "bytes unpacked",
+            limit: options.max_bytes,
+        });
+    }
+    result
+}
+
+fn apply_tar(
+    input: impl Read,
+    index: usize,
+    dest: &mut Dest,
+    options: &ImageOptions,
+    budget: &mut Budget,
+) -> Result<(), ImageError> {
+    let place = format!("layer {index}");
+    let mut archive = tar::Archive::new(input);
+    let mut entries = archive
+        .entries()
+        .map_err(|e| ImageError::Read {
+            what: place.clone(),
+            source: e,
+        })?
+        .raw(true);
+    let mut reader = Reader {
+        place: place.clone(),
+        options,
+        count: budget.entries,
+    };
+    let result = apply_entries(&mut reader, &mut entries, dest, budget);
+    budget.entries = reader.count;
+    result.map_err(|e| e.in_place(&place))
+}
+
+fn apply_entries<R: Read>(
+    reader: &mut Reader<'_>,
+    entries: &mut tar::Entries<'_, R>,
+    dest: &mut Dest,
+    budget: &mut Budget,
+) -> Result<(), ImageError> {
+    let options = reader.options;
+    let place = reader.place.clone();
+    let unsafe_path = |path: &[u8]| ImageError::UnsafePath {
+        place: place.clone(),
+        path: String::from_utf8_lossy(path).into_owned(),
+    };
+    while let Some((named, mut entry)) = reader.next(entries)? {
+        let Some(names) = normalise(&named.path) else {
+            return Err(unsafe_path(&named.path));
+        };
+        // Whiteouts: the last name says.
+        if let Some(last) = names.last().map(|n| n.as_bytes()) {
+            if last == b".wh..wh..opq" {
+                dest.opaque(names.split_last().map_or(&[][..], |(_, dir)| dir))?;
+                continue;
+            }
+            if last.starts_with(b".wh..wh.") {
+                // Other AUFS metadata: nothing to apply.
+                budget.skipped = budget.skipped.saturating_add(1);
+                continue;
+            }
+            if let Some(hidden) = last.strip_prefix(b".wh.") {
+                if hidden.is_empty() || hidden == b"." || hidden == b".." {
+                    return Err(unsafe_path(&named.path));
+                }
+                let mut target = names.clone();
+                target.pop();
+                target.push(OsStr::from_bytes(hidden).to_os_string());
+                dest.whiteout(&target)?;
+                continue;
+            }
+        }
+        match named.kind {
+            tar::EntryType::Regular | tar::EntryType::Continuous => {
+                let remaining = options.max_bytes.saturating_sub(budget.written);
+                if named.size > remaining {
+                    return Err(ImageError::LimitExceeded {
+                        what: "bytes unpacked",
+                        limit: options.max_bytes,
+                    });
+                }
+                dest.file(&names, named.mode, &mut entry, named.size)?;
+                budget.written = budget.written.saturating_add(named.size);
+            }
+            tar::EntryType::Directory => dest.dir(&names, named.mode)?,
+            tar::EntryType::Symlink => {
+                if named.link.is_empty() {
+                    return Err(ImageError::entry(
+                        &names,
+                        "a symbolic link without a target",
+                    ));
+                }
+                dest.symlink(&names, &named.link)?;
+            }
+            tar::EntryType::Link => {
+                let Some(target) = normalise(&named.link) else {
+                    return Err(unsafe_path(&named.link));
+                };
+                dest.hardlink(&names, &target)?;
+            }
+            // Devices and FIFOs cannot be made by an unprivileged unpacker and mean nothing
+            // to the questions asked here; other kinds (volume labels...) have no file.
+            _ => budget.skipped = budget.skipped.saturating_add(1),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn magic_bytes() {
+        assert_eq!(sniff(&[0x1f, 0x8b, 8]).unwrap(), Compression::Gzip);
+        assert_eq!(
+            sniff(&[0x28, 0xb5, 0x2f, 0xfd, 0]).unwrap(),
+            Compression::Zstd
+        );
+        assert_eq!(sniff(b"etc/\0\0\0").unwrap(), Compression::None);
+        assert!(matches!(
+            sniff(b"BZh91AY"),
+            Err(ImageError::Unsupported { .. })
+        ));
+        assert!(matches!(
+            sniff(&[0xfd, b'7', b'z', b'X', b'Z', 0]),
+            Err(ImageError::Unsupported { .. })
+        ));
+    }
+}

@@ -1,0 +1,463 @@
+//! Container images as root filesystems: a `docker save` tarball (the legacy form and
+//! Docker 25's, an OCI layout inside the tar), an OCI image layout directory, or an OCI
+//! layout archived as a tar, unpacked into a directory that the rest of the crate reads as
+//! a root ([`crate::Resolver`], [`crate::verify()`]).
+//!
+//! Layers are applied in the manifest's order with the OCI whiteout rules (image-spec
+//! `layer.md`): `.wh.<name>` removes `<name>` as lower layers left it, `.wh..wh..opq` removes
+//! what lower layers put in its directory, and the current layer's own entries stay either
+//! way. A directory replaces a file or link at its path and the other way round; hard links
+//! point at earlier paths of the image; symbolic links are written as they are. Device
+//! nodes and FIFOs are skipped (counted in [`ImageInfo::skipped`]); permission bits are
+//! kept without setuid and setgid; owners and times are not.
+//!
+//! Layers may be plain tar, gzip or zstd, told by their first bytes (`docker save`'s
+//! `layer.tar` has no media type). xz and bzip2 give [`ImageError::Unsupported`].
+//!
+//! # Untrusted input
+//!
+//! An image is untrusted input. Nothing is ever written outside the destination: an entry
+//! whose path has a `..` name is refused ([`ImageError::UnsafePath`]); the directories of
+//! an entry are resolved inside the destination as a `chroot` would see them (a lower
+//! layer's `lib -> /usr/lib` or `x -> ../../..` stays inside); the entry's own name is never
+//! followed, whatever is there is replaced; hard-link targets are resolved the same way.
+//! [`ImageOptions`] bounds the bytes unpacked (decompression bombs), the entries, the
+//! layers, the JSON documents read, and path lengths; GNU long names and PAX headers are
+//! read at most 64 KiB each. Digests are checked for their form (a digest never names a
+//! path outside `blobs/`) and blob sizes against their descriptors, but the SHA-256 of the
+//! content is not computed: a tampered blob of the right size is read as it is.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use runbase::image::{unpack, ImageOptions};
+//!
+//! let dest = std::path::Path::new("/tmp/rootfs");
+//! std::fs::create_dir_all(dest)?;
+//! let mut options = ImageOptions::default();
+//! options.platform = Some("linux/arm64".parse()?);
+//! let info = unpack("app.tar".as_ref(), dest, &options)?;
+//! println!("{} layers, {:?}", info.layers, info.platform);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+pub use crate::report::{ImageFormat, ImageInfo};
+
+mod dest;
+mod entries;
+mod layer;
+mod layout;
+mod store;
+
+use store::Store;
+
+/// How to choose and unpack an image, and the limits that bound the work.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ImageOptions {
+    /// The platform to unpack; an image without it is an error
+    /// ([`ImageError::NoMatchingPlatform`]).
+    pub platform: Option<Platform>,
+    /// The platform taken when `platform` is `None` and the image holds several.
+    pub default_platform: Option<Platform>,
+    /// The image to take from an archive or layout holding several: a tag or name
+    /// (`app:1.2`, `docker.io/library/app:1.2`, or an OCI `ref.name` such as `1.2`).
+    pub reference: Option<String>,
+    /// The most bytes of layer content read after decompression, over every layer; it
+    /// bounds the bytes written too.
+    pub max_bytes: u64,
+    /// The most tar entries read, over every layer and the archive itself.
+    pub max_entries: u64,
+    /// The most layers an image may have (Docker's own limit is 127).
+    pub max_layers: usize,
+    /// The largest JSON document read (`manifest.json`, indexes, manifests, configurations).
+    pub max_json_bytes: u64,
+    /// The longest entry path or link target.
+    pub max_path_bytes: usize,
+}
+
+impl Default for ImageOptions {
+    fn default() -> Self {
+        ImageOptions {
+            platform: None,
+            default_platform: None,
+            reference: None,
+            max_bytes: 16 << 30,
+            max_entries: 1 << 20,
+            max_layers: 127,
+            max_json_bytes: 4 << 20,
+            max_path_bytes: 4096,
+        }
+    }
+}
+
+/// An OCI platform: `linux/amd64`, `linux/arm64`, `linux/arm/v7`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Platform {
+    /// `linux`.
+    pub os: String,
+    /// In OCI (Go `GOARCH`) spelling: `amd64`, `arm64`, `arm`, `386`, `ppc64le`...
+    pub architecture: String,
+    /// `v7`, `v8`..., when given.
+    pub variant: Option<String>,
+}
+
+impl Platform {
+    /// The platform of the machine this code was built for (`linux/amd64` on x86-64 Linux).
+    pub fn host() -> Platform {
+        let architecture = match std::env::consts::ARCH {
+            "x86_64" => "amd64",
+            "x86" => "386",
+            "aarch64" => "arm64",
+            "powerpc64" if cfg!(target_endian = "little") => "ppc64le",
+            "mips64" if cfg!(target_endian = "little") => "mips64le",
+            "mips" if cfg!(target_endian = "little") => "mipsle",
+            "loongarch64" => "loong64",
+            other => other,
+        };
+        Platform {
+            os: std::env::consts::OS.to_string(),
+            architecture: architecture.to_string(),
+            variant: None,
+        }
+    }
+
+    fn of_config(config: &layout::Config) -> Option<Platform> {
+        (!config.os.is_empty() && !config.architecture.is_empty()).then(|| Platform {
+            os: config.os.clone(),
+            architecture: config.architecture.clone(),
+            variant: config.variant.clone().filter(|v| !v.is_empty()),
+        })
+    }
+
+    /// Whether an image of this platform serves `wanted`: same OS and architecture, and
+    /// the same variant when `wanted` names one (`arm64` is `arm64/v8`).
+    pub fn matches(&self, wanted: &Platform) -> bool {
+        let variant = |p: &Platform| match (p.architecture.as_str(), p.variant.as_deref()) {
+            ("arm64", None) => Some("v8".to_string()),
+            (_, v) => v.map(str::to_string),
+        };
+        self.os == wanted.os
+            && self.architecture == wanted.architecture
+            && (wanted.variant.is_none() || variant(self) == variant(wanted))
+    }
+}
+
+impl fmt::Display for Platform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.os, self.architecture)?;
+        if let Some(v) = &self.variant {
+            write!(f, "/{v}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A platform string that is not `os/architecture[/variant]`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not a platform (os/architecture[/variant], e.g. linux/arm64): {0:?}")]
+pub struct BadPlatform(pub String);
+
+impl FromStr for Platform {
+    type Err = BadPlatform;
+    fn from_str(s: &str) -> Result<Platform, BadPlatform> {
+        let parts: Vec<&str> = s.split('/').collect();
+        let word = |p: &&str| {
+            !p.is_empty()
+                && p.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        };
+        if !(2..=3).contains(&parts.len()) || !parts.iter().all(word) {
+            return Err(BadPlatform(s.to_string()));
+        }
+        let mut parts = parts.into_iter().map(str::to_string);
+        Ok(Platform {
+            os: parts.next().unwrap_or_default(),
+            architecture: parts.next().unwrap_or_default(),
+            variant: parts.next(),
+        })
+    }
+}
+
+/// Why an image could not be unpacked.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ImageError {
+    /// A file on this machine could not be read or written.
+    #[error("{}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: io::Error,
+    },
+    /// A stream inside the image could not be read: truncated, or its compression is
+    /// corrupt.
+    #[error("cannot read {what}")]
+    Read {
+        /// What was read: `layer 2`, `the archive`, a document's name.
+        what: String,
+        /// The error.
+        #[source]
+        source: io::Error,
+    },
+    /// Neither a `docker save` archive nor an OCI layout.
+    #[error("not an image: {what}")]
+    NotAnImage {
+        /// What is missing.
+        what: &'static str,
+    },
+    /// A document or structure of the image is wrong.
+    #[error("malformed image: {what}")]
+    Malformed {
+        /// What is wrong.
+        what: String,
+    },
+    /// The image uses something this reader does not support.
+    #[error("unsupported: {what}")]
+    Unsupported {
+        /// What.
+        what: String,
+    },
+    /// A file the image's documents name is not in it.
+    #[error("the image has no {name}")]
+    MissingBlob {
+        /// The name, relative to the image's top.
+        name: String,
+    },
+    /// No image of the platform asked for.
+    #[error("no image for {wanted}; the image has: {}", available.join(", "))]
+    NoMatchingPlatform {
+        /// The platform asked for.
+        wanted: String,
+        /// The platforms the image has.
+        available: Vec<String>,
+    },
+    /// No image of the name asked for.
+    #[error("no image named {wanted}; the names are: {}", available.join(", "))]
+    NoSuchReference {
+        /// The name asked for.
+        wanted: String,
+        /// The names there are.
+        available: Vec<String>,
+    },
+    /// Several images and nothing to choose by.
+    #[error("several {what}: {}", available.join(", "))]
+    Ambiguous {
+        /// What there are several of.
+        what: &'static str,
+        /// Them.
+        available: Vec<String>,
+    },
+    /// An entry whose path or hard-link target has a `..` name: it would reach outside the
+    /// image.
+    #[error("{place}: an entry reaching outside the image: {path:?}")]
+    UnsafePath {
+        /// `layer 2`, `the archive`.
+        place: String,
+        /// The path as the entry gives it.
+        path: String,
+    },
+    /// An entry that cannot be applied.
+    #[error("{place}: {path}: {what}")]
+    Entry {
+        /// `layer 2`.
+        place: String,
+        /// The entry's path.
+        path: String,
+        /// What is wrong.
+        what: &'static str,
+    },
+    /// A limit of [`ImageOptions`] was reached.
+    #[error("limit exceeded: {what} (limit {limit})")]
+    LimitExceeded {
+        /// Which limit.
+        what: &'static str,
+        /// Its value.
+        limit: u64,
+    },
+}
+
+impl ImageError {
+    /// A short stable name for the kind of error.
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            ImageError::Io { .. } => "io",
+            ImageError::Read { .. } => "read",
+            ImageError::NotAnImage { .. } => "not_an_image",
+            ImageError::Malformed { .. } => "malformed",
+            ImageError::Unsupported { .. } => "unsupported",
+            ImageError::MissingBlob { .. } => "missing_blob",
+            ImageError::NoMatchingPlatform { .. } => "no_matching_platform",
+            ImageError::NoSuchReference { .. } => "no_such_reference",
+            ImageError::Ambiguous { .. } => "ambiguous",
+            ImageError::UnsafePath { .. } => "unsafe_path",
+            ImageError::Entry { .. } => "entry",
+            ImageError::LimitExceeded { .. } => "limit_exceeded",
+        }
+    }
+
+    fn io(path: &Path, source: io::Error) -> ImageError {
+        ImageError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
+    fn entry(names: &[std::ffi::OsString], what: &'static str) -> ImageError {
+        let path: Vec<String> = names
+            .iter()
+            .map(|n| n.to_string_lossy().into_owned())
+            .collect();
+        ImageError::Entry {
+            place: String::new(),
+            path: path.join("/"),
+            what,
+        }
+    }
+
+    /// Fills in where an entry error happened.
+    fn in_place(self, place: &str) -> ImageError {
+        match self {
+            ImageError::Entry {
+                place: p,
+                path,
+                what,
+            } if p.is_empty() => ImageError::Entry {
+                place: place.to_string(),
+                path,
+                what,
+            },
+            other => other,
+        }
+    }
+}
+
+/// What `path` is: an OCI layout directory, an image tarball, or `None` for a plain
+/// directory (a root filesystem). A regular file that is not an image tarball is an error.
+pub fn detect(path: &Path) -> Result<Option<ImageFormat>, ImageError> {
+    let meta = std::fs::metadata(path).map_err(|e| ImageError::io(path, e))?;
+    if meta.is_dir() {
+        let layout = path.join("oci-layout").is_file() && path.join("index.json").is_file();
+        return Ok(layout.then_some(ImageFormat::OciLayout));
+    }
+    let store = Store::tar(path, &ImageOptions::default())?;
+    tar_format(&store).map(Some)
+}
+
+fn tar_format(store: &Store) -> Result<ImageFormat, ImageError> {
+    if store.has("manifest.json") {
+        Ok(ImageFormat::DockerSave)
+    } else if store.has("oci-layout") && store.has("index.json") {
+        Ok(ImageFormat::OciArchive)
+    } else {
+        Err(ImageError::NotAnImage {
+            what: "no manifest.json (docker save) or oci-layout and index.json (OCI layout)",
+        })
+    }
+}
+
+/// Unpacks the image at `path` (a `docker save` tarball, an OCI layout directory or an
+/// OCI layout tarball) into the directory `dest`, which should be empty (what is there is
+/// taken as a layer below the image's).
+///
+/// On error, `dest` holds what was unpacked so far, all of it inside `dest`.
+pub fn unpack(path: &Path, dest: &Path, options: &ImageOptions) -> Result<ImageInfo, ImageError> {
+    let meta = std::fs::metadata(path).map_err(|e| ImageError::io(path, e))?;
+    let (store, format) = if meta.is_dir() {
+        let store = Store::Dir(path.to_path_buf());
+        if !store.has("oci-layout") || !store.has("index.json") {
+            return Err(ImageError::NotAnImage {
+                what: "a directory without oci-layout and index.json",
+            });
+        }
+        (store, ImageFormat::OciLayout)
+    } else {
+        let store = Store::tar(path, options)?;
+        let format = tar_format(&store)?;
+        (store, format)
+    };
+    let chosen = match format {
+        ImageFormat::DockerSave => layout::docker_save(&store, options)?,
+        _ => layout::oci(&store, options)?,
+    };
+    // Every layer is there, of its stated size, before anything is written.
+    for layer in &chosen.layers {
+        layout::check_layer(&store, layer)?;
+    }
+    let mut tree = dest::Dest::new(dest);
+    let mut budget = layer::Budget::default();
+    for (index, l) in chosen.layers.iter().enumerate() {
+        let (mut reader, _) = store.open(&l.name)?;
+        layer::apply(
+            &mut reader,
+            index.saturating_add(1),
+            &mut tree,
+            options,
+            &mut budget,
+        )?;
+    }
+    tree.finish()?;
+    let config = chosen.config;
+    let run = config.config.as_ref();
+    let env_path = run.and_then(|r| r.env.as_ref()).and_then(|env| {
+        env.iter()
+            .find_map(|e| e.strip_prefix("PATH=").map(str::to_string))
+    });
+    let media_types = chosen
+        .layers
+        .iter()
+        .map(|l| l.media_type.clone())
+        .filter(|m| !m.is_empty());
+    let mut layer_media_types: Vec<String> = media_types.collect();
+    layer_media_types.dedup();
+    Ok(ImageInfo {
+        format,
+        reference: chosen.reference,
+        manifest_digest: chosen.manifest_digest,
+        platform: Platform::of_config(&config).map(|p| p.to_string()),
+        layers: chosen.layers.len(),
+        entrypoint: run.and_then(|r| r.entrypoint.clone()).unwrap_or_default(),
+        cmd: run.and_then(|r| r.cmd.clone()).unwrap_or_default(),
+        env_path,
+        user: run.and_then(|r| r.user.clone()).filter(|u| !u.is_empty()),
+        working_dir: run
+            .and_then(|r| r.working_dir.clone())
+            .filter(|w| !w.is_empty()),
+        entries: budget.entries,
+        bytes: budget.written,
+        skipped: budget.skipped,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn platforms() {
+        let p: Platform = "linux/arm/v7".parse().unwrap();
+        assert_eq!(
+            (p.os.as_str(), p.architecture.as_str(), p.variant.as_deref()),
+            ("linux", "arm", Some("v7"))
+        );
+        assert_eq!(p.to_string(), "linux/arm/v7");
+        assert!("linux".parse::<Platform>().is_err());
+        assert!("linux/amd64/v1/x".parse::<Platform>().is_err());
+        assert!("linux//x".parse::<Platform>().is_err());
+        let arm64: Platform = "linux/arm64".parse().unwrap();
+        assert!(arm64.matches(&"linux/arm64/v8".parse().unwrap()));
+        assert!(p.matches(&"linux/arm".parse().unwrap()));
+        assert!(!p.matches(&"linux/arm/v6".parse().unwrap()));
+        assert!(!arm64.matches(&"linux/amd64".parse().unwrap()));
+        #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+        assert_eq!(Platform::host().to_string(), "linux/amd64");
+    }
+}
