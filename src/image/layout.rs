@@ -312,15 +312,16 @@ pub(crate) fn oci(store: &Store, options: &ImageOptions) -> Result<Chosen, Image
     // Attestations and other artifacts say `unknown/unknown`.
     candidates.retain(|c| c.platform.as_ref().is_none_or(|p| p.os != "unknown"));
     let available = || {
-        let mut names: Vec<String> = candidates
-            .iter()
-            .map(|c| {
-                c.platform
-                    .as_ref()
-                    .map_or_else(|| "unknown".to_string(), Platform::to_string)
-            })
-            .collect();
-        names.dedup();
+        let mut names: Vec<String> = Vec::new();
+        for c in &candidates {
+            let name = c
+                .platform
+                .as_ref()
+                .map_or_else(|| "unknown".to_string(), Platform::to_string);
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
         names
     };
     let distinct = |list: &[&Candidate]| {

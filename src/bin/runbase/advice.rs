@@ -10,6 +10,23 @@ use runbase::report::{ErrorLine, Report};
 use runbase::{Limits, Options, ResolveOptions, Resolver};
 
 use crate::human::bytes;
+use crate::rootfs::{GivenRoot, ImageArgs, platform_of};
+
+/// Opens `--root` for `file`: an image holding several platforms gives the file's own.
+fn open_root(
+    given: &Path,
+    args: &ImageArgs,
+    file: Option<&PathBuf>,
+) -> Result<GivenRoot, ExitCode> {
+    let platform = || {
+        file.and_then(|f| runbase::inspect_path(f, &Options::default()).ok())
+            .and_then(|r| platform_of(&r))
+    };
+    GivenRoot::open(given, args, platform).map_err(|message| {
+        eprintln!("runbase: {message}");
+        ExitCode::from(1)
+    })
+}
 
 #[derive(clap::Args)]
 pub(crate) struct RecommendArgs {
@@ -17,9 +34,12 @@ pub(crate) struct RecommendArgs {
     #[arg(required = true)]
     files: Vec<PathBuf>,
     /// The build stage's root filesystem: libraries and added files are copied from it
-    /// (default `/`, this machine). With it, the report's `closure` is filled too.
-    #[arg(long, value_name = "DIR")]
+    /// (default `/`, this machine). With it, the report's `closure` is filled too. An
+    /// image (`docker save` tarball, OCI layout) is unpacked into a temporary directory.
+    #[arg(long, value_name = "DIR|IMAGE")]
     root: Option<PathBuf>,
+    #[command(flatten)]
+    image: ImageArgs,
     /// How to choose: `smallest` (base plus added files), `debuggable` (has a shell) or
     /// `distroless`.
     #[arg(long, default_value = "smallest")]
@@ -36,9 +56,12 @@ pub(crate) struct RecommendArgs {
 pub(crate) struct VerifyArgs {
     /// The program.
     file: PathBuf,
-    /// The root filesystem it should run in (an unpacked image).
-    #[arg(long, value_name = "DIR")]
+    /// The root filesystem it should run in: a directory (an unpacked image), or an image,
+    /// a `docker save` tarball or an OCI layout (directory or tarball).
+    #[arg(long, value_name = "DIR|IMAGE")]
     root: PathBuf,
+    #[command(flatten)]
+    image: ImageArgs,
     /// Print the report line, with `closure` and `verification`.
     #[arg(long)]
     json: bool,
@@ -47,7 +70,12 @@ pub(crate) struct VerifyArgs {
 pub(crate) fn run_recommend(args: &RecommendArgs) -> io::Result<ExitCode> {
     let limits = Limits::default();
     let options = Options::with_limits(limits.clone());
-    let build_root = args.root.clone().unwrap_or_else(|| PathBuf::from("/"));
+    let given = args.root.clone().unwrap_or_else(|| PathBuf::from("/"));
+    let root = match open_root(&given, &args.image, args.files.first()) {
+        Ok(root) => root,
+        Err(code) => return Ok(code),
+    };
+    let build_root = root.dir.clone();
     let mut resolver = Resolver::new(&build_root, &limits, &ResolveOptions::default());
     let mut out = BufWriter::new(io::stdout().lock());
     let mut failed = false;
@@ -74,6 +102,7 @@ pub(crate) fn run_recommend(args: &RecommendArgs) -> io::Result<ExitCode> {
             report.closure = None;
         }
         report.recommendation = Some(rec);
+        root.label(&mut report);
         if args.json {
             serde_json::to_writer(&mut out, &report)?;
             writeln!(out)?;
@@ -160,7 +189,11 @@ fn write_recommendation(out: &mut impl Write, report: &Report) -> io::Result<()>
 pub(crate) fn run_verify(args: &VerifyArgs) -> io::Result<ExitCode> {
     let limits = Limits::default();
     let options = Options::with_limits(limits.clone());
-    let mut resolver = Resolver::new(&args.root, &limits, &ResolveOptions::default());
+    let root = match open_root(&args.root, &args.image, Some(&args.file)) {
+        Ok(root) => root,
+        Err(code) => return Ok(code),
+    };
+    let mut resolver = Resolver::new(&root.dir, &limits, &ResolveOptions::default());
     let mut out = BufWriter::new(io::stdout().lock());
     let mut report = match runbase::inspect_in_root(&args.file, &options, &mut resolver) {
         Ok(report) => report,
@@ -171,9 +204,10 @@ pub(crate) fn run_verify(args: &VerifyArgs) -> io::Result<ExitCode> {
             return Ok(ExitCode::from(1));
         }
     };
-    let verification = runbase::verify(&report, &args.root);
+    let verification = runbase::verify(&report, &root.dir);
     let runs = verification.runs;
     report.verification = Some(verification);
+    root.label(&mut report);
     if args.json {
         serde_json::to_writer(&mut out, &report)?;
         writeln!(out)?;
@@ -193,7 +227,26 @@ fn write_verification(out: &mut impl Write, report: &Report, root: &Path) -> io:
         return Ok(());
     };
     let verdict = if v.runs { "can run" } else { "cannot run" };
-    writeln!(out, "{}: {verdict} in {}", report.path, root.display())?;
+    match &v.image {
+        Some(image) => {
+            let name = image
+                .reference
+                .as_deref()
+                .map(|r| format!("{r}, "))
+                .unwrap_or_default();
+            writeln!(
+                out,
+                "{}: {verdict} in image {} ({name}{}, {} layer{}, {})",
+                report.path,
+                root.display(),
+                image.format.as_str(),
+                image.layers,
+                if image.layers == 1 { "" } else { "s" },
+                image.platform.as_deref().unwrap_or("platform unknown")
+            )?;
+        }
+        None => writeln!(out, "{}: {verdict} in {}", report.path, root.display())?,
+    }
     for p in &v.problems {
         writeln!(out, "  missing  {p}")?;
     }

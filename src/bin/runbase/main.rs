@@ -12,6 +12,7 @@ use runbase::{Error, Limits, Options, inspect_path};
 mod advice;
 mod batch;
 mod human;
+mod rootfs;
 mod tree;
 
 use batch::run_ordered;
@@ -58,10 +59,14 @@ enum Command {
 
 #[derive(clap::Args)]
 struct RootArgs {
-    /// The root filesystem (an unpacked image, a sysroot, `/`): libraries are resolved
-    /// inside it, symbolic links included, as its own loader would.
-    #[arg(long, value_name = "DIR")]
+    /// The root filesystem (an unpacked image, a sysroot, `/`), or an image: a `docker
+    /// save` tarball or an OCI layout (directory or tarball), unpacked into a temporary
+    /// directory. Libraries are resolved inside it, symbolic links included, as its own
+    /// loader would.
+    #[arg(long, value_name = "DIR|IMAGE")]
     root: Option<PathBuf>,
+    #[command(flatten)]
+    image: rootfs::ImageArgs,
     /// LD_LIBRARY_PATH for the resolution (colon-separated); this process's own is never
     /// used.
     #[arg(long, value_name = "DIRS")]
@@ -69,19 +74,36 @@ struct RootArgs {
 }
 
 impl RootArgs {
-    fn resolver(&self, limits: &Limits) -> Option<runbase::Resolver> {
-        let root = self.root.as_ref()?;
+    /// The root, an image unpacked (none without `--root`); the message says why not.
+    fn open(&self) -> Result<Option<rootfs::GivenRoot>, String> {
+        self.root
+            .as_ref()
+            .map(|root| rootfs::GivenRoot::open(root, &self.image, || None))
+            .transpose()
+    }
+
+    fn resolver(
+        &self,
+        root: Option<&rootfs::GivenRoot>,
+        limits: &Limits,
+    ) -> Option<runbase::Resolver> {
+        let root = root?;
         let mut options = runbase::ResolveOptions::default();
         options.ld_library_path = self
             .ld_library_path
             .as_ref()
             .map(|p| p.split(':').map(str::to_string).collect());
-        Some(runbase::Resolver::new(root, limits, &options))
+        Some(runbase::Resolver::new(&root.dir, limits, &options))
     }
 
     /// One resolver per worker, all sharing the libraries read (none without `--root`).
-    fn resolvers(&self, limits: &Limits, jobs: usize) -> Vec<runbase::Resolver> {
-        let Some(first) = self.resolver(limits) else {
+    fn resolvers(
+        &self,
+        root: Option<&rootfs::GivenRoot>,
+        limits: &Limits,
+        jobs: usize,
+    ) -> Vec<runbase::Resolver> {
+        let Some(first) = self.resolver(root, limits) else {
             return Vec::new();
         };
         let mut all: Vec<runbase::Resolver> = (1..jobs).map(|_| first.share()).collect();
@@ -227,8 +249,15 @@ fn run_inspect(args: &InspectArgs) -> io::Result<ExitCode> {
             });
         }
     }
+    let root = match args.root.open() {
+        Ok(root) => root,
+        Err(message) => {
+            eprintln!("runbase: {message}");
+            return Ok(ExitCode::from(1));
+        }
+    };
     let jobs = args.jobs.unwrap_or_else(default_jobs).max(1);
-    let resolvers = Mutex::new(args.root.resolvers(&limits, jobs));
+    let resolvers = Mutex::new(args.root.resolvers(root.as_ref(), &limits, jobs));
     let mut printed = false;
     run_ordered(
         inputs.len(),
@@ -244,7 +273,12 @@ fn run_inspect(args: &InspectArgs) -> io::Result<ExitCode> {
             };
             let mut text = Vec::new();
             let written = match result {
-                Ok(report) => write_report(&mut text, &report, args.json, true).map(|()| false),
+                Ok(mut report) => {
+                    if let Some(root) = &root {
+                        root.label(&mut report);
+                    }
+                    write_report(&mut text, &report, args.json, true).map(|()| false)
+                }
                 Err(Error::NotElf) if input.walked => Ok(false),
                 Err(error) => {
                     let label = input.path.to_string_lossy();

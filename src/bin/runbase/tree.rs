@@ -8,6 +8,7 @@ use std::sync::Mutex;
 use runbase::report::ErrorLine;
 use runbase::{ClosureTree, Limits, Options, TreeTarget};
 
+use crate::rootfs::GivenRoot;
 use crate::{ScanArgs, TreeArgs, default_jobs, run_ordered, walk, write_report};
 
 fn need_root(root: &Option<PathBuf>) -> io::Result<()> {
@@ -23,7 +24,14 @@ pub fn run_tree(args: &TreeArgs) -> io::Result<ExitCode> {
         return Ok(ExitCode::from(2));
     }
     let limits = Limits::default();
-    let Some(mut resolver) = args.root.resolver(&limits) else {
+    let root = match args.root.open() {
+        Ok(root) => root,
+        Err(message) => {
+            eprintln!("runbase: {message}");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let Some(mut resolver) = args.root.resolver(root.as_ref(), &limits) else {
         return Ok(ExitCode::from(2));
     };
     let mut out = BufWriter::new(io::stdout().lock());
@@ -43,6 +51,9 @@ pub fn run_tree(args: &TreeArgs) -> io::Result<ExitCode> {
     if args.json {
         let mut report = report;
         report.closure = Some(closure);
+        if let Some(root) = &root {
+            root.label(&mut report);
+        }
         write_report(&mut out, &report, true, true)?;
     } else {
         print_tree(
@@ -149,16 +160,31 @@ pub fn run_scan(args: &ScanArgs) -> io::Result<ExitCode> {
     if need_root(&args.root.root).is_err() {
         return Ok(ExitCode::from(2));
     }
+    let root = match args.root.open() {
+        Ok(Some(root)) => root,
+        Ok(None) => return Ok(ExitCode::from(2)),
+        Err(message) => {
+            eprintln!("runbase: {message}");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    // In an image, DIR is a directory of the image (`/`, `/usr/bin`).
+    let dir = if root.image.is_some() {
+        let inside = args.dir.strip_prefix("/").unwrap_or(&args.dir);
+        root.dir.join(inside)
+    } else {
+        args.dir.clone()
+    };
     let mut inputs = Vec::new();
     let mut unreadable = false;
-    walk(&args.dir, &mut inputs, &mut |dir, e| {
+    walk(&dir, &mut inputs, &mut |dir, e| {
         eprintln!("runbase: cannot read directory {}: {e}", dir.display());
         unreadable = true;
     });
     let paths: Vec<PathBuf> = inputs.into_iter().map(|i| i.path).collect();
     let jobs = args.jobs.unwrap_or_else(default_jobs).max(1);
     let limits = Limits::default();
-    let resolvers = Mutex::new(args.root.resolvers(&limits, jobs));
+    let resolvers = Mutex::new(args.root.resolvers(Some(&root), &limits, jobs));
     let options = Options::default();
     let mut broken = 0usize;
     let progress = io::stderr().is_terminal();
@@ -175,6 +201,7 @@ pub fn run_scan(args: &ScanArgs) -> io::Result<ExitCode> {
                 path,
                 args.json,
                 runbase::inspect_in_root(path, &options, resolver),
+                &root,
             )
         },
         |i, (line, bad)| {
@@ -213,19 +240,21 @@ fn scan_line(
     path: &Path,
     json: bool,
     result: Result<runbase::Report, runbase::Error>,
+    root: &GivenRoot,
 ) -> (Option<String>, bool) {
+    let shown = root.shown(path);
     match result {
         Err(runbase::Error::NotElf) => (None, false),
         Err(e) => {
             let line = if json {
-                serde_json::to_string(&ErrorLine::new(&path.to_string_lossy(), &e))
-                    .unwrap_or_default()
+                serde_json::to_string(&ErrorLine::new(&shown, &e)).unwrap_or_default()
             } else {
-                format!("{}: error: {e}", path.display())
+                format!("{shown}: error: {e}")
             };
             (Some(line), false)
         }
-        Ok(report) => {
+        Ok(mut report) => {
+            root.label(&mut report);
             let closure = report.closure.as_ref();
             let bad = closure.is_some_and(|c| {
                 !c.missing.is_empty()
@@ -235,7 +264,7 @@ fn scan_line(
             let line = if json {
                 serde_json::to_string(&report).ok()
             } else if let (true, Some(c)) = (bad, closure) {
-                let mut text = path.display().to_string();
+                let mut text = shown;
                 for m in &c.missing {
                     text.push_str(&format!(
                         "\n  missing {} (needed by {})",
