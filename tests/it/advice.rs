@@ -7,15 +7,11 @@ use std::path::Path;
 use std::process::Command;
 
 use runbase::bases::{BaseImage, Policy, RecommendOptions, catalog, recommend};
-use runbase::report::{Recommendation, Report};
-use runbase::{Limits, Options, ResolveOptions, Resolver, inspect_in_root};
+use runbase::report::Recommendation;
 
-use crate::support::{can_chroot, copy, fixture, roots, try_run_in_root};
-
-fn report_in(file: &Path, root: &Path) -> Report {
-    let mut resolver = Resolver::new(root, &Limits::default(), &ResolveOptions::default());
-    inspect_in_root(file, &Options::default(), &mut resolver).expect("inspect")
-}
+use crate::support::{
+    can_chroot, copy, copy_tree, fixture, image, report_in, roots, stand_in, try_run_in_root,
+};
 
 /// The recommendation for a fixture built on this machine (build root `/`).
 fn advise(file: &Path, policy: Policy) -> Recommendation {
@@ -35,14 +31,6 @@ fn alternative<'a>(rec: &'a Recommendation, base: &str) -> &'a runbase::report::
         .iter()
         .find(|a| a.base == base)
         .unwrap_or_else(|| panic!("{base} not evaluated"))
-}
-
-fn image(name: &str) -> &'static BaseImage {
-    catalog()
-        .images
-        .iter()
-        .find(|i| i.name == name)
-        .unwrap_or_else(|| panic!("{name} not in the catalog"))
 }
 
 #[test]
@@ -336,97 +324,6 @@ fn catalog_facts_hold_on_a_bookworm_root() {
 // ---------------------------------------------------------------------------------------
 // Proof by running: a root standing for the chosen image, the copy plan applied, the
 // program run in a chroot of it.
-
-/// Copies a host file or directory tree (symlinks followed) to `to`.
-fn copy_tree(from: &Path, to: &Path) {
-    if from.is_dir() {
-        for entry in std::fs::read_dir(from).unwrap() {
-            let entry = entry.unwrap();
-            copy_tree(&entry.path(), &to.join(entry.file_name()));
-        }
-    } else if from.exists() {
-        copy(from, to);
-    }
-}
-
-fn write(root: &Path, path: &str, text: &str) {
-    let to = root.join(path.trim_start_matches('/'));
-    std::fs::create_dir_all(to.parent().unwrap()).unwrap();
-    std::fs::write(to, text).unwrap();
-}
-
-/// A root that stands for `base` as the catalog describes it, built from this machine's
-/// Debian packages (glibc 2.36, musl 1.2.3): its C library and loader, the libraries and
-/// files the catalog lists, and what a container engine adds at run time (/etc/hosts).
-fn stand_in(base: &BaseImage, dir: &Path) {
-    let host_lib = Path::new("/usr/lib/x86_64-linux-gnu");
-    let lib_dir = base
-        .library_dir
-        .as_deref()
-        .map(|d| d.replace("{triplet}", "x86_64-linux-gnu"))
-        .unwrap_or_else(|| "/lib".into());
-    if base.is_glibc() {
-        copy(
-            Path::new("/lib64/ld-linux-x86-64.so.2"),
-            &dir.join("lib64/ld-linux-x86-64.so.2"),
-        );
-        let names: Vec<String> = match &base.glibc_libraries {
-            Some(list) => list.clone(),
-            None => catalog().glibc_sonames.clone(),
-        };
-        for name in names {
-            copy(
-                &host_lib.join(&name),
-                &dir.join(lib_dir.trim_start_matches('/')).join(&name),
-            );
-        }
-    }
-    if base.is_musl() {
-        copy(
-            Path::new("/usr/lib/x86_64-linux-musl/libc.so"),
-            &dir.join("lib/ld-musl-x86_64.so.1"),
-        );
-        std::os::unix::fs::symlink("ld-musl-x86_64.so.1", dir.join("lib/libc.musl-x86_64.so.1"))
-            .unwrap();
-    }
-    // glibc images get this machine's builds of their other libraries; musl images would
-    // need musl builds, which Debian does not package, so a musl stand-in has none (a copy
-    // plan relying on them would fail to run).
-    if base.is_glibc() {
-        for lib in &base.libraries {
-            copy(
-                &host_lib.join(&lib.soname),
-                &dir.join(lib_dir.trim_start_matches('/')).join(&lib.soname),
-            );
-        }
-    }
-    for file in ["/etc/passwd", "/etc/group"] {
-        if base.has_file(catalog(), file) && !catalog().runtime_injected.iter().any(|f| f == file) {
-            copy(Path::new(file), &dir.join(file.trim_start_matches('/')));
-        }
-    }
-    if let Some(table) = &base.nsswitch {
-        let text: String = table
-            .iter()
-            .map(|(db, s)| format!("{db}: {}\n", s.join(" ")))
-            .collect();
-        write(dir, "/etc/nsswitch.conf", &text);
-    }
-    if let Some(ca) = &base.ca_certificates {
-        copy(
-            Path::new("/etc/ssl/certs/ca-certificates.crt"),
-            &dir.join(ca.trim_start_matches('/')),
-        );
-    }
-    if base.tzdata {
-        copy_tree(
-            Path::new("/usr/share/zoneinfo"),
-            &dir.join("usr/share/zoneinfo"),
-        );
-    }
-    // The engine's own files.
-    write(dir, "/etc/hosts", "127.0.0.1 localhost\n::1 localhost\n");
-}
 
 /// Applies a recommendation: the stand-in root, the added files, the program.
 fn apply(rec: &Recommendation, program: &Path, dir: &Path) -> String {

@@ -7,6 +7,8 @@ mod closure;
 mod corpus;
 mod fixtures;
 mod hostile;
+#[cfg(feature = "image")]
+mod image;
 mod malformed;
 mod proof;
 mod synth;

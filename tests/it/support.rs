@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use runbase::{Options, Report};
+use runbase::bases::{BaseImage, catalog};
+use runbase::{Limits, Options, Report, ResolveOptions, Resolver, inspect_in_root};
 
 // ---------------------------------------------------------------------------------------
 // Allocation tracking: the largest single allocation made by this thread while tracking,
@@ -462,4 +463,113 @@ pub fn check_value(value: &serde_json::Value) {
     }
     #[cfg(not(feature = "schema"))]
     let _ = value;
+}
+
+// ---------------------------------------------------------------------------------------
+// Roots standing for the catalog's base images.
+
+/// A report of `file` with its closure resolved inside `root`.
+pub fn report_in(file: &Path, root: &Path) -> Report {
+    let mut resolver = Resolver::new(root, &Limits::default(), &ResolveOptions::default());
+    inspect_in_root(file, &Options::default(), &mut resolver).expect("inspect")
+}
+
+/// The catalog's image of that name.
+pub fn image(name: &str) -> &'static BaseImage {
+    catalog()
+        .images
+        .iter()
+        .find(|i| i.name == name)
+        .unwrap_or_else(|| panic!("{name} not in the catalog"))
+}
+
+/// Copies a host file or directory tree (symlinks followed) to `to`.
+pub fn copy_tree(from: &Path, to: &Path) {
+    if from.is_dir() {
+        for entry in std::fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            copy_tree(&entry.path(), &to.join(entry.file_name()));
+        }
+    } else if from.exists() {
+        copy(from, to);
+    }
+}
+
+pub fn write(root: &Path, path: &str, text: &str) {
+    let to = root.join(path.trim_start_matches('/'));
+    std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+    std::fs::write(to, text).unwrap();
+}
+
+/// A root that stands for `base` as the catalog describes it, built from this machine's
+/// Debian packages (glibc 2.36, musl 1.2.3): its C library and loader, the libraries and
+/// files the catalog lists, and what a container engine adds at run time (/etc/hosts).
+pub fn stand_in(base: &BaseImage, dir: &Path) {
+    let host_lib = Path::new("/usr/lib/x86_64-linux-gnu");
+    let lib_dir = base
+        .library_dir
+        .as_deref()
+        .map(|d| d.replace("{triplet}", "x86_64-linux-gnu"))
+        .unwrap_or_else(|| "/lib".into());
+    if base.is_glibc() {
+        copy(
+            Path::new("/lib64/ld-linux-x86-64.so.2"),
+            &dir.join("lib64/ld-linux-x86-64.so.2"),
+        );
+        let names: Vec<String> = match &base.glibc_libraries {
+            Some(list) => list.clone(),
+            None => catalog().glibc_sonames.clone(),
+        };
+        for name in names {
+            copy(
+                &host_lib.join(&name),
+                &dir.join(lib_dir.trim_start_matches('/')).join(&name),
+            );
+        }
+    }
+    if base.is_musl() {
+        copy(
+            Path::new("/usr/lib/x86_64-linux-musl/libc.so"),
+            &dir.join("lib/ld-musl-x86_64.so.1"),
+        );
+        std::os::unix::fs::symlink("ld-musl-x86_64.so.1", dir.join("lib/libc.musl-x86_64.so.1"))
+            .unwrap();
+    }
+    // glibc images get this machine's builds of their other libraries; musl images would
+    // need musl builds, which Debian does not package, so a musl stand-in has none (a copy
+    // plan relying on them would fail to run).
+    if base.is_glibc() {
+        for lib in &base.libraries {
+            copy(
+                &host_lib.join(&lib.soname),
+                &dir.join(lib_dir.trim_start_matches('/')).join(&lib.soname),
+            );
+        }
+    }
+    for file in ["/etc/passwd", "/etc/group"] {
+        if base.has_file(catalog(), file) && !catalog().runtime_injected.iter().any(|f| f == file) {
+            copy(Path::new(file), &dir.join(file.trim_start_matches('/')));
+        }
+    }
+    if let Some(table) = &base.nsswitch {
+        let text: String = table
+            .iter()
+            .map(|(db, s)| format!("{db}: {}\n", s.join(" ")))
+            .collect();
+        write(dir, "/etc/nsswitch.conf", &text);
+    }
+    if let Some(ca) = &base.ca_certificates {
+        copy(
+            Path::new("/etc/ssl/certs/ca-certificates.crt"),
+            &dir.join(ca.trim_start_matches('/')),
+        );
+    }
+    if base.tzdata {
+        copy_tree(
+            Path::new("/usr/share/zoneinfo"),
+            &dir.join("usr/share/zoneinfo"),
+        );
+    }
+    // The engine's own files.
+    write(dir, "/etc/hosts", "127.0.0.1 localhost\n::1 localhost\n");
 }

@@ -1,0 +1,1447 @@
+//! Images as roots: `docker save` tarballs (legacy and Docker 25 forms), OCI layouts
+//! (directory and tarball) and a multi-platform index, built here from stand-in roots with
+//! several layers and whiteouts. Our unpacked trees are checked against umoci's (an
+//! independent implementation of the OCI layer rules), run in a chroot, and checked by
+//! `verify`, whose predictions running confirms. Hostile images never make the unpacker
+//! panic or write outside its destination.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use runbase::image::{ImageError, ImageOptions, unpack};
+use runbase::report::ImageFormat;
+use serde_json::json;
+
+use crate::support::{can_chroot, fixture, image, report_in, stand_in, try_run_in_root, write};
+
+fn run(cmd: &mut Command) -> Vec<u8> {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// sha256 by coreutils, not by the code under test.
+fn sha256(path: &Path) -> String {
+    let out = run(Command::new("sha256sum").arg(path));
+    String::from_utf8_lossy(&out)[..64].to_string()
+}
+
+/// A layer of every entry below `dir`, by GNU tar.
+fn tar_dir(dir: &Path, out: &Path) {
+    run(Command::new("tar")
+        .args(["--numeric-owner", "--owner=0", "--group=0", "-C"])
+        .arg(dir)
+        .arg("-cf")
+        .arg(out)
+        .arg("."));
+}
+
+fn compress(tool: &str, path: &Path) -> PathBuf {
+    let ext = if tool == "gzip" { "gz" } else { "zst" };
+    let out = path.with_extension(format!("tar.{ext}"));
+    let bytes = run(Command::new(tool).args(["-c", "-q"]).arg(path));
+    std::fs::write(&out, bytes).unwrap();
+    out
+}
+
+/// A tar built entry by entry with the tar crate's writer, for what GNU tar cannot make
+/// from a directory: hard links to lower layers, entries below a lower layer's link,
+/// hostile names.
+struct RawTar {
+    builder: tar::Builder<Vec<u8>>,
+}
+
+impl RawTar {
+    fn new() -> RawTar {
+        RawTar {
+            builder: tar::Builder::new(Vec::new()),
+        }
+    }
+
+    fn entry(&mut self, kind: tar::EntryType, name: &[u8], link: &[u8], mode: u32, data: &[u8]) {
+        let mut header = tar::Header::new_gnu();
+        header.set_entry_type(kind);
+        header.set_mode(mode);
+        header.set_size(data.len() as u64);
+        // Names set as raw bytes: the writer's own path checks would refuse hostile ones.
+        let gnu = header.as_gnu_mut().unwrap();
+        gnu.name[..name.len()].copy_from_slice(name);
+        gnu.linkname[..link.len()].copy_from_slice(link);
+        header.set_cksum();
+        self.builder.append(&header, data).unwrap();
+    }
+
+    fn file(&mut self, name: &str, mode: u32, data: &[u8]) -> &mut Self {
+        self.entry(tar::EntryType::Regular, name.as_bytes(), b"", mode, data);
+        self
+    }
+    fn dir(&mut self, name: &str) -> &mut Self {
+        self.entry(tar::EntryType::Directory, name.as_bytes(), b"", 0o755, b"");
+        self
+    }
+    fn symlink(&mut self, name: &str, target: &str) -> &mut Self {
+        self.entry(
+            tar::EntryType::Symlink,
+            name.as_bytes(),
+            target.as_bytes(),
+            0o777,
+            b"",
+        );
+        self
+    }
+    fn hardlink(&mut self, name: &str, target: &str) -> &mut Self {
+        self.entry(
+            tar::EntryType::Link,
+            name.as_bytes(),
+            target.as_bytes(),
+            0o644,
+            b"",
+        );
+        self
+    }
+    fn write(&mut self, path: &Path) {
+        let builder = std::mem::replace(&mut self.builder, tar::Builder::new(Vec::new()));
+        std::fs::write(path, builder.into_inner().unwrap()).unwrap();
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Layers of the scenario.
+
+/// The uncompressed layer tars: a Debian bookworm-slim stand-in, the programs on top, and
+/// three layers that each break something.
+struct Layers {
+    base: PathBuf,
+    app: PathBuf,
+    /// Whiteout of the glibc loader.
+    no_interpreter: PathBuf,
+    /// Whiteout of libc.so.6.
+    no_libc: PathBuf,
+    /// Opaque /etc keeping only the /etc/hosts this layer adds.
+    opaque_etc: PathBuf,
+}
+
+fn layers(work: &Path) -> Layers {
+    // Layer 1: the base image, plus shapes for later layers to change.
+    let base = work.join("stage-base");
+    stand_in(image("debian:bookworm-slim"), &base);
+    symlink("usr/lib", base.join("lib")).unwrap();
+    write(
+        &base,
+        "/srv/x",
+        "a file that layer 2 turns into a directory\n",
+    );
+    write(
+        &base,
+        "/opt/d/inner",
+        "a directory that layer 2 turns into a link\n",
+    );
+    write(&base, "/etc/app/conf", "lower\n");
+    write(&base, "/etc/app/old", "lower\n");
+    std::fs::create_dir_all(base.join("var/data")).unwrap();
+    symlink("var/data", base.join("data")).unwrap();
+    std::fs::create_dir_all(base.join("tmp")).unwrap();
+    std::fs::set_permissions(base.join("tmp"), std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let base_tar = work.join("base.tar");
+    tar_dir(&base, &base_tar);
+
+    // Layer 2: the programs, and changes of kind.
+    let app = work.join("app.tar");
+    let hello = std::fs::read(fixture("hello-gcc")).unwrap();
+    let resolve = std::fs::read(fixture("getaddrinfo-gcc-static")).unwrap();
+    RawTar::new()
+        .dir("app/")
+        .file("app/hello", 0o755, &hello)
+        .file("app/getaddrinfo", 0o755, &resolve)
+        .file("app/readonly", 0o444, b"not executable\n")
+        .dir("srv/x/")
+        .file("srv/x/y", 0o644, b"below the new directory\n")
+        .symlink("opt/d", "/srv")
+        .hardlink("app/passwd-link", "etc/passwd")
+        // Below the base's `lib -> usr/lib` and `data -> var/data`, with no directory entry.
+        .file("lib/x86_64-linux-gnu/extra.txt", 0o644, b"through a link\n")
+        .file("data/f", 0o600, b"through a relative link\n")
+        .file("etc/app/conf", 0o644, b"upper\n")
+        .write(&app);
+
+    let no_interpreter = work.join("no-interpreter.tar");
+    RawTar::new()
+        .file("lib64/.wh.ld-linux-x86-64.so.2", 0o644, b"")
+        .write(&no_interpreter);
+    let no_libc = work.join("no-libc.tar");
+    RawTar::new()
+        .file("usr/lib/x86_64-linux-gnu/.wh.libc.so.6", 0o644, b"")
+        .write(&no_libc);
+    // The opaque marker after the entry it must keep (the spec allows either order).
+    let opaque_etc = work.join("opaque-etc.tar");
+    RawTar::new()
+        .file("etc/hosts", 0o644, b"127.0.0.1 localhost\n")
+        .file("etc/.wh..wh..opq", 0o644, b"")
+        .write(&opaque_etc);
+    Layers {
+        base: base_tar,
+        app,
+        no_interpreter,
+        no_libc,
+        opaque_etc,
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Image writers.
+
+const CONFIG_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+fn config(platform: (&str, &str), diff_ids: &[String]) -> serde_json::Value {
+    json!({
+        "architecture": platform.1,
+        "os": platform.0,
+        "config": {
+            "Env": [CONFIG_PATH],
+            "Entrypoint": ["/app/hello"],
+            "Cmd": ["--greet"],
+            "WorkingDir": "/app",
+            "User": "1000:1000"
+        },
+        "rootfs": {
+            "type": "layers",
+            "diff_ids": diff_ids.iter().map(|d| format!("sha256:{d}")).collect::<Vec<_>>()
+        }
+    })
+}
+
+/// An OCI image layout directory.
+struct Oci {
+    dir: PathBuf,
+}
+
+impl Oci {
+    fn new(dir: &Path) -> Oci {
+        std::fs::create_dir_all(dir.join("blobs/sha256")).unwrap();
+        std::fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+        Oci {
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    fn blob_file(&self, file: &Path) -> (String, u64) {
+        let hex = sha256(file);
+        std::fs::copy(file, self.dir.join("blobs/sha256").join(&hex)).unwrap();
+        (
+            format!("sha256:{hex}"),
+            std::fs::metadata(file).unwrap().len(),
+        )
+    }
+
+    fn blob_json(&self, value: &serde_json::Value) -> (String, u64) {
+        let tmp = self.dir.join("blob.tmp");
+        std::fs::write(&tmp, serde_json::to_vec(value).unwrap()).unwrap();
+        let out = self.blob_file(&tmp);
+        std::fs::remove_file(tmp).unwrap();
+        out
+    }
+
+    /// An image manifest of these layers (uncompressed tars), compressed with `tool`
+    /// (`gzip`, `zstd` or none); its descriptor.
+    fn image(
+        &self,
+        layers: &[&Path],
+        tool: Option<&str>,
+        platform: (&str, &str),
+    ) -> serde_json::Value {
+        let diff_ids: Vec<String> = layers.iter().map(|l| sha256(l)).collect();
+        let (config_digest, config_size) = self.blob_json(&config(platform, &diff_ids));
+        let media = match tool {
+            Some("gzip") => "application/vnd.oci.image.layer.v1.tar+gzip",
+            Some(_) => "application/vnd.oci.image.layer.v1.tar+zstd",
+            None => "application/vnd.oci.image.layer.v1.tar",
+        };
+        let layer_descriptors: Vec<serde_json::Value> = layers
+            .iter()
+            .map(|l| {
+                let file = match tool {
+                    Some(tool) => compress(tool, l),
+                    None => l.to_path_buf(),
+                };
+                let (digest, size) = self.blob_file(&file);
+                json!({"mediaType": media, "digest": digest, "size": size})
+            })
+            .collect();
+        let manifest = json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": config_size},
+            "layers": layer_descriptors
+        });
+        let (digest, size) = self.blob_json(&manifest);
+        json!({
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": digest,
+            "size": size,
+            "platform": {"architecture": platform.1, "os": platform.0}
+        })
+    }
+
+    fn index(&self, manifests: Vec<serde_json::Value>) {
+        let index = json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": manifests});
+        std::fs::write(
+            self.dir.join("index.json"),
+            serde_json::to_vec(&index).unwrap(),
+        )
+        .unwrap();
+    }
+}
+
+fn tagged(mut descriptor: serde_json::Value, tag: &str) -> serde_json::Value {
+    descriptor["annotations"] = json!({"org.opencontainers.image.ref.name": tag});
+    descriptor
+}
+
+/// A tar of a directory's contents, names without `./` (as `docker save` writes them).
+fn archive(dir: &Path, out: &Path) {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    run(Command::new("tar")
+        .arg("-C")
+        .arg(dir)
+        .arg("-cf")
+        .arg(out)
+        .args(&names));
+}
+
+/// `docker save`, legacy form: `<n>/layer.tar`, `<id>.json`, `manifest.json`.
+fn docker_save_legacy(layers: &[&Path], tag: &str, work: &Path) -> PathBuf {
+    let dir = work.join("legacy");
+    std::fs::create_dir_all(&dir).unwrap();
+    let diff_ids: Vec<String> = layers.iter().map(|l| sha256(l)).collect();
+    let config_text = serde_json::to_vec(&config(("linux", "amd64"), &diff_ids)).unwrap();
+    std::fs::write(dir.join("cfg.json"), &config_text).unwrap();
+    let id = sha256(&dir.join("cfg.json"));
+    std::fs::rename(dir.join("cfg.json"), dir.join(format!("{id}.json"))).unwrap();
+    let mut names = Vec::new();
+    for (n, layer) in layers.iter().enumerate() {
+        let name = format!("{:064x}", n + 1);
+        std::fs::create_dir_all(dir.join(&name)).unwrap();
+        std::fs::copy(layer, dir.join(&name).join("layer.tar")).unwrap();
+        std::fs::write(dir.join(&name).join("VERSION"), "1.0").unwrap();
+        names.push(format!("{name}/layer.tar"));
+    }
+    let manifest = json!([{"Config": format!("{id}.json"), "RepoTags": [tag], "Layers": names}]);
+    std::fs::write(
+        dir.join("manifest.json"),
+        serde_json::to_vec(&manifest).unwrap(),
+    )
+    .unwrap();
+    let out = work.join("legacy.tar");
+    archive(&dir, &out);
+    out
+}
+
+/// `docker save` of Docker 25 and later: an OCI layout with uncompressed layers, and a
+/// `manifest.json` naming the blobs.
+fn docker_save_25(layers: &[&Path], tag: &str, work: &Path) -> PathBuf {
+    let dir = work.join("docker25");
+    let oci = Oci::new(&dir);
+    let descriptor = oci.image(layers, None, ("linux", "amd64"));
+    let mut top = tagged(descriptor.clone(), "latest");
+    top["annotations"]["io.containerd.image.name"] = json!(format!("docker.io/library/{tag}"));
+    oci.index(vec![top]);
+    let manifest_blob = dir
+        .join("blobs/sha256")
+        .join(&descriptor["digest"].as_str().unwrap()[7..]);
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(manifest_blob).unwrap()).unwrap();
+    let blob =
+        |d: &serde_json::Value| format!("blobs/sha256/{}", &d["digest"].as_str().unwrap()[7..]);
+    let legacy = json!([{
+        "Config": blob(&manifest["config"]),
+        "RepoTags": [tag],
+        "Layers": manifest["layers"].as_array().unwrap().iter().map(blob).collect::<Vec<_>>()
+    }]);
+    std::fs::write(
+        dir.join("manifest.json"),
+        serde_json::to_vec(&legacy).unwrap(),
+    )
+    .unwrap();
+    let out = work.join("docker25.tar");
+    archive(&dir, &out);
+    out
+}
+
+// ---------------------------------------------------------------------------------------
+// Trees compared.
+
+#[derive(Debug, PartialEq, Eq)]
+enum Node {
+    Dir,
+    /// Permission bits, length, content hash.
+    File(u32, u64, u64),
+    Link(PathBuf),
+}
+
+fn fnv(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3)
+    })
+}
+
+/// Every path below `root` with its kind, symbolic-link target, file mode and content.
+fn snapshot(root: &Path) -> BTreeMap<PathBuf, Node> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let meta = std::fs::symlink_metadata(&path).unwrap();
+            let rel = path.strip_prefix(root).unwrap().to_path_buf();
+            let node = if meta.file_type().is_symlink() {
+                Node::Link(std::fs::read_link(&path).unwrap())
+            } else if meta.is_dir() {
+                stack.push(path.clone());
+                Node::Dir
+            } else {
+                let bytes = std::fs::read(&path).unwrap();
+                Node::File(meta.mode() & 0o777, meta.len(), fnv(&bytes))
+            };
+            out.insert(rel, node);
+        }
+    }
+    out
+}
+
+fn umoci(layout: &Path, tag: &str, out: &Path) -> PathBuf {
+    let rootfs = out.join("rootfs");
+    std::fs::create_dir_all(out).unwrap();
+    run(Command::new("umoci")
+        .args(["raw", "unpack", "--rootless", "--image"])
+        .arg(format!("{}:{tag}", layout.display()))
+        .arg(&rootfs));
+    rootfs
+}
+
+fn ours(image: &Path, options: &ImageOptions) -> (tempfile::TempDir, runbase::image::ImageInfo) {
+    let dest = tempfile::tempdir().unwrap();
+    let info =
+        unpack(image, dest.path(), options).unwrap_or_else(|e| panic!("{}: {e}", image.display()));
+    (dest, info)
+}
+
+fn assert_same_tree(ours: &Path, theirs: &Path) -> usize {
+    let a = snapshot(ours);
+    let b = snapshot(theirs);
+    let only_ours: Vec<_> = a.keys().filter(|k| !b.contains_key(*k)).collect();
+    let only_theirs: Vec<_> = b.keys().filter(|k| !a.contains_key(*k)).collect();
+    assert!(
+        only_ours.is_empty() && only_theirs.is_empty(),
+        "only ours: {only_ours:?}\nonly umoci's: {only_theirs:?}"
+    );
+    for (path, node) in &a {
+        assert_eq!(Some(node), b.get(path), "{}", path.display());
+    }
+    a.len()
+}
+
+#[test]
+fn unpacked_trees_equal_umocis() {
+    let work = tempfile::tempdir().unwrap();
+    let l = layers(work.path());
+    let mut compared = 0;
+    for (name, stack, tool) in [
+        (
+            "gzip, opaque /etc",
+            vec![&l.base, &l.app, &l.opaque_etc],
+            Some("gzip"),
+        ),
+        (
+            "plain tar, libc whiteout",
+            vec![&l.base, &l.app, &l.no_libc],
+            None,
+        ),
+        (
+            "gzip, loader whiteout",
+            vec![&l.base, &l.app, &l.no_interpreter],
+            Some("gzip"),
+        ),
+    ] {
+        let dir = work.path().join(format!("oci-{compared}"));
+        let oci = Oci::new(&dir);
+        let stack: Vec<&Path> = stack.iter().map(|p| p.as_path()).collect();
+        let descriptor = oci.image(&stack, tool, ("linux", "amd64"));
+        oci.index(vec![tagged(descriptor, "v1")]);
+        let theirs = umoci(&dir, "v1", &work.path().join(format!("umoci-{compared}")));
+        let (dest, info) = ours(&dir, &ImageOptions::default());
+        assert_eq!(info.format, ImageFormat::OciLayout);
+        assert_eq!(info.layers, 3);
+        let n = assert_same_tree(dest.path(), &theirs);
+        eprintln!("{name}: {n} paths equal to umoci's");
+        compared += n;
+    }
+    assert!(compared > 3000, "{compared}");
+
+    // What the layers say, checked directly as well (umoci could share a mistake).
+    let dir = work.path().join("oci-0");
+    let (dest, info) = ours(&dir, &ImageOptions::default());
+    let root = dest.path();
+    let read = |p: &str| std::fs::read_to_string(root.join(p)).unwrap();
+    assert!(!root.join("etc/passwd").exists() && !root.join("etc/app").exists());
+    assert_eq!(read("etc/hosts"), "127.0.0.1 localhost\n");
+    assert_eq!(
+        read("usr/lib/x86_64-linux-gnu/extra.txt"),
+        "through a link\n"
+    );
+    assert_eq!(read("var/data/f"), "through a relative link\n");
+    assert_eq!(read("srv/x/y"), "below the new directory\n");
+    assert_eq!(
+        std::fs::read_link(root.join("opt/d")).unwrap(),
+        Path::new("/srv")
+    );
+    assert_eq!(
+        std::fs::read(root.join("app/passwd-link")).unwrap(),
+        std::fs::read("/etc/passwd").unwrap()
+    );
+    let mode = |p: &str| std::fs::metadata(root.join(p)).unwrap().mode() & 0o7777;
+    assert_eq!(
+        (mode("app/hello"), mode("app/readonly"), mode("tmp")),
+        (0o755, 0o444, 0o1777)
+    );
+    assert_eq!(info.platform.as_deref(), Some("linux/amd64"));
+    assert_eq!(info.reference.as_deref(), Some("v1"));
+    assert_eq!(info.entrypoint, ["/app/hello"]);
+    assert_eq!(info.cmd, ["--greet"]);
+    assert_eq!(info.env_path.as_deref(), Some(&CONFIG_PATH[5..]));
+    assert_eq!(info.user.as_deref(), Some("1000:1000"));
+    assert_eq!(info.working_dir.as_deref(), Some("/app"));
+    let loose = snapshot(root)
+        .values()
+        .filter(|n| matches!(n, Node::File(..)))
+        .count();
+    assert!(
+        info.entries as usize > loose && info.bytes > 1 << 20,
+        "{info:?}"
+    );
+}
+
+#[test]
+fn zstd_layers_unpack_like_gzip_ones() {
+    let work = tempfile::tempdir().unwrap();
+    let l = layers(work.path());
+    let stack = [l.base.as_path(), l.app.as_path(), l.no_libc.as_path()];
+    let mut trees = Vec::new();
+    for tool in ["gzip", "zstd"] {
+        let dir = work.path().join(tool);
+        let oci = Oci::new(&dir);
+        let d = oci.image(&stack, Some(tool), ("linux", "amd64"));
+        oci.index(vec![tagged(d, "v1")]);
+        trees.push(ours(&dir, &ImageOptions::default()).0);
+    }
+    let (gz, zst) = (snapshot(trees[0].path()), snapshot(trees[1].path()));
+    assert!(gz.len() > 1000);
+    assert_eq!(gz, zst);
+}
+
+// ---------------------------------------------------------------------------------------
+// Every form, run in a chroot, and verify's predictions.
+
+struct Forms {
+    _work: tempfile::TempDir,
+    /// (what, image path, the expected format) for base + app.
+    good: Vec<(&'static str, PathBuf, ImageFormat)>,
+    /// base + app + a breaking layer, as OCI layout directories.
+    no_interpreter: PathBuf,
+    no_libc: PathBuf,
+    opaque_etc: PathBuf,
+}
+
+fn forms() -> Forms {
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let l = layers(w);
+    let good = [l.base.as_path(), l.app.as_path()];
+    let oci_dir = w.join("oci");
+    let oci = Oci::new(&oci_dir);
+    let d = oci.image(&good, Some("gzip"), ("linux", "amd64"));
+    oci.index(vec![tagged(d, "v1")]);
+    let oci_tar = w.join("oci.tar");
+    archive(&oci_dir, &oci_tar);
+    let broken = |name: &str, layer: &Path| {
+        let dir = w.join(name);
+        let oci = Oci::new(&dir);
+        let d = oci.image(&[&l.base, &l.app, layer], Some("gzip"), ("linux", "amd64"));
+        oci.index(vec![tagged(d, "v1")]);
+        dir
+    };
+    Forms {
+        good: vec![
+            (
+                "docker save (legacy)",
+                docker_save_legacy(&good, "app:1", w),
+                ImageFormat::DockerSave,
+            ),
+            (
+                "docker save (Docker 25)",
+                docker_save_25(&good, "app:1", w),
+                ImageFormat::DockerSave,
+            ),
+            ("OCI layout, gzip", oci_dir, ImageFormat::OciLayout),
+            ("OCI archive", oci_tar, ImageFormat::OciArchive),
+        ],
+        no_interpreter: broken("no-interpreter", &l.no_interpreter),
+        no_libc: broken("no-libc", &l.no_libc),
+        opaque_etc: broken("opaque-etc", &l.opaque_etc),
+        _work: work,
+    }
+}
+
+#[test]
+fn every_form_unpacks_to_a_root_that_runs_the_programs() {
+    if !can_chroot() {
+        return;
+    }
+    let f = forms();
+    let mut first: Option<BTreeMap<PathBuf, Node>> = None;
+    for (what, path, format) in &f.good {
+        let (dest, info) = ours(path, &ImageOptions::default());
+        assert_eq!(info.format, *format, "{what}");
+        assert_eq!(info.layers, 2, "{what}");
+        // The same layers give the same tree whatever the container format.
+        let tree = snapshot(dest.path());
+        match &first {
+            None => first = Some(tree),
+            Some(t) => assert!(*t == tree, "{what} differs"),
+        }
+        let out = try_run_in_root(dest.path(), "/app/hello", &[], &[]).expect("exec");
+        assert!(out.status.success(), "{what}: {out:?}");
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "Hello, world!");
+        let out = try_run_in_root(dest.path(), "/app/getaddrinfo", &["localhost"], &[]).unwrap();
+        assert!(out.status.success(), "{what}: {out:?}");
+        let report = report_in(&dest.path().join("app/hello"), dest.path());
+        let v = runbase::verify(&report, dest.path());
+        assert!(v.runs, "{what}: {:?}", v.problems);
+        eprintln!("{what}: unpacked, ran, verified");
+    }
+}
+
+#[test]
+fn whiteouts_break_images_as_verify_predicts_and_running_confirms() {
+    if !can_chroot() {
+        return;
+    }
+    let f = forms();
+    let options = ImageOptions::default();
+
+    let (dest, _) = ours(&f.no_interpreter, &options);
+    assert!(!dest.path().join("lib64/ld-linux-x86-64.so.2").exists());
+    let v = runbase::verify(
+        &report_in(&dest.path().join("app/hello"), dest.path()),
+        dest.path(),
+    );
+    assert!(!v.runs);
+    assert!(
+        v.problems
+            .iter()
+            .any(|p| p.contains("interpreter /lib64/ld-linux-x86-64.so.2 is absent")),
+        "{:?}",
+        v.problems
+    );
+    let err = try_run_in_root(dest.path(), "/app/hello", &[], &[]).expect_err("no loader");
+    assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
+
+    let (dest, _) = ours(&f.no_libc, &options);
+    let v = runbase::verify(
+        &report_in(&dest.path().join("app/hello"), dest.path()),
+        dest.path(),
+    );
+    assert!(!v.runs);
+    assert!(
+        v.problems
+            .iter()
+            .any(|p| p.starts_with("libc.so.6 is not found")),
+        "{:?}",
+        v.problems
+    );
+    let out = try_run_in_root(dest.path(), "/app/hello", &[], &[]).unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("libc.so.6"),
+        "{out:?}"
+    );
+
+    // The static resolver program looks up uid 0 in /etc/passwd, which the opaque /etc
+    // layer removed (keeping only its own /etc/hosts).
+    let (dest, _) = ours(&f.opaque_etc, &options);
+    let report = report_in(&dest.path().join("app/getaddrinfo"), dest.path());
+    let v = runbase::verify(&report, dest.path());
+    assert!(!v.runs);
+    assert!(
+        v.problems
+            .iter()
+            .any(|p| p.contains("/etc/passwd is missing")),
+        "{:?}",
+        v.problems
+    );
+    let out = try_run_in_root(dest.path(), "/app/getaddrinfo", &["localhost"], &[]).unwrap();
+    assert!(!out.status.success(), "{out:?}");
+    // And the hello program, which needs none of /etc, still runs there.
+    let out = try_run_in_root(dest.path(), "/app/hello", &[], &[]).unwrap();
+    assert!(out.status.success(), "{out:?}");
+}
+
+#[test]
+fn multi_platform_index_is_chosen_by_platform() {
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let layer = |name: &str, text: &str| {
+        let path = w.join(format!("{name}.tar"));
+        RawTar::new()
+            .file("platform", 0o644, text.as_bytes())
+            .write(&path);
+        path
+    };
+    let (amd, arm, armv7) = (
+        layer("amd", "amd64\n"),
+        layer("arm", "arm64\n"),
+        layer("armv7", "arm v7\n"),
+    );
+    let dir = w.join("multi");
+    let oci = Oci::new(&dir);
+    let mut v7 = oci.image(&[&armv7], Some("gzip"), ("linux", "arm"));
+    v7["platform"]["variant"] = json!("v7");
+    let amd_manifest = oci.image(&[&amd], Some("gzip"), ("linux", "amd64"));
+    let children = vec![
+        amd_manifest.clone(),
+        oci.image(&[&arm], Some("gzip"), ("linux", "arm64")),
+        v7,
+    ];
+    let nested = json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": children});
+    let (digest, size) = oci.blob_json(&nested);
+    // umoci 0.4 reads no nested index: the amd64 manifest is also tagged on its own.
+    oci.index(vec![
+        json!({
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "digest": digest, "size": size,
+            "annotations": {"org.opencontainers.image.ref.name": "multi"}
+        }),
+        tagged(amd_manifest, "amd64"),
+    ]);
+    let with = |platform: Option<&str>, default: Option<&str>| {
+        let mut o = ImageOptions::default();
+        o.platform = platform.map(|p| p.parse().unwrap());
+        o.default_platform = default.map(|p| p.parse().unwrap());
+        o
+    };
+    for (wanted, expect) in [
+        ("linux/amd64", "amd64\n"),
+        ("linux/arm64", "arm64\n"),
+        ("linux/arm/v7", "arm v7\n"),
+        ("linux/arm", "arm v7\n"),
+    ] {
+        let (dest, info) = ours(&dir, &with(Some(wanted), None));
+        assert_eq!(
+            std::fs::read_to_string(dest.path().join("platform")).unwrap(),
+            expect,
+            "{wanted}"
+        );
+        assert_eq!(info.reference.as_deref(), Some("multi"));
+    }
+    // umoci agrees on the amd64 image, which the default platform picks out of "multi".
+    let theirs = umoci(&dir, "amd64", &w.join("umoci"));
+    let mut options = with(None, Some("linux/amd64"));
+    options.reference = Some("multi".into());
+    let (dest, _) = ours(&dir, &options);
+    assert_eq!(assert_same_tree(dest.path(), &theirs), 1);
+
+    let dest = tempfile::tempdir().unwrap();
+    match unpack(&dir, dest.path(), &with(Some("linux/s390x"), None)) {
+        Err(ImageError::NoMatchingPlatform { wanted, available }) => {
+            assert_eq!(wanted, "linux/s390x");
+            assert_eq!(available, ["linux/amd64", "linux/arm64", "linux/arm/v7"]);
+        }
+        other => panic!("{other:?}"),
+    }
+    match unpack(&dir, dest.path(), &with(None, None)) {
+        Err(ImageError::Ambiguous { available, .. }) => {
+            assert_eq!(available.len(), 4);
+            assert!(
+                available.contains(&"multi linux/arm64".to_string()),
+                "{available:?}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        std::fs::read_dir(dest.path()).unwrap().next().is_none(),
+        "nothing written"
+    );
+}
+
+#[test]
+fn archives_of_several_images_are_chosen_by_tag() {
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let dir = w.join("two");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut manifest = Vec::new();
+    for (n, tag) in ["one:1", "two:2"].iter().enumerate() {
+        let layer = dir.join(format!("{n}.tar"));
+        RawTar::new()
+            .file("which", 0o644, tag.as_bytes())
+            .write(&layer);
+        std::fs::write(
+            dir.join(format!("{n}.json")),
+            serde_json::to_vec(&config(("linux", "amd64"), &[])).unwrap(),
+        )
+        .unwrap();
+        manifest.push(json!({"Config": format!("{n}.json"), "RepoTags": [tag], "Layers": [format!("{n}.tar")]}));
+    }
+    std::fs::write(
+        dir.join("manifest.json"),
+        serde_json::to_vec(&manifest).unwrap(),
+    )
+    .unwrap();
+    let tarball = w.join("two.tar");
+    archive(&dir, &tarball);
+    let dest = tempfile::tempdir().unwrap();
+    match unpack(&tarball, dest.path(), &ImageOptions::default()) {
+        Err(ImageError::Ambiguous { available, .. }) => assert_eq!(available, ["one:1", "two:2"]),
+        other => panic!("{other:?}"),
+    }
+    let mut options = ImageOptions::default();
+    options.reference = Some("docker.io/library/two:2".into());
+    let (dest, info) = ours(&tarball, &options);
+    assert_eq!(
+        std::fs::read_to_string(dest.path().join("which")).unwrap(),
+        "two:2"
+    );
+    assert_eq!(info.reference.as_deref(), Some("two:2"));
+    options.reference = Some("three".into());
+    let dest = tempfile::tempdir().unwrap();
+    match unpack(&tarball, dest.path(), &options) {
+        Err(ImageError::NoSuchReference { wanted, available }) => {
+            assert_eq!((wanted.as_str(), available.len()), ("three", 2));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Hostile images.
+
+/// A one-image `docker save` tarball of these layer tars (bytes), in `dir`.
+fn saved(dir: &Path, layers: &[Vec<u8>]) -> PathBuf {
+    let stage = dir.join("stage");
+    std::fs::create_dir_all(&stage).unwrap();
+    let mut names = Vec::new();
+    for (n, bytes) in layers.iter().enumerate() {
+        std::fs::write(stage.join(format!("{n}.tar")), bytes).unwrap();
+        names.push(format!("{n}.tar"));
+    }
+    std::fs::write(
+        stage.join("c.json"),
+        serde_json::to_vec(&config(("linux", "amd64"), &[])).unwrap(),
+    )
+    .unwrap();
+    let manifest = json!([{"Config": "c.json", "RepoTags": ["x:1"], "Layers": names}]);
+    std::fs::write(
+        stage.join("manifest.json"),
+        serde_json::to_vec(&manifest).unwrap(),
+    )
+    .unwrap();
+    let out = dir.join("image.tar");
+    archive(&stage, &out);
+    out
+}
+
+fn layer_bytes(build: impl FnOnce(&mut RawTar)) -> Vec<u8> {
+    let mut t = RawTar::new();
+    build(&mut t);
+    t.builder.into_inner().unwrap()
+}
+
+/// Unpacks into `<work>/dest` with `<work>/outside` beside it; asserts nothing appeared
+/// outside the destination.
+fn hostile(
+    layers: &[Vec<u8>],
+    options: &ImageOptions,
+) -> (
+    Result<runbase::image::ImageInfo, ImageError>,
+    tempfile::TempDir,
+) {
+    hostile_with(|_| layers.to_vec(), options)
+}
+
+/// [`hostile`] with layers that know the absolute path of the outside directory.
+fn hostile_with(
+    build: impl FnOnce(&Path) -> Vec<Vec<u8>>,
+    options: &ImageOptions,
+) -> (
+    Result<runbase::image::ImageInfo, ImageError>,
+    tempfile::TempDir,
+) {
+    let work = tempfile::tempdir().unwrap();
+    let dest = work.path().join("dest");
+    let outside = work.path().join("outside");
+    let image = saved(work.path(), &build(&outside));
+    std::fs::create_dir_all(&dest).unwrap();
+    std::fs::create_dir_all(&outside).unwrap();
+    std::fs::write(outside.join("secret"), "host file\n").unwrap();
+    let result = unpack(&image, &dest, options);
+    let left: Vec<_> = std::fs::read_dir(&outside)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left, ["secret"], "written outside the destination");
+    assert_eq!(
+        std::fs::metadata(outside.join("secret")).unwrap().nlink(),
+        1,
+        "linked from inside"
+    );
+    assert_eq!(
+        std::fs::read_to_string(outside.join("secret")).unwrap(),
+        "host file\n"
+    );
+    let top: Vec<_> = std::fs::read_dir(work.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(top.len(), 4, "{top:?}"); // stage, image.tar, dest, outside
+    (result, work)
+}
+
+#[test]
+fn hostile_layers_stay_inside_the_destination() {
+    let options = ImageOptions::default();
+    let mut cases = 0;
+
+    // `..` in a path or a hard-link target: refused.
+    for bytes in [
+        layer_bytes(|t| {
+            t.file("../outside/evil", 0o644, b"x");
+        }),
+        layer_bytes(|t| {
+            t.file("a/../../outside/evil", 0o644, b"x");
+        }),
+        layer_bytes(|t| {
+            t.hardlink("h", "../outside/secret");
+        }),
+        layer_bytes(|t| {
+            t.file("etc/.wh..", 0o644, b"");
+        }),
+    ] {
+        let (result, _work) = hostile(&[bytes], &options);
+        assert!(
+            matches!(result, Err(ImageError::UnsafePath { .. })),
+            "{result:?}"
+        );
+        cases += 1;
+    }
+
+    // Absolute paths land inside.
+    let (result, work) = hostile(
+        &[layer_bytes(|t| {
+            t.file("/abs/file", 0o644, b"x");
+        })],
+        &options,
+    );
+    result.unwrap();
+    assert!(work.path().join("dest/abs/file").is_file());
+    cases += 1;
+
+    // A link out of the destination, then an entry below it: resolved inside, as in a
+    // chroot; the same with the link in a lower layer.
+    for absolute in [true, false] {
+        for split in [false, true] {
+            let (result, work) = hostile_with(
+                |outside| {
+                    let link = if absolute {
+                        outside.to_string_lossy().into_owned()
+                    } else {
+                        "../../../../../../../..".to_string()
+                    };
+                    let link_layer = layer_bytes(|t| {
+                        t.symlink("evil", &link);
+                    });
+                    let file_layer = layer_bytes(|t| {
+                        t.file("evil/file", 0o644, b"x");
+                    });
+                    if split {
+                        vec![link_layer, file_layer]
+                    } else {
+                        let mut both = link_layer;
+                        both.truncate(both.len() - 1024); // drop the end-of-archive blocks
+                        both.extend(file_layer);
+                        vec![both]
+                    }
+                },
+                &options,
+            );
+            result.unwrap();
+            let dest = work.path().join("dest");
+            let lands = if absolute {
+                dest.join(work.path().join("outside").strip_prefix("/").unwrap())
+                    .join("file")
+            } else {
+                dest.join("file")
+            };
+            assert!(lands.is_file(), "absolute {absolute}: {lands:?}");
+            cases += 1;
+        }
+    }
+    // A hard link through a link that points outside: the target resolves inside, where
+    // it does not exist.
+    let (result, work) = hostile_with(
+        |outside| {
+            vec![layer_bytes(|t| {
+                t.symlink("evil", &outside.to_string_lossy());
+                t.hardlink("stolen", "evil/secret");
+            })]
+        },
+        &options,
+    );
+    assert!(
+        matches!(
+            result,
+            Err(ImageError::Entry {
+                what: "a hard link whose target is absent",
+                ..
+            })
+        ),
+        "{result:?}"
+    );
+    assert!(!work.path().join("dest/stolen").exists());
+    cases += 1;
+
+    // A file's name that is a link: the link is replaced, never written through.
+    let (result, work) = hostile(
+        &[
+            layer_bytes(|t| {
+                t.symlink("etc/passwd", "/etc/shadow");
+            }),
+            layer_bytes(|t| {
+                t.file("etc/passwd", 0o644, b"root:x:0:0::/:/bin/sh\n");
+            }),
+        ],
+        &options,
+    );
+    result.unwrap();
+    let written = work.path().join("dest/etc/passwd");
+    assert!(std::fs::symlink_metadata(&written).unwrap().is_file());
+    cases += 1;
+
+    // Symbolic-link loops in a path: an error, not a hang.
+    let (result, _work) = hostile(
+        &[layer_bytes(|t| {
+            t.symlink("a", "b");
+            t.symlink("b", "a");
+            t.file("a/file", 0o644, b"x");
+        })],
+        &options,
+    );
+    assert!(
+        matches!(result, Err(ImageError::Entry { .. })),
+        "{result:?}"
+    );
+    cases += 1;
+    let (result, _work) = hostile(
+        &[layer_bytes(|t| {
+            t.symlink("self", "self/x");
+            t.file("self/y", 0o644, b"x");
+        })],
+        &options,
+    );
+    assert!(
+        matches!(result, Err(ImageError::Entry { .. })),
+        "{result:?}"
+    );
+    cases += 1;
+
+    // A file in the way of a directory: an error (as Docker and tar).
+    let (result, _work) = hostile(
+        &[layer_bytes(|t| {
+            t.file("f", 0o644, b"x");
+            t.file("f/g", 0o644, b"y");
+        })],
+        &options,
+    );
+    assert!(
+        matches!(result, Err(ImageError::Entry { .. })),
+        "{result:?}"
+    );
+    cases += 1;
+
+    // Device nodes and FIFOs are skipped and counted.
+    let (result, work) = hostile(
+        &[layer_bytes(|t| {
+            t.entry(tar::EntryType::Char, b"dev/null", b"", 0o666, b"");
+            t.entry(tar::EntryType::Fifo, b"run/fifo", b"", 0o644, b"");
+        })],
+        &options,
+    );
+    assert_eq!(result.unwrap().skipped, 2);
+    assert!(!work.path().join("dest/dev/null").exists());
+    cases += 1;
+
+    eprintln!("{cases} hostile layer cases");
+}
+
+#[test]
+fn damaged_and_oversized_images_are_typed_errors() {
+    let small = layer_bytes(|t| {
+        t.file("etc/hello", 0o644, b"hello\n");
+        t.file("bin/x", 0o755, &[7u8; 5000]);
+    });
+
+    // Truncated at every 512-byte block and at odd places: an error or fewer files, never
+    // a panic, never outside.
+    let mut errors = 0;
+    for cut in (0..small.len()).step_by(512).chain([100, 700, 3000, 5000]) {
+        let (result, _work) = hostile(&[small[..cut].to_vec()], &ImageOptions::default());
+        errors += usize::from(result.is_err());
+    }
+    assert!(errors >= 8, "{errors}");
+
+    // A gzip bomb: 64 MiB of zeros in a file, against a 16 MiB limit.
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    let mut t = tar::Builder::new(Vec::new());
+    let mut header = tar::Header::new_gnu();
+    header.set_size(64 << 20);
+    header.set_mode(0o644);
+    header.set_cksum();
+    t.append_data(&mut header, "zeros", std::io::repeat(0).take(64 << 20))
+        .unwrap();
+    enc.write_all(&t.into_inner().unwrap()).unwrap();
+    let bomb = enc.finish().unwrap();
+    assert!(bomb.len() < 1 << 20);
+    let mut options = ImageOptions::default();
+    options.max_bytes = 16 << 20;
+    let (result, work) = hostile(&[bomb], &options);
+    assert!(
+        matches!(
+            result,
+            Err(ImageError::LimitExceeded {
+                what: "bytes unpacked",
+                ..
+            })
+        ),
+        "{result:?}"
+    );
+    assert!(!work.path().join("dest/zeros").exists());
+    // The same bytes as the data of an entry that is never written (a FIFO with a size).
+    let mut t = tar::Builder::new(Vec::new());
+    let mut header = tar::Header::new_gnu();
+    header.set_entry_type(tar::EntryType::Fifo);
+    header.set_size(64 << 20);
+    header.set_cksum();
+    t.append_data(&mut header, "fifo", std::io::repeat(0).take(64 << 20))
+        .unwrap();
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    enc.write_all(&t.into_inner().unwrap()).unwrap();
+    let (result, _work) = hostile(&[enc.finish().unwrap()], &options);
+    assert!(
+        matches!(result, Err(ImageError::LimitExceeded { .. })),
+        "{result:?}"
+    );
+
+    // Entry and path limits.
+    options = ImageOptions::default();
+    options.max_entries = 10;
+    let many = layer_bytes(|t| {
+        for i in 0..20 {
+            t.file(&format!("f{i}"), 0o644, b"");
+        }
+    });
+    let (result, _work) = hostile(&[many], &options);
+    assert!(
+        matches!(
+            result,
+            Err(ImageError::LimitExceeded {
+                what: "tar entries",
+                ..
+            })
+        ),
+        "{result:?}"
+    );
+    options = ImageOptions::default();
+    options.max_path_bytes = 50;
+    let long = layer_bytes(|t| {
+        t.file(&"d/".repeat(40), 0o644, b"");
+    });
+    let (result, _work) = hostile(&[long], &options);
+    assert!(
+        matches!(
+            result,
+            Err(ImageError::LimitExceeded {
+                what: "path length",
+                ..
+            })
+        ),
+        "{result:?}"
+    );
+    // A GNU long name past the extension limit, declared 1 GiB, with 1 KiB present.
+    let mut raw = Vec::new();
+    let mut header = tar::Header::new_gnu();
+    header.set_entry_type(tar::EntryType::GNULongName);
+    header.as_gnu_mut().unwrap().name[..13].copy_from_slice(b"././@LongLink");
+    header.set_size(1 << 30);
+    header.set_cksum();
+    raw.extend_from_slice(header.as_bytes());
+    raw.extend_from_slice(&[b'a'; 1024]);
+    let (result, _work) = hostile(&[raw], &ImageOptions::default());
+    assert!(
+        matches!(
+            result,
+            Err(ImageError::LimitExceeded {
+                what: "tar extension entry",
+                ..
+            })
+        ),
+        "{result:?}"
+    );
+
+    // Too many layers: refused before any is read.
+    options = ImageOptions::default();
+    let layers: Vec<Vec<u8>> = (0..128).map(|_| Vec::new()).collect();
+    let (result, _work) = hostile(&layers, &options);
+    assert!(
+        matches!(
+            result,
+            Err(ImageError::LimitExceeded {
+                what: "layers",
+                limit: 127
+            })
+        ),
+        "{result:?}"
+    );
+
+    // manifest.json past the JSON limit.
+    let work = tempfile::tempdir().unwrap();
+    let big = work.path().join("big");
+    std::fs::create_dir_all(&big).unwrap();
+    let mut text = b"[".to_vec();
+    text.extend(std::iter::repeat_n(b' ', 5 << 20));
+    text.extend_from_slice(b"]");
+    std::fs::write(big.join("manifest.json"), &text).unwrap();
+    archive(&big, &work.path().join("big.tar"));
+    let result = unpack(
+        &work.path().join("big.tar"),
+        work.path(),
+        &ImageOptions::default(),
+    );
+    assert!(
+        matches!(
+            result,
+            Err(ImageError::LimitExceeded {
+                what: "JSON document size",
+                ..
+            })
+        ),
+        "{result:?}"
+    );
+
+    // A layer listed but absent, a digest naming a path outside blobs/, a blob of the wrong
+    // size, malformed JSON, something that is not an image.
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let stage = w.join("missing");
+    std::fs::create_dir_all(&stage).unwrap();
+    std::fs::write(stage.join("c.json"), b"{}").unwrap();
+    std::fs::write(
+        stage.join("manifest.json"),
+        br#"[{"Config":"c.json","Layers":["gone/layer.tar"]}]"#,
+    )
+    .unwrap();
+    archive(&stage, &w.join("missing.tar"));
+    let dest = w.join("dest");
+    std::fs::create_dir_all(&dest).unwrap();
+    let result = unpack(&w.join("missing.tar"), &dest, &ImageOptions::default());
+    assert!(
+        matches!(&result, Err(ImageError::MissingBlob { name }) if name == "gone/layer.tar"),
+        "{result:?}"
+    );
+
+    let oci = Oci::new(&w.join("oci"));
+    let layer = w.join("l.tar");
+    RawTar::new().file("x", 0o644, b"x").write(&layer);
+    let d = oci.image(&[&layer], Some("gzip"), ("linux", "amd64"));
+    let mut escape = d.clone();
+    escape["digest"] = json!("sha256:../../../etc/passwd");
+    oci.index(vec![escape]);
+    let result = unpack(&oci.dir, &dest, &ImageOptions::default());
+    assert!(
+        matches!(result, Err(ImageError::Malformed { .. })),
+        "{result:?}"
+    );
+    let mut wrong_size = d.clone();
+    wrong_size["size"] = json!(d["size"].as_u64().unwrap() + 1);
+    oci.index(vec![wrong_size]);
+    let result = unpack(&oci.dir, &dest, &ImageOptions::default());
+    assert!(
+        matches!(result, Err(ImageError::Malformed { .. })),
+        "{result:?}"
+    );
+    std::fs::write(oci.dir.join("index.json"), b"{\"manifests\": [").unwrap();
+    let result = unpack(&oci.dir, &dest, &ImageOptions::default());
+    assert!(
+        matches!(result, Err(ImageError::Malformed { .. })),
+        "{result:?}"
+    );
+    std::fs::write(w.join("notes.txt"), b"not a tar at all").unwrap();
+    let result = unpack(&w.join("notes.txt"), &dest, &ImageOptions::default());
+    assert!(
+        matches!(
+            result,
+            Err(ImageError::NotAnImage { .. } | ImageError::Read { .. })
+        ),
+        "{result:?}"
+    );
+    let gz = compress("gzip", &w.join("missing.tar"));
+    let result = unpack(&gz, &dest, &ImageOptions::default());
+    assert!(
+        matches!(result, Err(ImageError::Unsupported { .. })),
+        "{result:?}"
+    );
+    assert!(std::fs::read_dir(&dest).unwrap().next().is_none());
+}
+
+// ---------------------------------------------------------------------------------------
+// The command line.
+
+#[cfg(feature = "cli")]
+#[test]
+fn command_line_verify_and_friends_take_images() {
+    use crate::support::check_value;
+    let f = forms();
+    let runbase = || Command::new(env!("CARGO_BIN_EXE_runbase"));
+    let hello = fixture("hello-gcc");
+    let (_, docker, _) = &f.good[0];
+
+    let out = runbase()
+        .args(["verify", "--json", "--root"])
+        .arg(docker)
+        .arg(&hello)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    check_value(&line);
+    let v = &line["verification"];
+    assert_eq!(v["root"], docker.to_string_lossy().as_ref());
+    assert_eq!(line["closure"]["root"], docker.to_string_lossy().as_ref());
+    assert_eq!(v["image"]["format"], "docker-save");
+    assert_eq!(v["image"]["layers"], 2);
+    assert_eq!(v["image"]["platform"], "linux/amd64");
+    assert_eq!(v["image"]["reference"], "app:1");
+
+    let out = runbase()
+        .args(["verify", "--json", "--root"])
+        .arg(&f.no_libc)
+        .arg(&hello)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let line: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    check_value(&line);
+    assert_eq!(line["verification"]["image"]["format"], "oci-layout");
+    assert_eq!(line["verification"]["runs"], false);
+
+    let out = runbase()
+        .args(["verify", "--root"])
+        .arg(&f.no_interpreter)
+        .arg(&hello)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!(
+            "cannot run in image {} (v1, oci-layout, 3 layers, linux/amd64)",
+            f.no_interpreter.display()
+        )),
+        "{text}"
+    );
+
+    // A platform the image lacks: an error naming what it has.
+    let out = runbase()
+        .args(["verify", "--platform", "linux/arm64", "--root"])
+        .arg(docker)
+        .arg(&hello)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("no image for linux/arm64; the image has: linux/amd64")
+    );
+
+    // Plain directories keep `image` null.
+    let out = runbase()
+        .args(["verify", "--json", "--root", "/"])
+        .arg(&hello)
+        .output()
+        .unwrap();
+    let line: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(line["verification"]["image"].is_null());
+
+    // scan walks the image, naming files as the image does; inspect and tree resolve in it.
+    let out = runbase()
+        .args(["scan", "--json", "--root"])
+        .arg(&f.no_libc)
+        .arg("/app")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let paths: Vec<&str> = lines.iter().map(|l| l["path"].as_str().unwrap()).collect();
+    assert_eq!(paths, ["/app/getaddrinfo", "/app/hello"]);
+    assert_eq!(lines[1]["closure"]["missing"][0]["soname"], "libc.so.6");
+    let out = runbase()
+        .args(["inspect", "--json", "--root"])
+        .arg(&f.good[2].1)
+        .arg(&hello)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let line: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    check_value(&line);
+    assert_eq!(
+        line["closure"]["libraries"][0]["path"],
+        "/usr/lib/x86_64-linux-gnu/libc.so.6"
+    );
+    let out = runbase()
+        .args(["tree", "--root"])
+        .arg(&f.no_libc)
+        .arg(&hello)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("libc.so.6 not found"));
+
+    // No temporary directory is left behind.
+    let left: Vec<_> = std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("runbase-image-")
+        })
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
