@@ -24,8 +24,10 @@
 //! [`ImageOptions`] bounds the bytes unpacked (decompression bombs), the entries, the
 //! layers, the JSON documents read, and path lengths; GNU long names and PAX headers are
 //! read at most 64 KiB each. Digests are checked for their form (a digest never names a
-//! path outside `blobs/`) and blob sizes against their descriptors, but the SHA-256 of the
-//! content is not computed: a tampered blob of the right size is read as it is.
+//! path outside `blobs/`), blob sizes against their descriptors, and every blob stored by
+//! its digest (`blobs/sha256/<hex>`: manifests, configurations, layers) against that digest
+//! as it is read ([`ImageError::DigestMismatch`]; a layer's files are then already written).
+//! The legacy `docker save` form names its layers `<id>/layer.tar`, which no digest covers.
 //!
 //! # Example
 //!
@@ -49,6 +51,7 @@ use std::str::FromStr;
 pub use crate::report::{ImageFormat, ImageInfo};
 
 mod dest;
+mod digest;
 mod entries;
 mod layer;
 mod layout;
@@ -275,6 +278,14 @@ pub enum ImageError {
         /// What is wrong.
         what: &'static str,
     },
+    /// A blob's content does not hash to the digest that names it.
+    #[error("{name}: content hashes to {actual}, not to the digest that names it")]
+    DigestMismatch {
+        /// The blob's path in the image (`blobs/sha256/<hex>`).
+        name: String,
+        /// The digest of what was read.
+        actual: String,
+    },
     /// A limit of [`ImageOptions`] was reached.
     #[error("limit exceeded: {what} (limit {limit})")]
     LimitExceeded {
@@ -300,6 +311,7 @@ impl ImageError {
             ImageError::Ambiguous { .. } => "ambiguous",
             ImageError::UnsafePath { .. } => "unsafe_path",
             ImageError::Entry { .. } => "entry",
+            ImageError::DigestMismatch { .. } => "digest_mismatch",
             ImageError::LimitExceeded { .. } => "limit_exceeded",
         }
     }
@@ -395,7 +407,8 @@ pub fn unpack(path: &Path, dest: &Path, options: &ImageOptions) -> Result<ImageI
     let mut tree = dest::Dest::new(dest);
     let mut budget = layer::Budget::default();
     for (index, l) in chosen.layers.iter().enumerate() {
-        let (mut reader, _) = store.open(&l.name)?;
+        let (reader, _) = store.open(&l.name)?;
+        let mut reader = digest::Verifying::new(reader, digest::Expected::of(&l.name)?);
         layer::apply(
             &mut reader,
             index.saturating_add(1),
@@ -403,6 +416,7 @@ pub fn unpack(path: &Path, dest: &Path, options: &ImageOptions) -> Result<ImageI
             options,
             &mut budget,
         )?;
+        reader.finish()?;
     }
     tree.finish()?;
     let config = chosen.config;

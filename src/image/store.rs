@@ -192,6 +192,9 @@ impl Store {
                 what: name.to_string(),
                 source: e,
             })?;
+        if let Some(expected) = super::digest::Expected::of(name)? {
+            expected.check(&text)?;
+        }
         serde_json::from_slice(&text).map_err(|e| ImageError::Malformed {
             what: format!("{name}: {e}"),
         })

@@ -1288,6 +1288,45 @@ fn damaged_and_oversized_images_are_typed_errors() {
         matches!(result, Err(ImageError::Malformed { .. })),
         "{result:?}"
     );
+    // Blobs of the right size whose content is not what their digest names (sha256sum, not
+    // the code under test, named them): a config, then a layer changed in its end-of-archive
+    // blocks, which the tar reader stops before (the digest check reads on to the end).
+    let blob = |digest: &serde_json::Value| {
+        oci.dir
+            .join("blobs/sha256")
+            .join(&digest.as_str().unwrap()[7..])
+    };
+    let flip_last = |path: &Path| {
+        let mut bytes = std::fs::read(path).unwrap();
+        *bytes.last_mut().unwrap() ^= 1;
+        std::fs::write(path, bytes).unwrap();
+    };
+    let plain = oci.image(&[&layer], None, ("linux", "amd64"));
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(blob(&plain["digest"])).unwrap()).unwrap();
+    let (config_blob, layer_blob) = (
+        blob(&manifest["config"]["digest"]),
+        blob(&manifest["layers"][0]["digest"]),
+    );
+    let tampered = w.join("tampered");
+    for (what, path) in [("config", &config_blob), ("layer", &layer_blob)] {
+        std::fs::create_dir_all(&tampered).unwrap();
+        oci.index(vec![plain.clone()]);
+        assert!(
+            unpack(&oci.dir, &tampered, &ImageOptions::default()).is_ok(),
+            "{what} before"
+        );
+        std::fs::remove_dir_all(&tampered).unwrap();
+        std::fs::create_dir_all(&tampered).unwrap();
+        flip_last(path);
+        let result = unpack(&oci.dir, &tampered, &ImageOptions::default());
+        assert!(
+            matches!(&result, Err(ImageError::DigestMismatch { name, .. }) if path.ends_with(name)),
+            "{what}: {result:?}"
+        );
+        flip_last(path);
+        std::fs::remove_dir_all(&tampered).unwrap();
+    }
     std::fs::write(oci.dir.join("index.json"), b"{\"manifests\": [").unwrap();
     let result = unpack(&oci.dir, &dest, &ImageOptions::default());
     assert!(
