@@ -1,7 +1,8 @@
-//! Container images as root filesystems: a `docker save` tarball (the legacy form and
-//! Docker 25's, an OCI layout inside the tar), an OCI image layout directory, or an OCI
-//! layout archived as a tar, unpacked into a directory that the rest of the crate reads as
-//! a root ([`crate::Resolver`], [`crate::verify()`]).
+//! Container images as root filesystems: a `docker save` tarball (the legacy form, read
+//! through its `manifest.json`, and Docker 25's, an OCI layout inside the tar, read through
+//! its `index.json`), an OCI image layout directory, or an OCI layout archived as a tar,
+//! unpacked into a directory that the rest of the crate reads as a root
+//! ([`crate::Resolver`], [`crate::verify()`]).
 //!
 //! Layers are applied in the manifest's order with the OCI whiteout rules (image-spec
 //! `layer.md`): `.wh.<name>` removes `<name>` as lower layers left it, `.wh..wh..opq` removes
@@ -396,8 +397,12 @@ pub fn unpack(path: &Path, dest: &Path, options: &ImageOptions) -> Result<ImageI
         let format = tar_format(&store)?;
         (store, format)
     };
+    // Docker 25 and later save an OCI layout beside `manifest.json`: its index is read, as
+    // it alone holds every platform of a multi-platform image (and digests for everything).
+    let docker_25 =
+        format == ImageFormat::DockerSave && store.has("oci-layout") && store.has("index.json");
     let chosen = match format {
-        ImageFormat::DockerSave => layout::docker_save(&store, options)?,
+        ImageFormat::DockerSave if !docker_25 => layout::docker_save(&store, options)?,
         _ => layout::oci(&store, options)?,
     };
     // Every layer is there, of its stated size, before anything is written.

@@ -731,7 +731,7 @@ fn multi_platform_index_is_chosen_by_platform() {
             "digest": digest, "size": size,
             "annotations": {"org.opencontainers.image.ref.name": "multi"}
         }),
-        tagged(amd_manifest, "amd64"),
+        tagged(amd_manifest.clone(), "amd64"),
     ]);
     let with = |platform: Option<&str>, default: Option<&str>| {
         let mut o = ImageOptions::default();
@@ -759,6 +759,37 @@ fn multi_platform_index_is_chosen_by_platform() {
     options.reference = Some("multi".into());
     let (dest, _) = ours(&dir, &options);
     assert_eq!(assert_same_tree(dest.path(), &theirs), 1);
+
+    // The same layout saved by Docker 25: its manifest.json names the amd64 image only;
+    // the other platforms are reached through index.json.
+    let blob =
+        |d: &serde_json::Value| format!("blobs/sha256/{}", &d["digest"].as_str().unwrap()[7..]);
+    let amd_doc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join(blob(&amd_manifest))).unwrap()).unwrap();
+    let legacy = json!([{
+        "Config": blob(&amd_doc["config"]),
+        "RepoTags": ["multi:latest"],
+        "Layers": amd_doc["layers"].as_array().unwrap().iter().map(blob).collect::<Vec<_>>()
+    }]);
+    std::fs::write(
+        dir.join("manifest.json"),
+        serde_json::to_vec(&legacy).unwrap(),
+    )
+    .unwrap();
+    let saved = w.join("docker25-multi.tar");
+    archive(&dir, &saved);
+    std::fs::remove_file(dir.join("manifest.json")).unwrap();
+    for (wanted, expect) in [("linux/arm64", "arm64\n"), ("linux/amd64", "amd64\n")] {
+        let mut options = with(Some(wanted), None);
+        options.reference = Some("multi".into());
+        let (dest, info) = ours(&saved, &options);
+        assert_eq!(info.format, ImageFormat::DockerSave);
+        assert_eq!(
+            std::fs::read_to_string(dest.path().join("platform")).unwrap(),
+            expect,
+            "Docker 25 archive, {wanted}"
+        );
+    }
 
     let dest = tempfile::tempdir().unwrap();
     match unpack(&dir, dest.path(), &with(Some("linux/s390x"), None)) {
