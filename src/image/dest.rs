@@ -8,7 +8,7 @@
 //! from the destination, `..` stopping there, at most 40 links in all (the kernel's ELOOP).
 //! The last name is never followed: whatever is there is removed and replaced.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::io::{self, Read};
@@ -51,8 +51,8 @@ pub(crate) struct Dest {
     /// directory above them: whiteouts in the same layer leave these alone.
     touched: HashSet<Names>,
     /// Directory modes, applied once every layer is in (a read-only directory would stop
-    /// later writes into it for a caller who is not root).
-    dir_modes: Vec<(Names, u32)>,
+    /// later writes into it for a caller who is not root); the last entry for a path wins.
+    dir_modes: HashMap<Names, u32>,
 }
 
 /// What is at a path, without following a final symbolic link.
@@ -67,7 +67,7 @@ impl Dest {
         Dest {
             root: root.to_path_buf(),
             touched: HashSet::new(),
-            dir_modes: Vec::new(),
+            dir_modes: HashMap::new(),
         }
     }
 
@@ -193,7 +193,7 @@ impl Dest {
     /// A directory entry: kept if a directory is there, else whatever is there is replaced.
     pub(crate) fn dir(&mut self, names: &[OsString], mode: u32) -> Result<(), ImageError> {
         if names.is_empty() {
-            self.dir_modes.push((Vec::new(), mode & DIR_MODE_BITS));
+            // The destination itself belongs to the caller: its mode is not the image's to set.
             return Ok(());
         }
         let Some(at) = self.place(names)? else {
@@ -207,7 +207,7 @@ impl Dest {
                 .create(&host)
                 .map_err(|e| ImageError::io(&host, e))?;
         }
-        self.dir_modes.push((at, mode & DIR_MODE_BITS));
+        self.dir_modes.insert(at, mode & DIR_MODE_BITS);
         Ok(())
     }
 
@@ -358,10 +358,16 @@ impl Dest {
         Ok(())
     }
 
-    /// Applies the directory modes recorded, to the paths that are still directories.
+    /// Applies the directory modes recorded, deepest first, to the paths that are still
+    /// directories reached without a link: a later entry may have turned a parent into a
+    /// link (`a -> /home/u`), and a mode must never reach through it.
     pub(crate) fn finish(&mut self) -> Result<(), ImageError> {
-        for (names, mode) in std::mem::take(&mut self.dir_modes) {
-            if matches!(self.existing(&names)?, Existing::Dir) {
+        let mut modes: Vec<(Names, u32)> =
+            std::mem::take(&mut self.dir_modes).into_iter().collect();
+        modes.sort_by_key(|(names, _)| std::cmp::Reverse(names.len()));
+        for (names, mode) in modes {
+            let direct = self.resolve_dir(&names, false).ok().flatten().as_ref() == Some(&names);
+            if direct && matches!(self.existing(&names)?, Existing::Dir) {
                 let host = self.host(&names);
                 fs::set_permissions(&host, fs::Permissions::from_mode(mode))
                     .map_err(|e| ImageError::io(&host, e))?;

@@ -1027,6 +1027,38 @@ fn hostile_layers_stay_inside_the_destination() {
             cases += 1;
         }
     }
+    // A directory whose mode is applied at the end, turned into a link out by a later
+    // layer: the mode must not reach through the link (nor may `./` set the destination's).
+    // (`a/outside` is recorded; `a -> ..` then makes that path the real outside directory.)
+    let (result, work) = hostile(
+        &[
+            layer_bytes(|t| {
+                t.entry(tar::EntryType::Directory, b"./", b"", 0o777, b"");
+                t.entry(tar::EntryType::Directory, b"a/outside", b"", 0o700, b"");
+            }),
+            layer_bytes(|t| {
+                t.symlink("a", "..");
+            }),
+        ],
+        &options,
+    );
+    result.unwrap();
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+    // Both were made as a fresh directory is made here.
+    let probe = work.path().join("probe");
+    std::fs::create_dir(&probe).unwrap();
+    assert_eq!(
+        mode(&work.path().join("outside")),
+        mode(&probe),
+        "mode applied through a link"
+    );
+    assert_eq!(
+        mode(&work.path().join("dest")),
+        mode(&probe),
+        "the destination's mode changed"
+    );
+    cases += 1;
+
     // A hard link through a link that points outside: the target resolves inside, where
     // it does not exist.
     let (result, work) = hostile_with(
@@ -1068,46 +1100,31 @@ fn hostile_layers_stay_inside_the_destination() {
     assert!(std::fs::symlink_metadata(&written).unwrap().is_file());
     cases += 1;
 
-    // Symbolic-link loops in a path: an error, not a hang.
-    let (result, _work) = hostile(
-        &[layer_bytes(|t| {
+    // Symbolic-link loops in a path (an error, not a hang), and a file in the way of a
+    // directory (an error, as with Docker and tar).
+    let refused: [fn(&mut RawTar); 3] = [
+        |t| {
             t.symlink("a", "b");
             t.symlink("b", "a");
             t.file("a/file", 0o644, b"x");
-        })],
-        &options,
-    );
-    assert!(
-        matches!(result, Err(ImageError::Entry { .. })),
-        "{result:?}"
-    );
-    cases += 1;
-    let (result, _work) = hostile(
-        &[layer_bytes(|t| {
+        },
+        |t| {
             t.symlink("self", "self/x");
             t.file("self/y", 0o644, b"x");
-        })],
-        &options,
-    );
-    assert!(
-        matches!(result, Err(ImageError::Entry { .. })),
-        "{result:?}"
-    );
-    cases += 1;
-
-    // A file in the way of a directory: an error (as Docker and tar).
-    let (result, _work) = hostile(
-        &[layer_bytes(|t| {
+        },
+        |t| {
             t.file("f", 0o644, b"x");
             t.file("f/g", 0o644, b"y");
-        })],
-        &options,
-    );
-    assert!(
-        matches!(result, Err(ImageError::Entry { .. })),
-        "{result:?}"
-    );
-    cases += 1;
+        },
+    ];
+    for build in refused {
+        let (result, _work) = hostile(&[layer_bytes(build)], &options);
+        assert!(
+            matches!(result, Err(ImageError::Entry { .. })),
+            "{result:?}"
+        );
+        cases += 1;
+    }
 
     // Device nodes and FIFOs are skipped and counted.
     let (result, work) = hostile(
@@ -1388,26 +1405,21 @@ fn damaged_and_oversized_images_are_typed_errors() {
 #[cfg(feature = "cli")]
 #[test]
 fn command_line_verify_and_friends_take_images() {
-    use crate::support::check_value;
+    use crate::support::{json_line_expecting, run_expecting, runbase};
     let f = forms();
-    let runbase = || Command::new(env!("CARGO_BIN_EXE_runbase"));
     let hello = fixture("hello-gcc");
     let (_, docker, _) = &f.good[0];
 
-    let out = runbase()
-        .args(["verify", "--json", "--root"])
-        .arg(docker)
-        .arg(&hello)
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let line: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    check_value(&line);
+    let verify_json = |root: &Path, status: i32| {
+        json_line_expecting(
+            runbase()
+                .args(["verify", "--json", "--root"])
+                .arg(root)
+                .arg(&hello),
+            status,
+        )
+    };
+    let line = verify_json(docker, 0);
     let v = &line["verification"];
     assert_eq!(v["root"], docker.to_string_lossy().as_ref());
     assert_eq!(line["closure"]["root"], docker.to_string_lossy().as_ref());
@@ -1416,25 +1428,17 @@ fn command_line_verify_and_friends_take_images() {
     assert_eq!(v["image"]["platform"], "linux/amd64");
     assert_eq!(v["image"]["reference"], "app:1");
 
-    let out = runbase()
-        .args(["verify", "--json", "--root"])
-        .arg(&f.no_libc)
-        .arg(&hello)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(3));
-    let line: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    check_value(&line);
+    let line = verify_json(&f.no_libc, 3);
     assert_eq!(line["verification"]["image"]["format"], "oci-layout");
     assert_eq!(line["verification"]["runs"], false);
 
-    let out = runbase()
-        .args(["verify", "--root"])
-        .arg(&f.no_interpreter)
-        .arg(&hello)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(3));
+    let out = run_expecting(
+        runbase()
+            .args(["verify", "--root"])
+            .arg(&f.no_interpreter)
+            .arg(&hello),
+        3,
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         text.contains(&format!(
@@ -1445,35 +1449,30 @@ fn command_line_verify_and_friends_take_images() {
     );
 
     // A platform the image lacks: an error naming what it has.
-    let out = runbase()
-        .args(["verify", "--platform", "linux/arm64", "--root"])
-        .arg(docker)
-        .arg(&hello)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    let out = run_expecting(
+        runbase()
+            .args(["verify", "--platform", "linux/arm64", "--root"])
+            .arg(docker)
+            .arg(&hello),
+        1,
+    );
     assert!(
         String::from_utf8_lossy(&out.stderr)
             .contains("no image for linux/arm64; the image has: linux/amd64")
     );
 
     // Plain directories keep `image` null.
-    let out = runbase()
-        .args(["verify", "--json", "--root", "/"])
-        .arg(&hello)
-        .output()
-        .unwrap();
-    let line: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let line = verify_json(Path::new("/"), 0);
     assert!(line["verification"]["image"].is_null());
 
     // scan walks the image, naming files as the image does; inspect and tree resolve in it.
-    let out = runbase()
-        .args(["scan", "--json", "--root"])
-        .arg(&f.no_libc)
-        .arg("/app")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    let out = run_expecting(
+        runbase()
+            .args(["scan", "--json", "--root"])
+            .arg(&f.no_libc)
+            .arg("/app"),
+        1,
+    );
     let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
@@ -1481,26 +1480,24 @@ fn command_line_verify_and_friends_take_images() {
     let paths: Vec<&str> = lines.iter().map(|l| l["path"].as_str().unwrap()).collect();
     assert_eq!(paths, ["/app/getaddrinfo", "/app/hello"]);
     assert_eq!(lines[1]["closure"]["missing"][0]["soname"], "libc.so.6");
-    let out = runbase()
-        .args(["inspect", "--json", "--root"])
-        .arg(&f.good[2].1)
-        .arg(&hello)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0));
-    let line: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    check_value(&line);
+    let line = json_line_expecting(
+        runbase()
+            .args(["inspect", "--json", "--root"])
+            .arg(&f.good[2].1)
+            .arg(&hello),
+        0,
+    );
     assert_eq!(
         line["closure"]["libraries"][0]["path"],
         "/usr/lib/x86_64-linux-gnu/libc.so.6"
     );
-    let out = runbase()
-        .args(["tree", "--root"])
-        .arg(&f.no_libc)
-        .arg(&hello)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    let out = run_expecting(
+        runbase()
+            .args(["tree", "--root"])
+            .arg(&f.no_libc)
+            .arg(&hello),
+        1,
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("libc.so.6 not found"));
 
     // No temporary directory is left behind.
