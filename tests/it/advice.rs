@@ -502,14 +502,14 @@ fn verify_predicts_failures_that_running_confirms() {
     // The command says so with exit status 3.
     #[cfg(feature = "cli")]
     {
-        let status = Command::new(env!("CARGO_BIN_EXE_runbase"))
-            .args(["verify", "--root"])
-            .arg(musl.path())
-            .arg(musl.path().join("app/hello"))
-            .output()
-            .unwrap();
-        assert_eq!(status.status.code(), Some(3));
-        assert!(String::from_utf8_lossy(&status.stdout).contains("cannot run"));
+        let out = crate::support::run_expecting(
+            crate::support::runbase()
+                .args(["verify", "--root"])
+                .arg(musl.path())
+                .arg(musl.path().join("app/hello")),
+            3,
+        );
+        assert!(String::from_utf8_lossy(&out.stdout).contains("cannot run"));
     }
 }
 
@@ -534,16 +534,9 @@ fn replace_all(haystack: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
 #[cfg(feature = "cli")]
 #[test]
 fn command_line_recommend_and_verify() {
-    let runbase = || Command::new(env!("CARGO_BIN_EXE_runbase"));
+    use crate::support::{json_line_expecting, run_expecting, runbase};
     let hello = fixture("hello-gcc");
-    let out = runbase()
-        .args(["recommend", "--json"])
-        .arg(&hello)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let line: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    crate::support::check_value(&line);
+    let line = json_line_expecting(runbase().args(["recommend", "--json"]).arg(&hello), 0);
     assert_eq!(line["recommendation"]["base"], "busybox:glibc");
     assert_eq!(line["recommendation"]["policy"], "smallest");
     // No --root: the contract keeps `closure` null.
@@ -556,11 +549,12 @@ fn command_line_recommend_and_verify() {
             .all(|a| a["estimated_image_bytes"].as_u64().is_some())
     );
 
-    let out = runbase()
-        .args(["recommend", "--dockerfile", "--policy", "distroless"])
-        .arg(&hello)
-        .output()
-        .unwrap();
+    let out = run_expecting(
+        runbase()
+            .args(["recommend", "--dockerfile", "--policy", "distroless"])
+            .arg(&hello),
+        0,
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("FROM gcr.io/distroless/base"), "{text}");
     assert!(
@@ -568,36 +562,30 @@ fn command_line_recommend_and_verify() {
         "{text}"
     );
 
-    let out = runbase()
-        .args(["recommend"])
-        .arg(fixture("getaddrinfo-gcc-static"))
-        .output()
-        .unwrap();
+    let out = run_expecting(
+        runbase()
+            .args(["recommend"])
+            .arg(fixture("getaddrinfo-gcc-static")),
+        0,
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("base         scratch"), "{text}");
     assert!(text.contains("/etc/passwd  <-  /etc/passwd"), "{text}");
 
-    let out = runbase()
-        .args(["recommend", "--policy", "tiny"])
-        .arg(&hello)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    run_expecting(
+        runbase()
+            .args(["recommend", "--policy", "tiny"])
+            .arg(&hello),
+        2,
+    );
 
     // verify against this machine: hello runs here.
-    let out = runbase()
-        .args(["verify", "--json", "--root", "/"])
-        .arg(&hello)
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
+    let line = json_line_expecting(
+        runbase()
+            .args(["verify", "--json", "--root", "/"])
+            .arg(&hello),
+        0,
     );
-    let line: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    crate::support::check_value(&line);
     assert_eq!(line["verification"]["runs"], true);
     assert_eq!(line["verification"]["libc"]["family"], "glibc");
 }
@@ -753,13 +741,15 @@ fn what_cannot_be_planned_fails() {
 #[cfg(feature = "cli")]
 #[test]
 fn dockerfile_copies_from_absolute_paths_and_verify_finds_the_programs_libc() {
+    use crate::support::{json_line_expecting, run_expecting, runbase};
     let dir = crate::support::fixtures();
     for name in ["hello-musl", "hello-gcc-static-pie", "hello-gcc"] {
-        let out = Command::new(env!("CARGO_BIN_EXE_runbase"))
-            .args(["recommend", "--dockerfile", name])
-            .current_dir(dir)
-            .output()
-            .unwrap();
+        let out = run_expecting(
+            runbase()
+                .args(["recommend", "--dockerfile", name])
+                .current_dir(dir),
+            0,
+        );
         let text = String::from_utf8_lossy(&out.stdout);
         let expected = format!(
             "COPY --from=build {} ",
@@ -768,18 +758,12 @@ fn dockerfile_copies_from_absolute_paths_and_verify_finds_the_programs_libc() {
         assert!(text.contains(&expected), "{name}: {text}");
     }
     // This machine has glibc and (musl-tools) musl's loader: a musl program is judged by musl.
-    let out = Command::new(env!("CARGO_BIN_EXE_runbase"))
-        .args(["verify", "--json", "--root", "/"])
-        .arg(fixture("hello-musl"))
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
+    let line = json_line_expecting(
+        runbase()
+            .args(["verify", "--json", "--root", "/"])
+            .arg(fixture("hello-musl")),
+        0,
     );
-    let line: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let dpkg = Command::new("dpkg-query")
         .args(["-W", "-f", "${Version}", "musl"])
         .output()

@@ -1,13 +1,7 @@
 //! The command-line tool: JSON lines in order, per-file errors, exit statuses, directory
 //! walking, and the readable summary.
 
-use std::process::Command;
-
-use crate::support::{check_value, fixture, fixtures, readelf};
-
-fn runbase() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_runbase"))
-}
+use crate::support::{check_value, fixture, fixtures, readelf, run_expecting, runbase};
 
 fn json_lines(stdout: &[u8]) -> Vec<serde_json::Value> {
     String::from_utf8(stdout.to_vec())
@@ -85,16 +79,11 @@ fn exit_status_zero_when_all_analysed_and_two_for_bad_usage() {
 
 #[test]
 fn recursive_walk_reports_every_elf_file_once() {
-    let out = runbase()
-        .args(["inspect", "--json", "--recursive"])
-        .arg(fixtures())
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = run_expecting(
+        runbase()
+            .args(["inspect", "--json", "--recursive"])
+            .arg(fixtures()),
+        0,
     );
     let lines = json_lines(&out.stdout);
     let mut expected: Vec<String> = Vec::new();

@@ -653,7 +653,7 @@ fn command_line_inspect_tree_and_scan() {
     );
     copy(&closure_fixture("liba.so"), &r.join("opt/rp/liba.so"));
     copy(&closure_fixture("libb.so"), &r.join("opt/rp/libb.so"));
-    let runbase = || Command::new(env!("CARGO_BIN_EXE_runbase"));
+    use crate::support::runbase;
     let lines = |stdout: &[u8]| -> Vec<serde_json::Value> {
         String::from_utf8_lossy(stdout)
             .lines()

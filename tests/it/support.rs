@@ -383,6 +383,13 @@ pub fn readelf(path: &Path) -> Readelf {
             }
         }
     }
+    // An empty answer would make every comparison with it hold vacuously.
+    assert!(
+        r.class != 0,
+        "readelf printed no ELF header for {}: {}",
+        path.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
     r
 }
 
@@ -463,6 +470,38 @@ pub fn check_value(value: &serde_json::Value) {
     }
     #[cfg(not(feature = "schema"))]
     let _ = value;
+}
+
+// ---------------------------------------------------------------------------------------
+// The command-line tool.
+
+/// The `runbase` command (built with the `cli` feature).
+#[cfg(feature = "cli")]
+pub fn runbase() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_runbase"))
+}
+
+/// Runs `command` and asserts its exit status, showing what it printed otherwise.
+pub fn run_expecting(command: &mut Command, status: i32) -> std::process::Output {
+    let out = command.output().expect("run");
+    assert_eq!(
+        out.status.code(),
+        Some(status),
+        "{command:?}\nstdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Runs `command`, asserts its exit status, and returns the one JSON line it printed,
+/// validated against the schema.
+pub fn json_line_expecting(command: &mut Command, status: i32) -> serde_json::Value {
+    let out = run_expecting(command, status);
+    let line: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
+    check_value(&line);
+    line
 }
 
 // ---------------------------------------------------------------------------------------
