@@ -39,8 +39,8 @@ const LARGE_SLOTS: usize = 4;
 /// A file read with `pread`, caching each range it returns.
 ///
 /// `&FileSource` implements [`ReadRef`]. Only the byte ranges the analysis asks for are read
-/// (plus the first 8 KiB, read at once, and strings by 4 KiB blocks); each is read once and kept until the source is
-/// dropped, so memory follows what the analysis reads, not the file's size.
+/// (plus the first 16 KiB, read at once, and strings by 4 KiB blocks); each is read once
+/// and kept until the source is dropped, so memory follows what the analysis reads, not the file's size.
 #[derive(Debug)]
 pub struct FileSource {
     prefix: Box<[u8]>,

@@ -95,16 +95,24 @@ impl<R: Read> Verifying<R> {
     /// Reads what the consumer left (a tar's end blocks, a compressed stream's trailer)
     /// and compares the digest. The store bounds the blob to its size.
     pub(crate) fn finish(mut self) -> Result<(), ImageError> {
-        let Some(expected) = &self.expected else {
+        let Some(mut expected) = self.expected.take() else {
             return Ok(());
         };
-        let name = expected.name.clone();
-        io::copy(&mut self, &mut io::sink())
-            .map_err(|source| ImageError::Read { what: name, source })?;
-        match self.expected {
-            Some(expected) => expected.finish(),
-            None => Ok(()),
+        let mut rest = [0u8; 8192];
+        loop {
+            let n = self
+                .inner
+                .read(&mut rest)
+                .map_err(|source| ImageError::Read {
+                    what: expected.name.clone(),
+                    source,
+                })?;
+            match rest.get(..n) {
+                Some(read) if n > 0 => expected.update(read),
+                _ => break,
+            }
         }
+        expected.finish()
     }
 }
 

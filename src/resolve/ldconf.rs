@@ -493,7 +493,6 @@ mod tests {
         .unwrap();
         let reader = read_all(&root).expect("present");
         let problems = &reader.conf.problems;
-        assert!(reader.glob_work <= MAX_GLOB_WORK);
         assert!(problems.iter().any(|p| p.contains("include globs cut after 16384 steps")), "{problems:?}");
         assert!(problems.iter().any(|p| p.contains("more than 1024 paths matched")), "{problems:?}");
         assert!(problems.iter().any(|p| p.contains("more than 32 components")), "{problems:?}");
