@@ -233,7 +233,7 @@ fn run_inspect(args: &InspectArgs) -> io::Result<ExitCode> {
         limits.scan_budget_bytes = budget;
     }
     let options = Options::with_limits(limits.clone());
-    let mut out = BufWriter::new(io::stdout().lock());
+    let mut out = BufWriter::new(io::stdout());
     let mut failed = false;
     let mut inputs = Vec::new();
     for path in &args.files {

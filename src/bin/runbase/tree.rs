@@ -188,7 +188,7 @@ pub fn run_scan(args: &ScanArgs) -> io::Result<ExitCode> {
     let options = Options::default();
     let mut broken = 0usize;
     let progress = io::stderr().is_terminal();
-    let mut out = BufWriter::new(io::stdout().lock());
+    let mut out = BufWriter::new(io::stdout());
     run_ordered(
         paths.len(),
         jobs,
