@@ -9,7 +9,7 @@
 //! Entries share their strings (ldconfig writes each once, and merges common tails): a
 //! string is read once per offset, and the strings read are capped in total.
 
-use std::collections::{HashMap, HashSet};
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use std::sync::Arc;
 
 const OLD_MAGIC: &[u8] = b"ld.so-1.7.0";
