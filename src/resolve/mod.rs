@@ -37,6 +37,10 @@ use root::{Identity, InRoot, Root, join_path, parent};
 
 /// The most objects one closure holds; a hostile root cannot make it grow further.
 const MAX_OBJECTS: usize = 4096;
+
+/// The objects a closure is sized for at first: of /usr/bin's programs on a Debian system,
+/// half load at most 3 libraries and 95% at most 22.
+const CLOSURE_CAPACITY: usize = 32;
 /// The largest ld.so.cache read.
 const MAX_CACHE_BYTES: u64 = 64 << 20;
 /// The most entries read from ld.so.cache.
@@ -346,7 +350,9 @@ impl Resolver {
         closure.version_needs = Arc::clone(&main_info.version_needs);
         let flavor = flavor_of(&main_info);
         let in_root: Arc<str> = in_root.into();
-        let mut loaded: Vec<Loaded> = vec![Loaded {
+        // Sized for a typical closure (a few dozen objects), so it rarely grows.
+        let mut loaded: Vec<Loaded> = Vec::with_capacity(CLOSURE_CAPACITY);
+        loaded.push(Loaded {
             names: main_info.soname.iter().cloned().collect(),
             found_as: Arc::clone(&in_root),
             canonical: in_root,
@@ -355,7 +361,8 @@ impl Resolver {
             identity: None,
             via: None,
             listed: None,
-        }];
+        });
+        closure.libraries.reserve(CLOSURE_CAPACITY);
 
         // The interpreter is loaded before anything; it satisfies needs of its own name.
         let mut interpreter_index = None;
@@ -387,14 +394,15 @@ impl Resolver {
         let search = self.plan(flavor, &main_info);
         // Every name that matches a loaded object: the names it was asked for by, its
         // SONAME, and the path it was found at.
-        let mut by_name: HashMap<Arc<str>, usize> = HashMap::new();
+        let mut by_name: HashMap<Arc<str>, usize> = HashMap::with_capacity(CLOSURE_CAPACITY * 2);
         for (index, l) in loaded.iter().enumerate() {
             for name in l.names.iter().chain(std::iter::once(&l.found_as)) {
                 by_name.entry(Arc::clone(name)).or_insert(index);
             }
         }
         let mut edges: Vec<Vec<(String, TreeTarget)>> = Vec::new();
-        let mut queue = vec![0usize];
+        let mut queue = Vec::with_capacity(CLOSURE_CAPACITY);
+        queue.push(0usize);
         let mut next = 0usize;
         // Set when the closure reached MAX_OBJECTS: the walk stops (and says so once).
         let mut cut = false;
