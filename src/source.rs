@@ -8,7 +8,6 @@
 
 use std::cell::OnceCell;
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
 use std::ops::Range;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
@@ -29,9 +28,20 @@ const PREFIX_BYTES: u64 = 16 << 10;
 /// once.
 const STRING_BLOCK_BYTES: u64 = 4 << 10;
 
-/// Ranges at least this long (the read-only data a content scan reads) are read straight
-/// into fresh memory, without zeroing it first.
+/// Ranges at least this long (the read-only data a content scan reads) are read in one
+/// positioned read into a buffer of their own, reused by the next source on the thread.
 const LARGE_READ_BYTES: u64 = 64 << 10;
+
+/// The largest buffer kept for reuse once its source is dropped (the default scan budget
+/// is 4 MiB; a larger buffer is freed).
+const MAX_SPARE_BYTES: usize = 16 << 20;
+
+thread_local! {
+    /// A large read's buffer, handed back by a dropped source for the next one on this
+    /// thread: a batch scans megabytes per static file, and fresh memory for each costs
+    /// page faults and the kernel's zeroing on every page, every time.
+    static SPARE: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+}
 
 /// How many large ranges a source keeps; further ones go through the general cache.
 const LARGE_SLOTS: usize = 4;
@@ -41,12 +51,15 @@ const LARGE_SLOTS: usize = 4;
 /// `&FileSource` implements [`ReadRef`]. Only the byte ranges the analysis asks for are read
 /// (plus the first 16 KiB, read at once, and strings by 4 KiB blocks); each is read once
 /// and kept until the source is dropped, so memory follows what the analysis reads, not the file's size.
+/// A dropped source leaves its largest read buffer (at most 16 MiB; the default scan
+/// budget reads at most 4 MiB) to the next source on the same thread.
 #[derive(Debug)]
 pub struct FileSource {
     prefix: Box<[u8]>,
     cache: ReadCache<PositionedFile>,
-    /// Large ranges read so far: (offset, bytes).
-    large: [OnceCell<(u64, Box<[u8]>)>; LARGE_SLOTS],
+    /// Large ranges read so far: (offset, buffer, length read). A buffer may be longer
+    /// than the range (it was reused).
+    large: [OnceCell<(u64, Vec<u8>, usize)>; LARGE_SLOTS],
     file: Arc<File>,
     len: u64,
 }
@@ -85,12 +98,12 @@ impl FileSource {
         })
     }
 
-    /// A large range, read once into memory that is not zeroed first (`read_to_end` fills
-    /// spare capacity); `None` when every slot is taken.
+    /// A large range, read once with one positioned read (into the thread's spare buffer
+    /// when there is one, zeroing only what it lacks); `None` when every slot is taken.
     fn read_large(&self, offset: u64, size: u64) -> Option<Result<&[u8], ()>> {
         for slot in &self.large {
-            if let Some((at, bytes)) = slot.get() {
-                if *at == offset && bytes.len() as u64 >= size {
+            if let Some((at, bytes, len)) = slot.get() {
+                if *at == offset && *len as u64 >= size {
                     return Some(bytes.get(..usize::try_from(size).ok()?).ok_or(()));
                 }
                 continue;
@@ -99,16 +112,21 @@ impl FileSource {
             if end > self.len {
                 return Some(Err(()));
             }
-            let mut bytes = Vec::new();
-            bytes.try_reserve_exact(usize::try_from(size).ok()?).ok()?;
-            let mut file = &*self.file;
-            let read = Seek::seek(&mut file, SeekFrom::Start(offset))
-                .and_then(|_| file.take(size).read_to_end(&mut bytes));
-            if read.is_err() || bytes.len() as u64 != size {
+            let len = usize::try_from(size).ok()?;
+            let mut bytes = SPARE.take();
+            if bytes.len() < len {
+                bytes.try_reserve_exact(len - bytes.len()).ok()?;
+                bytes.resize(len, 0);
+            }
+            let Some(target) = bytes.get_mut(..len) else {
+                return Some(Err(()));
+            };
+            if self.file.read_exact_at(target, offset).is_err() {
+                SPARE.set(bytes);
                 return Some(Err(()));
             }
-            let (_, bytes) = slot.get_or_init(|| (offset, bytes.into_boxed_slice()));
-            return Some(Ok(bytes));
+            let (_, bytes, _) = slot.get_or_init(|| (offset, bytes, len));
+            return Some(bytes.get(..len).ok_or(()));
         }
         None
     }
@@ -121,6 +139,26 @@ impl FileSource {
     /// Whether the file is empty.
     pub fn is_empty(&self) -> bool {
         self.len == 0
+    }
+}
+
+impl Drop for FileSource {
+    /// Hands the largest read buffer back to the thread for the next source.
+    fn drop(&mut self) {
+        let largest = self
+            .large
+            .iter_mut()
+            .filter_map(|slot| slot.take().map(|(_, bytes, _)| bytes))
+            .filter(|bytes| bytes.len() <= MAX_SPARE_BYTES)
+            .max_by_key(Vec::len);
+        if let Some(bytes) = largest {
+            let spare = SPARE.take();
+            SPARE.set(if spare.len() > bytes.len() {
+                spare
+            } else {
+                bytes
+            });
+        }
     }
 }
 
@@ -234,4 +272,43 @@ fn map_open_file(file: &File) -> std::io::Result<memmap2::Mmap> {
     // fault (SIGBUS) ends the process rather than corrupting memory. Callers who cannot accept
     // that use `FileSource`.
     unsafe { memmap2::Mmap::map(file) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    /// A file of `len` bytes whose byte at `i` is `(i * seed) as u8`.
+    fn file_of(len: usize, seed: usize) -> (tempfile::NamedTempFile, Vec<u8>) {
+        let bytes: Vec<u8> = (0..len)
+            .map(|i| (i.wrapping_mul(seed) % 251) as u8)
+            .collect();
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        file.write_all(&bytes).unwrap();
+        (file, bytes)
+    }
+
+    #[test]
+    fn large_reads_reuse_a_buffer_without_showing_its_old_bytes() {
+        let (big, big_bytes) = file_of(600 << 10, 7);
+        let (small, small_bytes) = file_of(300 << 10, 13);
+        let range = |bytes: &[u8], from: usize, len: usize| bytes[from..from + len].to_vec();
+        {
+            let source = FileSource::open(big.path()).unwrap();
+            let read = (&source).read_bytes_at(4096, 500 << 10).unwrap();
+            assert_eq!(read, range(&big_bytes, 4096, 500 << 10));
+        }
+        // The next source on this thread gets the (longer) buffer back: its reads must
+        // show its own bytes and stop at their own length.
+        let source = FileSource::open(small.path()).unwrap();
+        let read = (&source).read_bytes_at(1000, 200 << 10).unwrap();
+        assert_eq!(read.len(), 200 << 10);
+        assert_eq!(read, range(&small_bytes, 1000, 200 << 10));
+        // A second large range of the same source uses its own buffer.
+        let other = (&source).read_bytes_at(100 << 10, 150 << 10).unwrap();
+        assert_eq!(other, range(&small_bytes, 100 << 10, 150 << 10));
+        // Past the end: refused.
+        assert!((&source).read_bytes_at(200 << 10, 200 << 10).is_err());
+    }
 }
