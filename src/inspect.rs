@@ -9,6 +9,7 @@ use object::{Endianness, ReadRef};
 
 use crate::classify::{LinkageInput, classify};
 use crate::elf::machine::{machine_name, oci_arch, os_of_osabi};
+use crate::elf::strings::StringUse;
 use crate::elf::symbols::Imports;
 use crate::elf::{ElfFile, Ident};
 use crate::error::{Error, Limits, Result};
@@ -142,7 +143,7 @@ where
     let interpreter_raw = elf.interpreter()?;
     let dynamic = elf.dynamic()?;
     let strings = match &dynamic {
-        Some(info) => elf.dynamic_strings(info)?,
+        Some(info) => elf.dynamic_strings(info, StringUse::Many)?,
         None => None,
     };
     let string_at = |offset: u64| -> Result<&'data [u8]> {

@@ -5,7 +5,7 @@ use object::read::elf::{Dyn, FileHeader, ProgramHeader};
 use object::{Endianness, ReadRef};
 
 use super::ElfFile;
-use super::strings::StringTable;
+use super::strings::{StringTable, StringUse};
 use crate::error::{Error, Result};
 
 /// PT_DYNAMIC is read up to `Limits::max_needed` entries plus this many for the other tags
@@ -145,7 +145,11 @@ where
     /// The dynamic string table (DT_STRTAB, DT_STRSZ), mapped through PT_LOAD.
     ///
     /// `Ok(None)` when the file has no DT_STRTAB; `Err` when it points outside the file.
-    pub fn dynamic_strings(&self, info: &DynamicInfo) -> Result<Option<StringTable<'data, R>>> {
+    pub fn dynamic_strings(
+        &self,
+        info: &DynamicInfo,
+        uses: StringUse,
+    ) -> Result<Option<StringTable<'data, R>>> {
         let Some(addr) = info.strtab else {
             return Ok(None);
         };
@@ -161,6 +165,7 @@ where
             offset,
             size,
             self.limits.max_string_bytes,
+            uses,
         )))
     }
 }

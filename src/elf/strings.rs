@@ -13,6 +13,18 @@ const READ_WHOLE_BYTES: u64 = 256 << 10;
 /// side (the version names, the NEEDED names) cost one read together.
 const BLOCK_BYTES: u64 = 4096;
 
+/// How many of a table's strings the reader will look up, which decides how it is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StringUse {
+    /// Most of them (every imported symbol's name): a table up to [`READ_WHOLE_BYTES`] is
+    /// read in one go.
+    Many,
+    /// A handful (the loader's names: NEEDED, SONAME, RPATH, versions): read by blocks
+    /// whatever the table's size; a library's table is often 50-250 KiB of symbol names
+    /// the closure never looks at.
+    Few,
+}
+
 /// A string table inside the file.
 #[derive(Clone, Copy)]
 pub(crate) struct StringTable<'data, R: ReadRef<'data>> {
@@ -25,8 +37,8 @@ pub(crate) struct StringTable<'data, R: ReadRef<'data>> {
 
 impl<'data, R: ReadRef<'data>> StringTable<'data, R> {
     /// A table of `size` bytes at file `offset`.
-    pub fn new(data: R, offset: u64, size: u64, max_len: usize) -> Self {
-        let whole = if size <= READ_WHOLE_BYTES {
+    pub fn new(data: R, offset: u64, size: u64, max_len: usize, uses: StringUse) -> Self {
+        let whole = if uses == StringUse::Many && size <= READ_WHOLE_BYTES {
             data.read_bytes_at(offset, size).ok()
         } else {
             None

@@ -8,6 +8,7 @@ use object::elf::{FileHeader32, FileHeader64};
 use object::read::elf::FileHeader;
 use object::{Endianness, ReadRef};
 
+use crate::elf::strings::StringUse;
 use crate::elf::symbols::VersionNeed;
 use crate::report;
 use crate::elf::{ElfFile, Ident};
@@ -112,7 +113,7 @@ where
         return Ok(info);
     };
     info.nodeflib = dynamic.nodeflib();
-    let Some(strings) = elf.dynamic_strings(&dynamic)? else {
+    let Some(strings) = elf.dynamic_strings(&dynamic, StringUse::Few)? else {
         return Ok(info);
     };
     for offset in &dynamic.needed {
