@@ -86,6 +86,7 @@ where
                 // A worker that panics must not leave another waiting for its result.
                 let _guard = StopOnPanic {
                     stop: &stop,
+                    shared: &shared,
                     wake: &output_moved,
                 };
                 let mut state = make_state();
@@ -136,15 +137,19 @@ where
 }
 
 /// Stops the batch when dropped during a panic.
-struct StopOnPanic<'a> {
+struct StopOnPanic<'a, T, E> {
     stop: &'a AtomicBool,
+    shared: &'a Mutex<Shared<T, E>>,
     wake: &'a Condvar,
 }
 
-impl Drop for StopOnPanic<'_> {
+impl<T, E> Drop for StopOnPanic<'_, T, E> {
     fn drop(&mut self) {
         if std::thread::panicking() {
             self.stop.store(true, Ordering::Relaxed);
+            // Under the lock: a worker that has just seen `stop` unset is then already
+            // waiting, and is woken.
+            let _guard = self.shared.lock().unwrap_or_else(PoisonError::into_inner);
             self.wake.notify_all();
         }
     }
@@ -177,6 +182,32 @@ mod tests {
             let expected: Vec<(usize, usize)> = (0..1000).map(|i| (i, i * 2)).collect();
             assert_eq!(seen, expected, "jobs = {jobs}");
         }
+    }
+
+    #[test]
+    fn a_panicking_worker_ends_the_batch() {
+        // Result 0 panics late, while the other worker has run a window ahead and waits
+        // for the output to move: the batch must end (with the panic), not hang.
+        let started = AtomicUsize::new(0);
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            run_ordered(
+                10 * WINDOW,
+                2,
+                || (),
+                |_, i| {
+                    started.fetch_add(1, Ordering::Relaxed);
+                    if i == 0 {
+                        std::thread::sleep(std::time::Duration::from_millis(200));
+                        panic!("result 0 fails");
+                    }
+                    i
+                },
+                |_, _| Ok(()),
+            )
+        }));
+        assert!(outcome.is_err());
+        // The other worker stopped at the window.
+        assert!(started.load(Ordering::Relaxed) <= WINDOW + 2);
     }
 
     #[test]
