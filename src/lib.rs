@@ -113,7 +113,7 @@ macro_rules! parser_modules {
 }
 
 parser_modules!(
-    classify, elf, inspect, libc, needs, resolve, size, toolchain, verify, version
+    classify, elf, inspect, libc, needs, resolve, size, source, toolchain, verify, version
 );
 pub mod bases;
 mod error;
@@ -127,7 +127,6 @@ mod error;
 )]
 pub mod image;
 pub mod report;
-mod source;
 
 pub use error::{Error, Limits, Result};
 pub use inspect::{Options, inspect_bytes, inspect_data, inspect_in_root, inspect_path};

@@ -115,7 +115,9 @@ impl FileSource {
             let len = usize::try_from(size).ok()?;
             let mut bytes = SPARE.take();
             if bytes.len() < len {
-                bytes.try_reserve_exact(len - bytes.len()).ok()?;
+                bytes
+                    .try_reserve_exact(len.saturating_sub(bytes.len()))
+                    .ok()?;
                 bytes.resize(len, 0);
             }
             let Some(target) = bytes.get_mut(..len) else {
@@ -201,9 +203,19 @@ impl<'a> ReadRef<'a> for &'a FileSource {
         let block_start = range.start & !(STRING_BLOCK_BYTES - 1);
         let block_end = block_start.saturating_add(STRING_BLOCK_BYTES).min(self.len);
         if range.start < block_end && range.start < range.end {
-            if let Ok(block) = (&self.cache).read_bytes_at(block_start, block_end - block_start) {
-                let from = usize::try_from(range.start - block_start).map_err(|_| ())?;
-                let to = usize::try_from(range.end.min(block_end) - block_start).map_err(|_| ())?;
+            if let Ok(block) =
+                (&self.cache).read_bytes_at(block_start, block_end.saturating_sub(block_start))
+            {
+                let from = usize::try_from(range.start.checked_sub(block_start).ok_or(())?)
+                    .map_err(|_| ())?;
+                let to = usize::try_from(
+                    range
+                        .end
+                        .min(block_end)
+                        .checked_sub(block_start)
+                        .ok_or(())?,
+                )
+                .map_err(|_| ())?;
                 if let Some(window) = block.get(from..to) {
                     if let Some(at) = memchr::memchr(delimiter, window) {
                         return window.get(..at).ok_or(());
@@ -282,7 +294,7 @@ mod tests {
     /// A file of `len` bytes whose byte at `i` is `(i * seed) as u8`.
     fn file_of(len: usize, seed: usize) -> (tempfile::NamedTempFile, Vec<u8>) {
         let bytes: Vec<u8> = (0..len)
-            .map(|i| (i.wrapping_mul(seed) % 251) as u8)
+            .map(|i| u8::try_from(i.wrapping_mul(seed) % 251).unwrap())
             .collect();
         let mut file = tempfile::NamedTempFile::new().unwrap();
         file.write_all(&bytes).unwrap();
