@@ -1,15 +1,7 @@
 //! The command-line tool: JSON lines in order, per-file errors, exit statuses, directory
 //! walking, and the readable summary.
 
-use crate::support::{check_value, fixture, fixtures, readelf, run_expecting, runbase};
-
-fn json_lines(stdout: &[u8]) -> Vec<serde_json::Value> {
-    String::from_utf8(stdout.to_vec())
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect()
-}
+use crate::support::{check_value, fixture, fixtures, json_lines, readelf, run_expecting, runbase};
 
 #[test]
 fn json_lines_keep_order_and_report_bad_files() {

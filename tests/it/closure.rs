@@ -653,13 +653,7 @@ fn command_line_inspect_tree_and_scan() {
     );
     copy(&closure_fixture("liba.so"), &r.join("opt/rp/liba.so"));
     copy(&closure_fixture("libb.so"), &r.join("opt/rp/libb.so"));
-    use crate::support::runbase;
-    let lines = |stdout: &[u8]| -> Vec<serde_json::Value> {
-        String::from_utf8_lossy(stdout)
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
-    };
+    use crate::support::{json_lines as lines, runbase};
     let prog_needed = readelf(&closure_fixture("prog-rpath")).needed;
     assert!(prog_needed.contains(&"liba.so".to_string()));
 

@@ -1480,10 +1480,7 @@ fn command_line_verify_and_friends_take_images() {
             .arg("/app"),
         1,
     );
-    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines = crate::support::json_lines(&out.stdout);
     let paths: Vec<&str> = lines.iter().map(|l| l["path"].as_str().unwrap()).collect();
     assert_eq!(paths, ["/app/getaddrinfo", "/app/hello"]);
     assert_eq!(lines[1]["closure"]["missing"][0]["soname"], "libc.so.6");

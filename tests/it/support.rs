@@ -494,6 +494,15 @@ pub fn run_expecting(command: &mut Command, status: i32) -> std::process::Output
     out
 }
 
+/// Every line of `stdout` parsed as JSON (a line that is not says so, with the line).
+pub fn json_lines(stdout: &[u8]) -> Vec<serde_json::Value> {
+    String::from_utf8(stdout.to_vec())
+        .expect("UTF-8 output")
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
 /// Runs `command`, asserts its exit status, and returns the one JSON line it printed,
 /// validated against the schema.
 pub fn json_line_expecting(command: &mut Command, status: i32) -> serde_json::Value {
