@@ -395,9 +395,16 @@ impl Resolver {
         // Every name that matches a loaded object: the names it was asked for by, its
         // SONAME, and the path it was found at.
         let mut by_name: HashMap<Arc<str>, usize> = HashMap::with_capacity(CLOSURE_CAPACITY * 2);
+        // Every loaded file by identity (device and inode), the first object loaded from it:
+        // a lookup per library found, where scanning the objects made a closure of n
+        // objects cost n squared.
+        let mut by_identity: HashMap<Identity, usize> = HashMap::with_capacity(CLOSURE_CAPACITY);
         for (index, l) in loaded.iter().enumerate() {
             for name in l.names.iter().chain(std::iter::once(&l.found_as)) {
                 by_name.entry(Arc::clone(name)).or_insert(index);
+            }
+            if let Some(identity) = l.identity {
+                by_identity.entry(identity).or_insert(index);
             }
         }
         let mut edges: Vec<Vec<(String, TreeTarget)>> = Vec::new();
@@ -460,10 +467,7 @@ impl Resolver {
                     }
                 };
                 // The same file under another name is the same object.
-                if let Some(index) = loaded
-                    .iter()
-                    .position(|l| found.identity.is_some() && l.identity == found.identity)
-                {
+                if let Some(index) = found.identity.and_then(|id| by_identity.get(&id).copied()) {
                     if let Some(l) = loaded.get_mut(index) {
                         l.names.push(Arc::clone(name));
                     }
@@ -481,6 +485,9 @@ impl Resolver {
                 let index = loaded.len();
                 for n in names.iter().chain(std::iter::once(&found.found_as)) {
                     by_name.entry(Arc::clone(n)).or_insert(index);
+                }
+                if let Some(identity) = found.identity {
+                    by_identity.entry(identity).or_insert(index);
                 }
                 edge(name, TreeTarget::Node(index));
                 let listed = closure.libraries.len();
