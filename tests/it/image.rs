@@ -347,6 +347,31 @@ fn docker_save_legacy(layers: &[&Path], tag: &str, work: &Path) -> PathBuf {
     out
 }
 
+/// The path of a descriptor's blob in an OCI layout.
+fn blob_path(descriptor: &serde_json::Value) -> String {
+    format!(
+        "blobs/sha256/{}",
+        &descriptor["digest"].as_str().unwrap()[7..]
+    )
+}
+
+/// Writes the `manifest.json` Docker 25 adds to an OCI layout: the image of `descriptor`
+/// (a manifest's descriptor) under `tag`, its config and layers named by blob path.
+fn docker25_manifest(dir: &Path, descriptor: &serde_json::Value, tag: &str) {
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join(blob_path(descriptor))).unwrap()).unwrap();
+    let legacy = json!([{
+        "Config": blob_path(&manifest["config"]),
+        "RepoTags": [tag],
+        "Layers": manifest["layers"].as_array().unwrap().iter().map(blob_path).collect::<Vec<_>>()
+    }]);
+    std::fs::write(
+        dir.join("manifest.json"),
+        serde_json::to_vec(&legacy).unwrap(),
+    )
+    .unwrap();
+}
+
 /// `docker save` of Docker 25 and later: an OCI layout with uncompressed layers, and a
 /// `manifest.json` naming the blobs.
 fn docker_save_25(layers: &[&Path], tag: &str, work: &Path) -> PathBuf {
@@ -356,23 +381,7 @@ fn docker_save_25(layers: &[&Path], tag: &str, work: &Path) -> PathBuf {
     let mut top = tagged(descriptor.clone(), "latest");
     top["annotations"]["io.containerd.image.name"] = json!(format!("docker.io/library/{tag}"));
     oci.index(vec![top]);
-    let manifest_blob = dir
-        .join("blobs/sha256")
-        .join(&descriptor["digest"].as_str().unwrap()[7..]);
-    let manifest: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(manifest_blob).unwrap()).unwrap();
-    let blob =
-        |d: &serde_json::Value| format!("blobs/sha256/{}", &d["digest"].as_str().unwrap()[7..]);
-    let legacy = json!([{
-        "Config": blob(&manifest["config"]),
-        "RepoTags": [tag],
-        "Layers": manifest["layers"].as_array().unwrap().iter().map(blob).collect::<Vec<_>>()
-    }]);
-    std::fs::write(
-        dir.join("manifest.json"),
-        serde_json::to_vec(&legacy).unwrap(),
-    )
-    .unwrap();
+    docker25_manifest(&dir, &descriptor, tag);
     let out = work.join("docker25.tar");
     archive(&dir, &out);
     out
@@ -769,20 +778,7 @@ fn multi_platform_index_is_chosen_by_platform() {
 
     // The same layout saved by Docker 25: its manifest.json names the amd64 image only;
     // the other platforms are reached through index.json.
-    let blob =
-        |d: &serde_json::Value| format!("blobs/sha256/{}", &d["digest"].as_str().unwrap()[7..]);
-    let amd_doc: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.join(blob(&amd_manifest))).unwrap()).unwrap();
-    let legacy = json!([{
-        "Config": blob(&amd_doc["config"]),
-        "RepoTags": ["multi:latest"],
-        "Layers": amd_doc["layers"].as_array().unwrap().iter().map(blob).collect::<Vec<_>>()
-    }]);
-    std::fs::write(
-        dir.join("manifest.json"),
-        serde_json::to_vec(&legacy).unwrap(),
-    )
-    .unwrap();
+    docker25_manifest(&dir, &amd_manifest, "multi:latest");
     let saved = w.join("docker25-multi.tar");
     archive(&dir, &saved);
     std::fs::remove_file(dir.join("manifest.json")).unwrap();
