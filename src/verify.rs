@@ -249,8 +249,9 @@ impl NeedChecker<'_> {
         }
     }
 
-    /// Whether a library of this name, built for the program's machine, class and byte
-    /// order, is in one of the directories the loader searches.
+    /// Whether a library of this name that the loader would take for the program (the
+    /// resolver's rule, bar ARM's float ABI, which a report does not carry) is in one of
+    /// the directories the loader searches.
     fn library_present(&self, name: &str) -> bool {
         let elf = &self.report.elf;
         self.dirs.iter().any(|dir| {
@@ -258,11 +259,7 @@ impl NeedChecker<'_> {
                 return false;
             };
             crate::resolve::object::read(&self.r.host(&found), &Limits::default())
-                .is_ok_and(|info| {
-                    info.machine == elf.e_machine
-                        && info.is_64 == (elf.class == 64)
-                        && info.big_endian == (elf.endian == Endian::Big)
-                })
+                .is_ok_and(|info| info.loadable_for(elf.e_machine, elf.class == 64, elf.endian == Endian::Big))
         })
     }
 }

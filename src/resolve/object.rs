@@ -73,10 +73,17 @@ impl LoadInfo {
     /// the same class, byte order, machine and float ABI, an OS ABI of System V or GNU, and
     /// a loadable type (`open_verify` in glibc `elf/dl-load.c`).
     pub fn compatible_with(&self, main: &LoadInfo) -> bool {
-        self.is_64 == main.is_64
-            && self.big_endian == main.big_endian
-            && self.machine == main.machine
+        self.loadable_for(main.machine, main.is_64, main.big_endian)
             && (self.machine != 40 || self.hard_float == main.hard_float)
+    }
+
+    /// The same checks, bar ARM's float ABI, for a program known by its header facts
+    /// alone (a report): machine, class and byte order, System V or GNU OS ABI, and a
+    /// loadable type.
+    pub fn loadable_for(&self, machine: u16, is_64: bool, big_endian: bool) -> bool {
+        self.is_64 == is_64
+            && self.big_endian == big_endian
+            && self.machine == machine
             && matches!(self.os_abi, 0 | 3)
             && matches!(self.e_type, 2 | 3)
     }
