@@ -362,7 +362,6 @@ impl Resolver {
             via: None,
             listed: None,
         });
-        closure.libraries.reserve(CLOSURE_CAPACITY);
 
         // The interpreter is loaded before anything; it satisfies needs of its own name.
         let mut interpreter_index = None;
