@@ -7,9 +7,10 @@
 //! page fault pull in megabytes) and keeps memory flat whatever the file size.
 
 use std::cell::OnceCell;
-use std::fs::File;
+use std::fs::{File, FileType, OpenOptions};
+use std::io;
 use std::ops::Range;
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{FileExt, FileTypeExt, OpenOptionsExt};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -64,22 +65,62 @@ pub struct FileSource {
     len: u64,
 }
 
+/// Opens a regular file for reading, with its length; anything else is refused.
+///
+/// `open` itself would wait forever on a FIFO nobody writes to (and a terminal could become
+/// the process's controlling one): the file is opened with `O_NONBLOCK | O_NOCTTY`, which
+/// regular files ignore, and kept only if `fstat` then says it is a regular file.
+pub(crate) fn open_regular(path: &Path) -> io::Result<(File, u64)> {
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("not a regular file but {}", kind_of(meta.file_type())),
+        ));
+    }
+    Ok((file, meta.len()))
+}
+
+/// What a file that is not a regular one is, for messages.
+fn kind_of(kind: FileType) -> &'static str {
+    if kind.is_dir() {
+        "a directory"
+    } else if kind.is_fifo() {
+        "a FIFO (a pipe: save what it carries to a file first)"
+    } else if kind.is_socket() {
+        "a socket"
+    } else if kind.is_char_device() {
+        "a character device"
+    } else if kind.is_block_device() {
+        "a block device"
+    } else {
+        "something else"
+    }
+}
+
 impl FileSource {
-    /// Opens `path` for positioned reads.
+    /// Opens `path` for positioned reads: a regular file (a FIFO, a device or a directory
+    /// is refused at once, without waiting on it).
     pub fn open(path: &Path) -> Result<Self> {
-        let file = File::open(path).map_err(|source| Error::Io {
+        let io_error = |source| Error::Io {
             path: path.to_path_buf(),
             source,
-        })?;
-        Self::from_file(file).map_err(|source| Error::Io {
-            path: path.to_path_buf(),
-            source,
-        })
+        };
+        let (file, len) = open_regular(path).map_err(io_error)?;
+        Self::with_length(file, len).map_err(io_error)
     }
 
     /// Wraps an open file; its current length is taken as the data's length.
     pub fn from_file(file: File) -> std::io::Result<Self> {
         let len = file.metadata()?.len();
+        Self::with_length(file, len)
+    }
+
+    fn with_length(file: File, len: u64) -> std::io::Result<Self> {
         // One positioned read (zeroing a few KiB first costs less than the extra reads of
         // `read_to_end`, which starts small and doubles).
         let mut prefix = vec![0; usize::try_from(len.min(PREFIX_BYTES)).unwrap_or(0)];
@@ -266,7 +307,7 @@ impl ReadCacheOps for PositionedFile {
 /// Useful when many parts of a large file will be read (the whole-file scans of a fuzzing
 /// harness, for instance); for one-shot analysis [`FileSource`] is usually faster.
 pub fn map_file(path: &Path) -> Result<memmap2::Mmap> {
-    let file = File::open(path).map_err(|source| Error::Io {
+    let (file, _) = open_regular(path).map_err(|source| Error::Io {
         path: path.to_path_buf(),
         source,
     })?;

@@ -2,13 +2,13 @@
 //! OCI layout archived) indexed once so that each member is read in place, by offset.
 
 use std::collections::HashMap;
-use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use super::dest::normalise;
 use super::entries::Reader;
 use super::{ImageError, ImageOptions};
+use crate::source::open_regular;
 
 /// Links followed from one member name to the file it stands for.
 const MAX_MEMBER_LINKS: usize = 8;
@@ -68,7 +68,7 @@ impl Store {
     /// Indexes a tarball: every member's place, read from its headers (data is skipped
     /// by seeking).
     pub(crate) fn tar(path: &Path, options: &ImageOptions) -> Result<Store, ImageError> {
-        let mut file = File::open(path).map_err(|e| ImageError::io(path, e))?;
+        let (mut file, _) = open_regular(path).map_err(|e| ImageError::io(path, e))?;
         let mut head = [0u8; 6];
         let n = file.read(&mut head).map_err(|e| ImageError::io(path, e))?;
         let head = head.get(..n).unwrap_or_default();
@@ -149,20 +149,23 @@ impl Store {
         match self {
             Store::Dir(dir) => {
                 let path = dir.join(key(name.as_bytes()).ok_or_else(missing)?);
-                let file = match File::open(&path) {
-                    Ok(file) => file,
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(missing()),
-                    Err(e) => return Err(ImageError::io(&path, e)),
-                };
-                let meta = file.metadata().map_err(|e| ImageError::io(&path, e))?;
-                if !meta.is_file() {
-                    return Err(missing());
+                // A blob that is not a regular file (a FIFO would block) is no blob.
+                match open_regular(&path) {
+                    Ok((file, len)) => Ok((Box::new(file), len)),
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            io::ErrorKind::NotFound | io::ErrorKind::InvalidInput
+                        ) =>
+                    {
+                        Err(missing())
+                    }
+                    Err(e) => Err(ImageError::io(&path, e)),
                 }
-                Ok((Box::new(file), meta.len()))
             }
             Store::Tar { path, members } => {
                 let (offset, size) = Store::member(members, name).ok_or_else(missing)?;
-                let mut file = File::open(path).map_err(|e| ImageError::io(path, e))?;
+                let (mut file, _) = open_regular(path).map_err(|e| ImageError::io(path, e))?;
                 file.seek(SeekFrom::Start(offset))
                     .map_err(|e| ImageError::io(path, e))?;
                 Ok((Box::new(file.take(size)), size))

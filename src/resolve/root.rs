@@ -214,11 +214,11 @@ impl Root {
     pub fn read(&self, path: &str, max: u64) -> Option<Vec<u8>> {
         use std::io::Read;
         let canonical = self.file(path).ok()?;
-        let file = fs::File::open(self.host(&canonical)).ok()?;
+        let (file, len) = crate::source::open_regular(&self.host(&canonical)).ok()?;
         // Read into a buffer sized from the file's length (within `max`): growing one from
         // empty took four reads and as many copies for a 33 KiB ld.so.cache. Whatever the
         // length said, the file is read to its end and never past `max`.
-        let expected = file.metadata().map_or(0, |m| m.len().min(max));
+        let expected = len.min(max);
         let expected = usize::try_from(expected).ok()?;
         let mut out = vec![0; expected];
         let mut reader = file.take(max);

@@ -1,7 +1,10 @@
 //! The command-line tool: JSON lines in order, per-file errors, exit statuses, directory
 //! walking, and the readable summary.
 
-use crate::support::{check_value, fixture, fixtures, json_lines, readelf, run_expecting, runbase};
+use crate::support::{
+    check_value, fixture, fixtures, json_lines, mkfifo, output_within, readelf, run_expecting,
+    runbase,
+};
 
 #[test]
 fn json_lines_keep_order_and_report_bad_files() {
@@ -149,4 +152,49 @@ fn schema_command_prints_the_published_schema() {
     )
     .unwrap();
     assert_eq!(printed, committed);
+}
+
+/// A FIFO nobody writes to would block `open` forever; it, a device and a directory are
+/// refused at once, each named for what it is.
+#[test]
+fn fifos_devices_and_directories_are_refused_without_waiting() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("pipe");
+    mkfifo(&fifo);
+    let fifo_text = fifo.to_str().unwrap();
+    let hello = fixture("hello-gcc");
+    let dir_text = dir.path().to_str().unwrap();
+    let cases: [(Vec<&str>, &str); 4] = [
+        (vec!["inspect", "--json", fifo_text], "a FIFO"),
+        (
+            vec!["inspect", "--json", "--root", "/", fifo_text],
+            "a FIFO",
+        ),
+        (vec!["inspect", "--json", "/dev/null"], "a character device"),
+        (vec!["inspect", "--json", dir_text], "a directory"),
+    ];
+    for (args, kind) in cases {
+        let out = output_within(runbase().args(&args), 60);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let lines = json_lines(&out.stdout);
+        assert_eq!(lines.len(), 1, "{args:?}");
+        check_value(&lines[0]);
+        assert_eq!(lines[0]["error"]["kind"], "io", "{args:?}");
+        let message = lines[0]["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains(&format!("not a regular file but {kind}")),
+            "{message}"
+        );
+    }
+    // The tree of a FIFO, and a FIFO as the root: errors on standard error.
+    let tree = output_within(runbase().args(["tree", "--root", "/"]).arg(&fifo), 60);
+    assert_eq!(tree.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&tree.stderr).contains("a FIFO"));
+    let root = output_within(
+        runbase().args(["inspect", "--root"]).arg(&fifo).arg(&hello),
+        60,
+    );
+    assert_eq!(root.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&root.stderr);
+    assert!(stderr.contains("not a regular file but a FIFO"), "{stderr}");
 }

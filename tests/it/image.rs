@@ -15,7 +15,9 @@ use runbase::image::{ImageError, ImageOptions, unpack};
 use runbase::report::ImageFormat;
 use serde_json::json;
 
-use crate::support::{can_chroot, fixture, image, report_in, stand_in, try_run_in_root, write};
+use crate::support::{
+    can_chroot, fixture, image, mkfifo, report_in, stand_in, try_run_in_root, write,
+};
 
 fn run(cmd: &mut Command) -> Vec<u8> {
     let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
@@ -1142,6 +1144,43 @@ fn hostile_layers_stay_inside_the_destination() {
     cases += 1;
 
     eprintln!("{cases} hostile layer cases");
+}
+
+/// A layout's blob that is a FIFO (which `open` would wait on forever) is a missing blob,
+/// reported at once.
+#[test]
+fn a_fifo_blob_is_missing_not_waited_on() {
+    let work = tempfile::tempdir().unwrap();
+    let layer = work.path().join("layer.tar");
+    std::fs::write(
+        &layer,
+        layer_bytes(|t| {
+            t.file("etc/hello", 0o644, b"hello\n");
+        }),
+    )
+    .unwrap();
+    let layout = work.path().join("layout");
+    let oci = Oci::new(&layout);
+    let descriptor = oci.image(&[&layer], None, ("linux", "amd64"));
+    oci.index(vec![descriptor]);
+    let blob = layout.join("blobs/sha256").join(sha256(&layer));
+    std::fs::remove_file(&blob).unwrap();
+    mkfifo(&blob);
+    let dest = work.path().join("dest");
+    std::fs::create_dir(&dest).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (from, to) = (layout.clone(), dest.clone());
+    std::thread::spawn(move || {
+        tx.send(unpack(&from, &to, &ImageOptions::default())).ok();
+    });
+    // A liveness deadline, not a measure of speed.
+    let result = rx
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("unpacking still waiting on the FIFO after 60 s");
+    match result {
+        Err(ImageError::MissingBlob { name }) => assert!(name.contains(&sha256(&layer)), "{name}"),
+        other => panic!("{other:?}"),
+    }
 }
 
 #[test]

@@ -494,6 +494,33 @@ pub fn run_expecting(command: &mut Command, status: i32) -> std::process::Output
     out
 }
 
+/// Runs `command` to its end, which must come within `seconds` (a liveness deadline for
+/// inputs that could make it wait forever, not a measure of speed): else it is killed and
+/// the test fails.
+pub fn output_within(command: &mut Command, seconds: u64) -> std::process::Output {
+    use std::process::Stdio;
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    while child.try_wait().expect("wait").is_none() {
+        if std::time::Instant::now() > deadline {
+            child.kill().ok();
+            panic!("{command:?} still running after {seconds} s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.wait_with_output().expect("output")
+}
+
+/// Makes a FIFO (named pipe) at `path` with mkfifo(1).
+pub fn mkfifo(path: &Path) {
+    let status = Command::new("mkfifo").arg(path).status().expect("mkfifo");
+    assert!(status.success(), "mkfifo {}", path.display());
+}
+
 /// Every line of `stdout` parsed as JSON (a line that is not says so, with the line).
 pub fn json_lines(stdout: &[u8]) -> Vec<serde_json::Value> {
     String::from_utf8(stdout.to_vec())
