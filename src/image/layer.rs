@@ -13,6 +13,7 @@ use std::ffi::OsStr;
 
 use super::dest::{Dest, normalise};
 use super::entries::Reader;
+use super::zstd;
 use super::{ImageError, ImageOptions};
 
 /// How a layer's bytes are compressed, as its first bytes say.
@@ -29,7 +30,7 @@ pub(crate) fn sniff(head: &[u8]) -> Result<Compression, ImageError> {
     let starts = |magic: &[u8]| head.starts_with(magic);
     if starts(&[0x1f, 0x8b]) {
         Ok(Compression::Gzip)
-    } else if starts(&[0x28, 0xb5, 0x2f, 0xfd]) {
+    } else if zstd::starts_stream(head) {
         Ok(Compression::Zstd)
     } else if starts(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
         Err(ImageError::Unsupported {
@@ -88,42 +89,6 @@ impl std::fmt::Display for LimitHit {
 
 impl std::error::Error for LimitHit {}
 
-/// zstd allows several frames one after the other; each is decoded in turn.
-struct ZstdFrames<R: BufRead> {
-    decoder: Option<ruzstd::StreamingDecoder<R, ruzstd::FrameDecoder>>,
-}
-
-impl<R: BufRead> ZstdFrames<R> {
-    fn new(inner: R) -> io::Result<Self> {
-        let decoder = ruzstd::StreamingDecoder::new(inner).map_err(io::Error::other)?;
-        Ok(ZstdFrames {
-            decoder: Some(decoder),
-        })
-    }
-}
-
-impl<R: BufRead> Read for ZstdFrames<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        loop {
-            let Some(decoder) = self.decoder.as_mut() else {
-                return Ok(0);
-            };
-            let n = decoder.read(buf)?;
-            if n > 0 || buf.is_empty() {
-                return Ok(n);
-            }
-            let Some(done) = self.decoder.take() else {
-                return Ok(0);
-            };
-            let mut inner = done.into_inner();
-            if inner.fill_buf()?.is_empty() {
-                return Ok(0);
-            }
-            self.decoder = Some(ruzstd::StreamingDecoder::new(inner).map_err(io::Error::other)?);
-        }
-    }
-}
-
 /// Applies the layer read from `input` (compressed or not) to `dest`.
 pub(crate) fn apply(
     input: &mut dyn Read,
@@ -141,10 +106,7 @@ pub(crate) fn apply(
     let decoded: Box<dyn Read + '_> = match compression {
         Compression::None => Box::new(input),
         Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(input)),
-        Compression::Zstd => Box::new(ZstdFrames::new(input).map_err(|e| ImageError::Read {
-            what: format!("layer {index}"),
-            source: e,
-        })?),
+        Compression::Zstd => Box::new(zstd::Frames::new(input)),
     };
     dest.next_layer();
     let mut used = budget.bytes;

@@ -57,6 +57,7 @@ mod entries;
 mod layer;
 mod layout;
 mod store;
+mod zstd;
 
 use store::Store;
 

@@ -48,9 +48,58 @@ fn tar_dir(dir: &Path, out: &Path) {
 fn compress(tool: &str, path: &Path) -> PathBuf {
     let ext = if tool == "gzip" { "gz" } else { "zst" };
     let out = path.with_extension(format!("tar.{ext}"));
-    let bytes = run(Command::new(tool).args(["-c", "-q"]).arg(path));
+    let bytes = if tool == "zstd-frames" {
+        zstd_frames(path)
+    } else {
+        run(Command::new(tool).args(["-c", "-q"]).arg(path))
+    };
     std::fs::write(&out, bytes).unwrap();
     out
+}
+
+/// A skippable zstd frame of `payload` (magic 0x184D2A5n).
+fn skippable(n: u8, payload: &[u8]) -> Vec<u8> {
+    let mut frame = vec![0x50 | n, 0x2a, 0x4d, 0x18];
+    frame.extend_from_slice(&u32::try_from(payload.len()).unwrap().to_le_bytes());
+    frame.extend_from_slice(payload);
+    frame
+}
+
+/// The file at `path` as zstd:chunked-like layers are: a skippable frame, the first half
+/// in one frame, the second in another (by stdin with `--long=27`: a 128 MiB window, the
+/// most accepted), and a skippable frame at the end (where zstd:chunked keeps its table of
+/// contents). `zstd -d` must give the file back.
+fn zstd_frames(path: &Path) -> Vec<u8> {
+    let data = std::fs::read(path).unwrap();
+    let (first, second) = data.split_at(data.len() / 2);
+    let part = path.with_extension("first");
+    std::fs::write(&part, first).unwrap();
+    let mut stream = skippable(0, b"leading");
+    stream.extend(run(Command::new("zstd").args(["-c", "-q"]).arg(&part)));
+    let mut long = Command::new("zstd")
+        .args(["-c", "-q", "--long=27"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = long.stdin.take().unwrap();
+    let second = second.to_vec();
+    let feeder = std::thread::spawn(move || stdin.write_all(&second).unwrap());
+    let out = long.wait_with_output().unwrap();
+    feeder.join().unwrap();
+    assert!(out.status.success());
+    // Not single-segment (bit 5 of the descriptor), window descriptor 0x88: 2^27 bytes.
+    assert_eq!(out.stdout.get(4).map(|d| d & 0x20), Some(0));
+    assert_eq!(out.stdout.get(5), Some(&0x88), "zstd --long=27's window");
+    stream.extend(out.stdout);
+    stream.extend(skippable(0xe, &[7u8; 1000]));
+    let all = path.with_extension("frames");
+    std::fs::write(&all, &stream).unwrap();
+    assert_eq!(
+        run(Command::new("zstd").args(["-d", "-c", "-q"]).arg(&all)),
+        data
+    );
+    stream
 }
 
 /// A tar built entry by entry with the tar crate's writer, for what GNU tar cannot make
@@ -548,16 +597,72 @@ fn zstd_layers_unpack_like_gzip_ones() {
     let l = layers(work.path());
     let stack = [l.base.as_path(), l.app.as_path(), l.no_libc.as_path()];
     let mut trees = Vec::new();
-    for tool in ["gzip", "zstd"] {
+    for tool in ["gzip", "zstd", "zstd-frames"] {
         let dir = work.path().join(tool);
         let oci = Oci::new(&dir);
         let d = oci.image(&stack, Some(tool), ("linux", "amd64"));
         oci.index(vec![tagged(d, "v1")]);
         trees.push(ours(&dir, &ImageOptions::default()).0);
     }
-    let (gz, zst) = (snapshot(trees[0].path()), snapshot(trees[1].path()));
+    let gz = snapshot(trees[0].path());
     assert!(gz.len() > 1000);
-    assert_eq!(gz, zst);
+    assert_eq!(gz, snapshot(trees[1].path()));
+    assert_eq!(
+        gz,
+        snapshot(trees[2].path()),
+        "several frames and skippable ones"
+    );
+}
+
+/// A zstd frame asking for a window over 128 MiB is refused before anything is decoded,
+/// as `zstd -d` refuses it: a single-segment frame's window is its whole content, which
+/// the decoder would hold (a 17 KB layer of 512 MiB zeros held 1 GiB).
+#[test]
+fn zstd_windows_over_the_limit_are_refused_like_zstd_does() {
+    // A single-segment frame of 512 MiB + 1 KiB: a raw block of a tar header for a file of
+    // 512 MiB, then zeros in RLE blocks.
+    let mut header = tar::Header::new_gnu();
+    header.set_path("zeros").unwrap();
+    header.set_size(512 << 20);
+    header.set_mode(0o644);
+    header.set_cksum();
+    let total: u64 = 512 + (512 << 20) + 1024;
+    let mut frame = vec![0x28, 0xb5, 0x2f, 0xfd, 0xe0];
+    frame.extend_from_slice(&total.to_le_bytes());
+    let block = |last: bool, kind: u32, size: u64| {
+        let word = u32::from(last) | (kind << 1) | (u32::try_from(size).unwrap() << 3);
+        word.to_le_bytes()[..3].to_vec()
+    };
+    frame.extend(block(false, 0, 512));
+    frame.extend_from_slice(header.as_bytes());
+    let mut rest = total - 512;
+    while rest > 0 {
+        let n = rest.min(128 << 10);
+        rest -= n;
+        frame.extend(block(rest == 0, 1, n));
+        frame.push(0);
+    }
+    let work = tempfile::tempdir().unwrap();
+    let file = work.path().join("bomb.zst");
+    std::fs::write(&file, &frame).unwrap();
+    let theirs = Command::new("zstd")
+        .args(["-d", "-c", "-q"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(!theirs.status.success());
+    assert!(String::from_utf8_lossy(&theirs.stderr).contains("too much memory"));
+
+    let (result, _work) = hostile(&[frame], &ImageOptions::default());
+    match result {
+        Err(e @ ImageError::Read { .. }) => {
+            let cause = std::error::Error::source(&e)
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            assert!(cause.contains("512 MiB window"), "{cause}");
+        }
+        other => panic!("{other:?}"),
+    }
 }
 
 // ---------------------------------------------------------------------------------------
