@@ -49,27 +49,32 @@ pub(crate) struct Dest {
     root: PathBuf,
     /// Paths (canonical, inside the destination) the current layer wrote, with every
     /// directory above them: whiteouts in the same layer leave these alone.
-    touched: Written,
+    touched: NameTree,
+    /// Paths (canonical) known to be directories reached without a link: walks skip their
+    /// `lstat` (every entry looked up each directory above it again: unpacking a Debian
+    /// minbase root of 6,769 entries took 41,518 `statx` calls, now 9,164). Whatever this
+    /// code removes leaves the set first.
+    dirs: NameTree,
     /// Directory modes, applied once every layer is in (a read-only directory would stop
     /// later writes into it for a caller who is not root); the last entry for a path wins.
     dir_modes: HashMap<Names, u32>,
 }
 
-/// Paths written by one layer, as a tree of names: a path and every directory above it
-/// cost one node per name. (A set of every prefix, each stored whole, took d²/2 names for
-/// a path d deep: a 225 KB layer of deep paths held 280 MB.)
+/// A set of paths inside the destination closed under prefixes (a path's directories are
+/// in it with the path), as a tree of names: a path d deep costs d nodes. (A set holding
+/// each prefix whole took d²/2 names: a 225 KB layer of deep paths held 280 MB.)
 #[derive(Debug, Default)]
-struct Written {
+struct NameTree {
     /// Each node's children by name; node 0, once made, is the destination itself.
     nodes: Vec<HashMap<OsString, usize>>,
 }
 
-impl Written {
+impl NameTree {
     fn clear(&mut self) {
         self.nodes.clear();
     }
 
-    /// Records `at` and so every directory above it.
+    /// Adds `at` and every directory above it.
     fn insert(&mut self, at: &[OsString]) {
         if self.nodes.is_empty() {
             self.nodes.push(HashMap::new());
@@ -87,16 +92,31 @@ impl Written {
         }
     }
 
-    /// Whether `at` was written, or is a directory above a path that was.
-    fn contains(&self, at: &[OsString]) -> bool {
+    /// The node of `at`, when it is in the set.
+    fn find(&self, at: &[OsString]) -> Option<usize> {
         let mut node = 0;
         for name in at {
-            match self.nodes.get(node).and_then(|children| children.get(name)) {
-                Some(&child) => node = child,
-                None => return false,
+            node = *self.nodes.get(node)?.get(name)?;
+        }
+        Some(node)
+    }
+
+    /// Whether `at` (not the destination itself) is in the set.
+    fn contains(&self, at: &[OsString]) -> bool {
+        !at.is_empty() && self.find(at).is_some()
+    }
+
+    /// Takes `at` and everything below it out of the set (their nodes stay allocated
+    /// until `clear`: at most one per name ever inserted).
+    fn remove(&mut self, at: &[OsString]) {
+        let Some((last, parent)) = at.split_last() else {
+            return;
+        };
+        if let Some(node) = self.find(parent) {
+            if let Some(children) = self.nodes.get_mut(node) {
+                children.remove(last);
             }
         }
-        !at.is_empty()
     }
 
     /// Names held, for the test that the tree stays linear.
@@ -117,7 +137,8 @@ impl Dest {
     pub(crate) fn new(root: &Path) -> Dest {
         Dest {
             root: root.to_path_buf(),
-            touched: Written::default(),
+            touched: NameTree::default(),
+            dirs: NameTree::default(),
             dir_modes: HashMap::new(),
         }
     }
@@ -147,7 +168,7 @@ impl Dest {
     /// inside it. With `create`, missing directories are made (`mkdir -p`); without, a
     /// missing one gives `Ok(None)`. A file in the way, or a link loop, is an error.
     pub(crate) fn resolve_dir(
-        &self,
+        &mut self,
         names: &[OsString],
         create: bool,
     ) -> Result<Option<Names>, ImageError> {
@@ -164,6 +185,9 @@ impl Dest {
                 continue;
             }
             resolved.push(name);
+            if self.dirs.contains(&resolved) {
+                continue;
+            }
             let host = self.host(&resolved);
             match fs::symlink_metadata(&host) {
                 Ok(m) if m.file_type().is_symlink() => {
@@ -181,7 +205,7 @@ impl Dest {
                     }
                     pending.extend(link_names(&target).into_iter().rev());
                 }
-                Ok(m) if m.is_dir() => {}
+                Ok(m) if m.is_dir() => self.dirs.insert(&resolved),
                 Ok(_) => {
                     return Err(ImageError::entry(
                         names,
@@ -196,6 +220,7 @@ impl Dest {
                         .mode(0o755)
                         .create(&host)
                         .map_err(|e| ImageError::io(&host, e))?;
+                    self.dirs.insert(&resolved);
                 }
                 Err(e) => return Err(ImageError::io(&host, e)),
             }
@@ -223,7 +248,8 @@ impl Dest {
     }
 
     /// Removes whatever is at `at` (a directory with its contents), following no link.
-    fn clear(&self, at: &[OsString]) -> Result<(), ImageError> {
+    fn clear(&mut self, at: &[OsString]) -> Result<(), ImageError> {
+        self.dirs.remove(at);
         let host = self.host(at);
         let result = match self.existing(at)? {
             Existing::Nothing => Ok(()),
@@ -250,6 +276,7 @@ impl Dest {
                 .mode(0o755)
                 .create(&host)
                 .map_err(|e| ImageError::io(&host, e))?;
+            self.dirs.insert(&at);
         }
         self.dir_modes.insert(at, mode & DIR_MODE_BITS);
         Ok(())
@@ -383,7 +410,7 @@ impl Dest {
     }
 
     /// Removes, below the directory `top`, every path the current layer did not write.
-    fn hide_lower(&self, top: Names) -> Result<(), ImageError> {
+    fn hide_lower(&mut self, top: Names) -> Result<(), ImageError> {
         let mut stack = vec![top];
         while let Some(dir) = stack.pop() {
             let host = self.host(&dir);
@@ -460,9 +487,9 @@ mod tests {
     }
 
     #[test]
-    fn written_paths_hold_each_name_once() {
+    fn name_trees_hold_each_name_once() {
         let names = |p: &str| normalise(p.as_bytes()).unwrap();
-        let mut written = Written::default();
+        let mut written = NameTree::default();
         assert!(!written.contains(&names("a")));
         // 500 directories deep: 500 names held, where every prefix whole would be 125,250.
         let deep = "d/".repeat(499) + "f";
@@ -476,6 +503,15 @@ mod tests {
         assert!(!written.contains(&names("d/g")));
         assert!(!written.contains(&names("e")));
         assert!(!written.contains(&[]));
+        written.remove(&names("d/d/g"));
+        assert!(!written.contains(&names("d/d/g")));
+        assert!(written.contains(&names("d/d/d")));
+        written.remove(&names("d/d"));
+        assert!(!written.contains(&names(&deep)));
+        assert!(written.contains(&names("d")));
+        written.remove(&names("x/y"));
+        written.remove(&[]);
+        assert!(written.contains(&names("d")));
         written.clear();
         assert!(!written.contains(&names("d")));
         assert_eq!(written.names_held(), 0);
