@@ -52,8 +52,8 @@ pub(crate) struct Dest {
     touched: NameTree,
     /// Paths (canonical) known to be directories reached without a link: walks skip their
     /// `lstat` (every entry looked up each directory above it again: unpacking a Debian
-    /// minbase root of 6,769 entries took 41,518 `statx` calls, now 9,164). Whatever this
-    /// code removes leaves the set first.
+    /// minbase root of 6,769 entries took 41,518 `statx` calls, now 9,164). Removing a
+    /// directory empties the set.
     dirs: NameTree,
     /// Directory modes, applied once every layer is in (a read-only directory would stop
     /// later writes into it for a caller who is not root); the last entry for a path wins.
@@ -253,8 +253,14 @@ impl Dest {
         let host = self.host(at);
         let result = match self.existing(at)? {
             Existing::Nothing => Ok(()),
-            // remove_dir_all does not follow symbolic links inside the tree.
-            Existing::Dir => fs::remove_dir_all(&host),
+            Existing::Dir => {
+                // The known directories are forgotten whole, not only `at` and below: where
+                // the file system folds case or normalises names, `A` may have named the
+                // directory known as `a`, which a link could then replace.
+                self.dirs.clear();
+                // remove_dir_all does not follow symbolic links inside the tree.
+                fs::remove_dir_all(&host)
+            }
             Existing::Other => fs::remove_file(&host),
         };
         result.map_err(|e| ImageError::io(&host, e))

@@ -1098,9 +1098,10 @@ fn hostile_layers_stay_inside_the_destination() {
     cases += 1;
 
     // A link out of the destination, then an entry below it: resolved inside, as in a
-    // chroot; the same with the link in a lower layer.
-    for absolute in [true, false] {
-        for split in [false, true] {
+    // chroot; the same with the link in a lower layer, and with a directory of that name
+    // walked before the link replaces it (a walk must not take it for a directory still).
+    for (absolute, split, dir_first) in (0..8).map(|n| (n & 1 == 0, n & 2 != 0, n & 4 != 0)) {
+        {
             let (result, work) = hostile_with(
                 |outside| {
                     let link = if absolute {
@@ -1109,6 +1110,10 @@ fn hostile_layers_stay_inside_the_destination() {
                         "../../../../../../../..".to_string()
                     };
                     let link_layer = layer_bytes(|t| {
+                        if dir_first {
+                            t.dir("evil");
+                            t.file("evil/walked", 0o644, b"x");
+                        }
                         t.symlink("evil", &link);
                     });
                     let file_layer = layer_bytes(|t| {
@@ -1133,7 +1138,10 @@ fn hostile_layers_stay_inside_the_destination() {
             } else {
                 dest.join("file")
             };
-            assert!(lands.is_file(), "absolute {absolute}: {lands:?}");
+            assert!(
+                lands.is_file(),
+                "absolute {absolute}, dir first {dir_first}: {lands:?}"
+            );
             cases += 1;
         }
     }
