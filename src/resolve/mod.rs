@@ -218,11 +218,8 @@ impl Resolver {
         let root = Root::new(root);
         let (cache, cache_problem) = match root.read("/etc/ld.so.cache", MAX_CACHE_BYTES) {
             None => (None, None),
-            Some(bytes) => match LdCache::parse(&bytes, MAX_CACHE_ENTRIES) {
-                Some(cache) => {
-                    let problem = cache.problem.clone();
-                    (Some(Arc::new(cache)), problem)
-                }
+            Some(bytes) => match LdCache::parse(bytes, MAX_CACHE_ENTRIES) {
+                Some(cache) => (Some(Arc::new(cache)), None),
                 None => (None, Some("/etc/ld.so.cache is not a cache this loader reads".to_string())),
             },
         };
@@ -1004,14 +1001,14 @@ impl Resolver {
         }
         let nodeflib = loader_obj.info.nodeflib;
         let flags = ldcache::accepted_flags(main.machine, main.is_64, main.big_endian, main.hard_float);
-        let cached = self.cache.as_ref().map(|c| c.lookup(name, &flags)).unwrap_or_default();
         if self.cache.is_some() {
             tried.add("ld.so.cache");
         }
         // The first entry for the ABI wins (ldconfig sorts the best first); entries in a
         // glibc-hwcaps level the CPU lacks are skipped, as are, under DF_1_NODEFLIB,
         // entries in the default directories.
-        if let Some(entry) = cached.iter().find(|e| {
+        let mut cached = self.cache.iter().flat_map(|c| c.lookup(name, &flags));
+        if let Some(entry) = cached.find(|e| {
             let level_ok = !e.is_hwcaps()
                 || plan.hwcaps.iter().any(|level| e.path.contains(&format!("glibc-hwcaps/{level}/")));
             let in_default = plan.default_dirs.iter().any(|d| parent(&e.path) == d.trim_end_matches('/'));
