@@ -7,11 +7,11 @@
 //! x86_64 libc6), which the loader checks before using an entry.
 //!
 //! The file is kept as read and looked into on demand: a lookup finds its soname through
-//! an index of key hashes made at the first lookup (one vector, no string copied), and
-//! reads the paths it returns in place. Parsing every string up front took an allocation
+//! an index of key hashes made at the first lookup (no string copied), and reads the paths
+//! it returns in place. Parsing every string up front took an allocation
 //! per entry, a seventh of a one-file `inspect --root /` (523 entries).
 
-use foldhash::{HashSet, HashSetExt};
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use std::borrow::Cow;
 use std::hash::BuildHasher;
 use std::sync::OnceLock;
@@ -57,13 +57,23 @@ pub(crate) struct LdCache {
     data: Vec<u8>,
     table: Table,
     pub format: &'static str,
-    /// (hash of the soname, entry number), sorted: entries of one soname stay in file order
-    /// (ldconfig writes the preferred one first).
-    index: OnceLock<Vec<(u64, u32)>>,
+    index: OnceLock<Index>,
     hasher: foldhash::fast::RandomState,
-    /// The directories of the entries, without their trailing `/`.
-    dirs: OnceLock<HashSet<String>>,
+    /// The directories of the entries, without their trailing `/`, gathered when first asked.
+    dirs: OnceLock<HashSet<Box<[u8]>>>,
 }
+
+/// The entries by the hash of their soname: the first entry of each hash, and after each
+/// entry the next one of the same hash, so a soname's entries come in file order (ldconfig
+/// writes the preferred one first).
+#[derive(Debug, Default)]
+struct Index {
+    first: HashMap<u64, u32>,
+    next: Vec<u32>,
+}
+
+/// The end of a chain in [`Index::next`].
+const NO_ENTRY: u32 = u32::MAX;
 
 /// One entry's fields, as offsets into the strings.
 struct RawEntry {
@@ -137,15 +147,25 @@ impl LdCache {
         c_string(self.bytes(), base)
     }
 
-    fn index(&self) -> &[(u64, u32)] {
+    fn index(&self) -> &Index {
         self.index.get_or_init(|| {
-            let mut index: Vec<(u64, u32)> = (0..self.table.count)
-                .filter_map(|i| {
-                    let key = self.string(self.raw(i)?.key)?;
-                    Some((self.hasher.hash_one(key), u32::try_from(i).ok()?))
-                })
-                .collect();
-            index.sort_unstable();
+            let count = self.table.count;
+            let mut index = Index {
+                first: HashMap::with_capacity(count),
+                next: vec![NO_ENTRY; count],
+            };
+            // Last to first, so that each chain starts with its earliest entry.
+            for i in (0..count).rev() {
+                let Some(key) = self.raw(i).and_then(|raw| self.string(raw.key)) else {
+                    continue;
+                };
+                let (Ok(number), Some(slot)) = (u32::try_from(i), index.next.get_mut(i)) else {
+                    continue;
+                };
+                if let Some(after) = index.first.insert(self.hasher.hash_one(key), number) {
+                    *slot = after;
+                }
+            }
             index
         })
     }
@@ -153,44 +173,41 @@ impl LdCache {
     /// The entries for `soname` whose flags the loader of this ABI accepts, in file order;
     /// entries whose path is not a string are skipped.
     pub fn lookup<'a>(&'a self, soname: &'a str, accepted_flags: &'a [u32]) -> impl Iterator<Item = CacheEntry<'a>> + 'a {
-        let hash = self.hasher.hash_one(soname.as_bytes());
         let index = self.index();
-        let first = index.partition_point(|(h, _)| *h < hash);
-        index
-            .get(first..)
-            .unwrap_or_default()
-            .iter()
-            .take_while(move |(h, _)| *h == hash)
-            .filter_map(move |(_, i)| {
-                let raw = self.raw(usize::try_from(*i).ok()?)?;
-                if !accepted_flags.contains(&raw.flags) || self.string(raw.key)? != soname.as_bytes() {
-                    return None;
-                }
-                Some(CacheEntry {
-                    flags: raw.flags,
-                    path: String::from_utf8_lossy(self.string(raw.value)?),
-                    hwcap: raw.hwcap,
-                })
+        let mut at = index.first.get(&self.hasher.hash_one(soname.as_bytes())).copied().unwrap_or(NO_ENTRY);
+        std::iter::from_fn(move || {
+            let i = usize::try_from(at).ok()?;
+            at = *index.next.get(i)?;
+            Some(i)
+        })
+        .filter_map(move |i| {
+            let raw = self.raw(i)?;
+            if !accepted_flags.contains(&raw.flags) || self.string(raw.key)? != soname.as_bytes() {
+                return None;
+            }
+            Some(CacheEntry {
+                flags: raw.flags,
+                path: String::from_utf8_lossy(self.string(raw.value)?),
+                hwcap: raw.hwcap,
             })
+        })
     }
 
     /// Whether any entry lives in `dir` (to tell which ld.so.conf directories it covers).
     pub fn covers(&self, dir: &str) -> bool {
         let dirs = self.dirs.get_or_init(|| {
-            let mut dirs = HashSet::new();
+            let mut dirs: HashSet<Box<[u8]>> = HashSet::new();
             for i in 0..self.table.count {
-                let Some(path) = self.raw(i).and_then(|raw| self.string(raw.value)) else {
-                    continue;
-                };
-                if let Some(dir) = dir_of(&String::from_utf8_lossy(path)) {
+                let path = self.raw(i).and_then(|raw| self.string(raw.value));
+                if let Some(dir) = path.and_then(dir_of) {
                     if !dirs.contains(dir) {
-                        dirs.insert(dir.to_string());
+                        dirs.insert(dir.into());
                     }
                 }
             }
             dirs
         });
-        dirs.contains(dir.trim_end_matches('/'))
+        dirs.contains(dir.trim_end_matches('/').as_bytes())
     }
 }
 
@@ -216,8 +233,13 @@ fn new_table(data: &[u8], at: usize, max_entries: usize) -> Option<Table> {
 }
 
 /// The directory of an entry's path, without its trailing `/` (`/` itself is empty).
-fn dir_of(path: &str) -> Option<&str> {
-    path.rsplit_once('/').map(|(parent, _)| parent.trim_end_matches('/'))
+fn dir_of(path: &[u8]) -> Option<&[u8]> {
+    let slash = memchr::memrchr(b'/', path)?;
+    let mut parent = path.get(..slash)?;
+    while let Some(rest) = parent.strip_suffix(b"/") {
+        parent = rest;
+    }
+    Some(parent)
 }
 
 impl CacheEntry<'_> {
