@@ -177,18 +177,6 @@ impl Hasher for Fnv {
 
 type WatchedMap = HashMap<&'static [u8], (&'static str, u32), BuildHasherDefault<Fnv>>;
 
-/// The function names the rules look at and their categories, for tagging symbols in one
-/// hash lookup each.
-fn watched() -> &'static WatchedMap {
-    static MAP: OnceLock<WatchedMap> = OnceLock::new();
-    MAP.get_or_init(|| {
-        tables::watched_functions()
-            .into_iter()
-            .map(|(name, bits)| (name.as_bytes(), (name, bits)))
-            .collect()
-    })
-}
-
 /// The first four bytes of every watched name, hashed into a 64 Ki-bit set: about 150 names
 /// set 0.2% of the bits, so nearly every other import is rejected on a four-byte look.
 struct PrefixSet(Vec<u64>);
@@ -214,18 +202,26 @@ impl PrefixSet {
     }
 }
 
-fn watched_prefixes() -> &'static PrefixSet {
-    static SET: OnceLock<PrefixSet> = OnceLock::new();
-    SET.get_or_init(|| {
+/// The function names the rules look at with their categories (for tagging symbols in one
+/// hash lookup each), and their first bytes (to reject most imports before that), made
+/// once per process from one list.
+fn watched() -> &'static (WatchedMap, PrefixSet) {
+    static WATCHED: OnceLock<(WatchedMap, PrefixSet)> = OnceLock::new();
+    WATCHED.get_or_init(|| {
+        let names = tables::watched_functions();
         let mut bits = vec![0u64; 1024];
-        for (name, _) in tables::watched_functions() {
+        for (name, _) in &names {
             let head = name.as_bytes().get(..4).unwrap_or(name.as_bytes());
             let k = PrefixSet::key(head);
             if let Some(word) = bits.get_mut(k / 64) {
                 *word |= 1u64 << (k % 64);
             }
         }
-        PrefixSet(bits)
+        let map = names
+            .into_iter()
+            .map(|(name, bits)| (name.as_bytes(), (name, bits)))
+            .collect();
+        (map, PrefixSet(bits))
     })
 }
 
@@ -256,7 +252,7 @@ where
     let mut ev = Evidence::default();
     let c_library = matches!(input.family, LibcFamily::Glibc | LibcFamily::Musl);
 
-    let (watched, prefixes) = (watched(), watched_prefixes());
+    let (watched, prefixes) = watched();
     if !input.is_static {
         // Most imports are rejected on their first bytes, before their name is measured.
         ev.symbols = input

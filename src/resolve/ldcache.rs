@@ -197,13 +197,18 @@ impl LdCache {
     pub fn covers(&self, dir: &str) -> bool {
         let dirs = self.dirs.get_or_init(|| {
             let mut dirs: HashSet<Box<[u8]>> = HashSet::new();
+            // Entries of one directory mostly follow each other: the last one is compared
+            // before the set is asked.
+            let mut last: &[u8] = &[];
             for i in 0..self.table.count {
                 let path = self.raw(i).and_then(|raw| self.string(raw.value));
-                if let Some(dir) = path.and_then(dir_of) {
-                    if !dirs.contains(dir) {
-                        dirs.insert(dir.into());
-                    }
+                let Some(dir) = path.and_then(dir_of) else {
+                    continue;
+                };
+                if dir != last && !dirs.contains(dir) {
+                    dirs.insert(dir.into());
                 }
+                last = dir;
             }
             dirs
         });
