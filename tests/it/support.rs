@@ -496,23 +496,52 @@ pub fn run_expecting(command: &mut Command, status: i32) -> std::process::Output
 
 /// Runs `command` to its end, which must come within `seconds` (a liveness deadline for
 /// inputs that could make it wait forever, not a measure of speed): else it is killed and
-/// the test fails.
+/// the test fails. Its output is drained meanwhile, so a long one cannot block it.
 pub fn output_within(command: &mut Command, seconds: u64) -> std::process::Output {
+    use std::io::Read;
     use std::process::Stdio;
     let mut child = command
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("run");
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut pipe) = pipe {
+                pipe.read_to_end(&mut bytes).ok();
+            }
+            bytes
+        })
+    };
+    let stdout = drain(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let stderr = drain(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
-    while child.try_wait().expect("wait").is_none() {
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
         if std::time::Instant::now() > deadline {
             child.kill().ok();
             panic!("{command:?} still running after {seconds} s");
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    std::process::Output {
+        status,
+        stdout: stdout.join().expect("stdout"),
+        stderr: stderr.join().expect("stderr"),
     }
-    child.wait_with_output().expect("output")
 }
 
 /// Makes a FIFO (named pipe) at `path` with mkfifo(1).
