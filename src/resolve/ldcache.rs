@@ -457,6 +457,30 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// A cache with bytes overwritten anywhere (counts, offsets, flags, strings): taken
+        /// or refused, never a panic, and every path found is a whole string in the file.
+        #[test]
+        fn damaged_caches_never_panic(
+            edits in proptest::collection::vec((0usize..400, proptest::prelude::any::<u8>()), 1..8),
+        ) {
+            let mut data = new_cache();
+            for (at, byte) in edits {
+                let len = data.len();
+                data[at % len] = byte;
+            }
+            if let Some(cache) = LdCache::parse(data.clone(), 1000) {
+                for soname in ["libz.so.1", "", "libz"] {
+                    for entry in cache.lookup(soname, &[0x0303, 0x0003, 1]) {
+                        // At most MAX_STRING bytes, each at most 3 once made UTF-8.
+                        proptest::prop_assert!(!entry.path.is_empty() && entry.path.len() <= 3 * MAX_STRING);
+                    }
+                }
+                let _ = cache.covers("/lib/x86_64-linux-gnu");
+            }
+        }
+    }
+
     #[test]
     fn truncated_or_foreign_data_is_refused() {
         let cache = new_cache();
