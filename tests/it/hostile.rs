@@ -8,7 +8,7 @@ use std::path::Path;
 use runbase::report::{Linkage, Need};
 use runbase::{Limits, Options, Report};
 
-use crate::support::{largest_allocation, total_allocation};
+use crate::support::{Readelf, largest_allocation, readelf, total_allocation};
 
 // ---------------------------------------------------------------------------------------
 // A little-endian x86-64 ELF64 file laid out by hand.
@@ -250,6 +250,26 @@ fn inspect_with(label: &str, bytes: &[u8], limits: Limits) -> (Report, usize) {
     (report, largest)
 }
 
+/// readelf's reading of `bytes` (headers, program headers, dynamic table), which must
+/// come without a warning or error.
+fn readelf_of(bytes: &[u8]) -> Readelf {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("file");
+    std::fs::write(&path, bytes).unwrap();
+    let out = std::process::Command::new("readelf")
+        .args(["-hldW"])
+        .arg(&path)
+        .env("LC_ALL", "C")
+        .output()
+        .expect("run readelf (binutils)");
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    readelf(&path)
+}
+
 fn has_warning(report: &Report, text: &str) -> bool {
     report.warnings.iter().any(|w| w.contains(text))
 }
@@ -426,6 +446,11 @@ fn honest_version_needs_that_fill_their_bytes_are_read() {
     );
     assert_eq!(raw.len, TABLES + 80);
     let bytes = raw.build();
+    // The writer, checked by readelf: the headers and dynamic table say what was meant.
+    let theirs = readelf_of(&bytes);
+    assert_eq!((theirs.class, theirs.file_type.as_str()), (64, "DYN"));
+    assert!(theirs.machine.contains("X86-64"), "{}", theirs.machine);
+    assert_eq!(theirs.needed, ["libc.so.6", "libm.so.6"]);
     let (report, _) = inspect_with("honest-needs", &bytes, Limits::default());
     assert_eq!(report.needed, ["libc.so.6", "libm.so.6"]);
     assert_eq!(report.libc.glibc_required.as_deref(), Some("2.29"));
