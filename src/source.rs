@@ -42,6 +42,9 @@ thread_local! {
     /// thread: a batch scans megabytes per static file, and fresh memory for each costs
     /// page faults and the kernel's zeroing on every page, every time.
     static SPARE: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+    /// The first-bytes buffer of the thread's last dropped source: a batch opens every
+    /// program and library once, and a fresh 16 KiB each time was allocated and zeroed.
+    static SPARE_PREFIX: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
 }
 
 /// How many large ranges a source keeps; further ones go through the general cache.
@@ -56,7 +59,7 @@ const LARGE_SLOTS: usize = 4;
 /// budget reads at most 4 MiB) to the next source on the same thread.
 #[derive(Debug)]
 pub struct FileSource {
-    prefix: Box<[u8]>,
+    prefix: Vec<u8>,
     cache: ReadCache<PositionedFile>,
     /// Large ranges read so far: (offset, buffer, length read). A buffer may be longer
     /// than the range (it was reused).
@@ -121,13 +124,17 @@ impl FileSource {
     }
 
     fn with_length(file: File, len: u64) -> std::io::Result<Self> {
-        // One positioned read (zeroing a few KiB first costs less than the extra reads of
-        // `read_to_end`, which starts small and doubles).
-        let mut prefix = vec![0; usize::try_from(len.min(PREFIX_BYTES)).unwrap_or(0)];
+        // One positioned read, into the buffer the thread's last source left (its old bytes
+        // are overwritten, so only growth is zeroed; zeroing a fresh one costs less than the
+        // extra reads of `read_to_end`, which starts small and doubles).
+        let want = usize::try_from(len.min(PREFIX_BYTES)).unwrap_or(0);
+        let mut prefix = SPARE_PREFIX.take();
+        prefix.truncate(want);
+        prefix.resize(want, 0);
         file.read_exact_at(&mut prefix, 0)?;
         let file = Arc::new(file);
         Ok(FileSource {
-            prefix: prefix.into_boxed_slice(),
+            prefix,
             cache: ReadCache::new(PositionedFile {
                 file: Arc::clone(&file),
                 pos: 0,
@@ -186,8 +193,15 @@ impl FileSource {
 }
 
 impl Drop for FileSource {
-    /// Hands the largest read buffer back to the thread for the next source.
+    /// Hands the prefix and the largest read buffer back to the thread for the next source.
     fn drop(&mut self) {
+        let prefix = std::mem::take(&mut self.prefix);
+        let kept = SPARE_PREFIX.take();
+        SPARE_PREFIX.set(if kept.capacity() >= prefix.capacity() {
+            kept
+        } else {
+            prefix
+        });
         let largest = self
             .large
             .iter_mut()
@@ -340,6 +354,23 @@ mod tests {
         let mut file = tempfile::NamedTempFile::new().unwrap();
         file.write_all(&bytes).unwrap();
         (file, bytes)
+    }
+
+    /// A source's first bytes come from the buffer the last one left: a shorter file after
+    /// a longer one, and a longer after a shorter, each see exactly their own bytes.
+    #[test]
+    fn prefixes_reuse_a_buffer_without_showing_its_old_bytes() {
+        let (long, long_bytes) = file_of(40 << 10, 7);
+        let (short, short_bytes) = file_of(5000, 13);
+        let (longer, longer_bytes) = file_of(20 << 10, 11);
+        for (file, bytes) in [(&long, &long_bytes), (&short, &short_bytes), (&longer, &longer_bytes)] {
+            let source = FileSource::open(file.path()).unwrap();
+            let whole = bytes.len().min(usize::try_from(PREFIX_BYTES).unwrap());
+            assert_eq!(source.prefix.len(), whole);
+            assert_eq!((&source).read_bytes_at(0, whole as u64).unwrap(), &bytes[..whole]);
+            // The byte after a short file's end is not there, whatever the buffer held.
+            assert!((&source).read_bytes_at(0, bytes.len() as u64 + 1).is_err());
+        }
     }
 
     #[test]
