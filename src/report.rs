@@ -674,20 +674,26 @@ pub struct ErrorInfo {
 impl ErrorLine {
     /// The line for `path` failing with `error`.
     pub fn new(path: &str, error: &crate::Error) -> Self {
-        let mut message = error.to_string();
-        let mut source = std::error::Error::source(error);
-        while let Some(inner) = source {
-            message.push_str(": ");
-            message.push_str(&inner.to_string());
-            source = inner.source();
-        }
         ErrorLine {
             schema_version: SCHEMA_VERSION,
             path: path.to_string(),
             error: ErrorInfo {
                 kind: error.kind_name().to_string(),
-                message,
+                message: message_with_causes(error),
             },
         }
     }
+}
+
+/// An error's message followed by each of its causes', joined by `: ` (the errors name
+/// the file; the operating system's reason is their cause), as an [`ErrorLine`] says it.
+pub fn message_with_causes(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        message.push_str(": ");
+        message.push_str(&inner.to_string());
+        cause = inner.source();
+    }
+    message
 }

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use runbase::image::{ImageInfo, ImageOptions, Platform};
 use runbase::report::Report;
+use runbase::report::message_with_causes;
 
 /// How to pick an image out of an archive or layout holding several.
 #[derive(clap::Args, Clone, Default)]
@@ -43,7 +44,7 @@ impl GivenRoot {
     ) -> Result<GivenRoot, String> {
         let shown = given.display();
         let format = runbase::image::detect(given)
-            .map_err(|e| format!("--root {shown}: {}", with_causes(&e)))?;
+            .map_err(|e| format!("--root {shown}: {}", message_with_causes(&e)))?;
         if format.is_none() {
             return Ok(GivenRoot {
                 given: given.to_path_buf(),
@@ -67,7 +68,7 @@ impl GivenRoot {
             temp: Some(temp),
         };
         let info = runbase::image::unpack(given, &root.dir, &options)
-            .map_err(|e| format!("--root {shown}: {}", with_causes(&e)))?;
+            .map_err(|e| format!("--root {shown}: {}", message_with_causes(&e)))?;
         root.image = Some(info);
         Ok(root)
     }
@@ -139,17 +140,4 @@ fn writable(dir: &Path) {
 /// The report's platform, when it is one an image can be chosen by.
 pub(crate) fn platform_of(report: &Report) -> Option<Platform> {
     report.platform.as_deref().and_then(|p| p.parse().ok())
-}
-
-/// An error's message followed by its causes' (an image error names the file; the
-/// operating system's reason is its cause).
-fn with_causes(error: &dyn std::error::Error) -> String {
-    let mut message = error.to_string();
-    let mut cause = error.source();
-    while let Some(inner) = cause {
-        message.push_str(": ");
-        message.push_str(&inner.to_string());
-        cause = inner.source();
-    }
-    message
 }
