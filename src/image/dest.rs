@@ -106,19 +106,6 @@ impl NameTree {
         !at.is_empty() && self.find(at).is_some()
     }
 
-    /// Takes `at` and everything below it out of the set (their nodes stay allocated
-    /// until `clear`: at most one per name ever inserted).
-    fn remove(&mut self, at: &[OsString]) {
-        let Some((last, parent)) = at.split_last() else {
-            return;
-        };
-        if let Some(node) = self.find(parent) {
-            if let Some(children) = self.nodes.get_mut(node) {
-                children.remove(last);
-            }
-        }
-    }
-
     /// Names held, for the test that the tree stays linear.
     #[cfg(test)]
     fn names_held(&self) -> usize {
@@ -249,14 +236,14 @@ impl Dest {
 
     /// Removes whatever is at `at` (a directory with its contents), following no link.
     fn clear(&mut self, at: &[OsString]) -> Result<(), ImageError> {
-        self.dirs.remove(at);
         let host = self.host(at);
         let result = match self.existing(at)? {
             Existing::Nothing => Ok(()),
             Existing::Dir => {
                 // The known directories are forgotten whole, not only `at` and below: where
                 // the file system folds case or normalises names, `A` may have named the
-                // directory known as `a`, which a link could then replace.
+                // directory known as `a`, which a link could then replace. (Removing
+                // anything else leaves no known directory stale: it was no directory.)
                 self.dirs.clear();
                 // remove_dir_all does not follow symbolic links inside the tree.
                 fs::remove_dir_all(&host)
@@ -509,15 +496,6 @@ mod tests {
         assert!(!written.contains(&names("d/g")));
         assert!(!written.contains(&names("e")));
         assert!(!written.contains(&[]));
-        written.remove(&names("d/d/g"));
-        assert!(!written.contains(&names("d/d/g")));
-        assert!(written.contains(&names("d/d/d")));
-        written.remove(&names("d/d"));
-        assert!(!written.contains(&names(&deep)));
-        assert!(written.contains(&names("d")));
-        written.remove(&names("x/y"));
-        written.remove(&[]);
-        assert!(written.contains(&names("d")));
         written.clear();
         assert!(!written.contains(&names("d")));
         assert_eq!(written.names_held(), 0);

@@ -1101,49 +1101,47 @@ fn hostile_layers_stay_inside_the_destination() {
     // chroot; the same with the link in a lower layer, and with a directory of that name
     // walked before the link replaces it (a walk must not take it for a directory still).
     for (absolute, split, dir_first) in (0..8).map(|n| (n & 1 == 0, n & 2 != 0, n & 4 != 0)) {
-        {
-            let (result, work) = hostile_with(
-                |outside| {
-                    let link = if absolute {
-                        outside.to_string_lossy().into_owned()
-                    } else {
-                        "../../../../../../../..".to_string()
-                    };
-                    let link_layer = layer_bytes(|t| {
-                        if dir_first {
-                            t.dir("evil");
-                            t.file("evil/walked", 0o644, b"x");
-                        }
-                        t.symlink("evil", &link);
-                    });
-                    let file_layer = layer_bytes(|t| {
-                        t.file("evil/file", 0o644, b"x");
-                    });
-                    if split {
-                        vec![link_layer, file_layer]
-                    } else {
-                        let mut both = link_layer;
-                        both.truncate(both.len() - 1024); // drop the end-of-archive blocks
-                        both.extend(file_layer);
-                        vec![both]
+        let (result, work) = hostile_with(
+            |outside| {
+                let link = if absolute {
+                    outside.to_string_lossy().into_owned()
+                } else {
+                    "../../../../../../../..".to_string()
+                };
+                let link_layer = layer_bytes(|t| {
+                    if dir_first {
+                        t.dir("evil");
+                        t.file("evil/walked", 0o644, b"x");
                     }
-                },
-                &options,
-            );
-            result.unwrap();
-            let dest = work.path().join("dest");
-            let lands = if absolute {
-                dest.join(work.path().join("outside").strip_prefix("/").unwrap())
-                    .join("file")
-            } else {
-                dest.join("file")
-            };
-            assert!(
-                lands.is_file(),
-                "absolute {absolute}, dir first {dir_first}: {lands:?}"
-            );
-            cases += 1;
-        }
+                    t.symlink("evil", &link);
+                });
+                let file_layer = layer_bytes(|t| {
+                    t.file("evil/file", 0o644, b"x");
+                });
+                if split {
+                    vec![link_layer, file_layer]
+                } else {
+                    let mut both = link_layer;
+                    both.truncate(both.len() - 1024); // drop the end-of-archive blocks
+                    both.extend(file_layer);
+                    vec![both]
+                }
+            },
+            &options,
+        );
+        result.unwrap();
+        let dest = work.path().join("dest");
+        let lands = if absolute {
+            dest.join(work.path().join("outside").strip_prefix("/").unwrap())
+                .join("file")
+        } else {
+            dest.join("file")
+        };
+        assert!(
+            lands.is_file(),
+            "absolute {absolute}, dir first {dir_first}: {lands:?}"
+        );
+        cases += 1;
     }
     // A directory whose mode is applied at the end, turned into a link out by a later
     // layer: the mode must not reach through the link (nor may `./` set the destination's).
