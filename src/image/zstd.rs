@@ -26,9 +26,9 @@ pub(crate) fn starts_stream(head: &[u8]) -> bool {
     head.starts_with(&FRAME_MAGIC) || is_skippable(head)
 }
 
-/// A frame header's length after the magic and its window size, from the frame header
-/// descriptor and what follows it; `None` when it is not a valid header.
-fn header_after_descriptor(descriptor: u8) -> Option<(usize, usize, usize)> {
+/// The sizes of the header fields after the frame header descriptor, as it declares them:
+/// (window descriptor, dictionary ID, frame content size). `None` with the reserved bit set.
+fn field_sizes(descriptor: u8) -> Option<(usize, usize, usize)> {
     // Bit 3 is reserved and must be zero.
     if descriptor & 0x08 != 0 {
         return None;
@@ -54,7 +54,7 @@ fn header_after_descriptor(descriptor: u8) -> Option<(usize, usize, usize)> {
 /// the whole header).
 fn window_of(header: &[u8]) -> Option<u64> {
     let (&descriptor, rest) = header.split_first()?;
-    let (window_descriptor, dictionary_id, content_size) = header_after_descriptor(descriptor)?;
+    let (window_descriptor, dictionary_id, content_size) = field_sizes(descriptor)?;
     if window_descriptor == 1 {
         let byte = *rest.first()?;
         let log = 10 + u32::from(byte >> 3);
@@ -116,7 +116,7 @@ impl<R: BufRead> Frames<R> {
             let mut descriptor = [0u8; 1];
             inner.read_exact(&mut descriptor)?;
             let [descriptor] = descriptor;
-            let (window, dictionary, content) = header_after_descriptor(descriptor)
+            let (window, dictionary, content) = field_sizes(descriptor)
                 .ok_or_else(|| invalid("a zstd frame header is malformed".into()))?;
             let mut header = vec![descriptor];
             let rest = window.saturating_add(dictionary).saturating_add(content);

@@ -8,8 +8,8 @@
 //!
 //! The file is kept as read and looked into on demand: a lookup finds its soname through
 //! an index of key hashes made at the first lookup (no string copied), and reads the paths
-//! it returns in place. Parsing every string up front took an allocation
-//! per entry, a seventh of a one-file `inspect --root /` (523 entries).
+//! it returns in place. Parsing every string up front took an allocation per entry, a
+//! seventh of a one-file `inspect --root /` (523 entries).
 
 use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use std::borrow::Cow;
