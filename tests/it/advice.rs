@@ -10,7 +10,8 @@ use runbase::bases::{BaseImage, Policy, RecommendOptions, catalog, recommend};
 use runbase::report::Recommendation;
 
 use crate::support::{
-    can_chroot, copy, copy_tree, fixture, image, report_in, roots, stand_in, try_run_in_root,
+    Overlay, copy, copy_tree, fixture, image, report_in, require_root, roots, stand_in,
+    try_run_in_root,
 };
 
 /// The recommendation for a fixture built on this machine (build root `/`).
@@ -346,9 +347,7 @@ fn apply(rec: &Recommendation, program: &Path, dir: &Path) -> String {
 /// against a real root in `catalog_facts_hold_on_a_bookworm_root`.)
 #[test]
 fn recommendations_run_in_their_images() {
-    if !can_chroot() {
-        return;
-    }
+    require_root();
     let cases: &[(&str, &[&str], &str)] = &[
         ("hello-gcc", &[], "Hello, world!"),
         ("hello-gcc-static", &[], "Hello, world!"),
@@ -404,9 +403,7 @@ fn recommendations_run_in_their_images() {
 
 #[test]
 fn verify_predicts_failures_that_running_confirms() {
-    if !can_chroot() {
-        return;
-    }
+    require_root();
     // A glibc program in a musl image: the interpreter is missing, exec fails with ENOENT.
     let musl = tempfile::tempdir().unwrap();
     stand_in(image("alpine:3.22"), musl.path());
@@ -437,7 +434,8 @@ fn verify_predicts_failures_that_running_confirms() {
     );
 
     // A glibc floor above the root's glibc: a copy of hello whose version need says 2.99.
-    let minbase = roots().join("minbase-amd64");
+    let overlay = Overlay::new(&roots().join("minbase-amd64"));
+    let minbase = overlay.path();
     let bytes = std::fs::read(fixture("hello-gcc")).unwrap();
     let patched = replace_all(&bytes, b"GLIBC_2.34", b"GLIBC_2.99");
     let target = minbase.join("tmp/runbase-floor-test");
@@ -449,9 +447,9 @@ fn verify_predicts_failures_that_running_confirms() {
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&readelf.stdout).contains("GLIBC_2.99"));
-    let report = report_in(&target, &minbase);
-    let v = runbase::verify(&report, &minbase);
-    let root_glibc = dpkg_version(&minbase, "libc6");
+    let report = report_in(&target, minbase);
+    let v = runbase::verify(&report, minbase);
+    let root_glibc = dpkg_version(minbase, "libc6");
     assert_eq!(
         v.libc.as_ref().and_then(|l| l.version.clone()),
         Some(root_glibc.clone())
@@ -465,8 +463,7 @@ fn verify_predicts_failures_that_running_confirms() {
         "{:?}",
         v.problems
     );
-    let out = try_run_in_root(&minbase, "/tmp/runbase-floor-test", &[], &[]).expect("exec");
-    std::fs::remove_file(&target).unwrap();
+    let out = try_run_in_root(minbase, "/tmp/runbase-floor-test", &[], &[]).expect("exec");
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("GLIBC_2.99' not found"));
 
@@ -611,15 +608,13 @@ fn glibc_parts_are_never_copied_and_old_nss_modules_only_matter_before_2_34() {
             );
         }
     }
-    if !can_chroot() {
-        return;
-    }
-    let root = roots().join("minbase-amd64");
+    require_root();
+    let overlay = Overlay::new(&roots().join("minbase-amd64"));
+    let root = overlay.path();
     let target = root.join("tmp/runbase-old-floor");
     copy(&program, &target);
-    let v = runbase::verify(&report_in(&target, &root), &root);
-    let out = try_run_in_root(&root, "/tmp/runbase-old-floor", &[], &[]).expect("exec");
-    std::fs::remove_file(&target).unwrap();
+    let v = runbase::verify(&report_in(&target, root), root);
+    let out = try_run_in_root(root, "/tmp/runbase-old-floor", &[], &[]).expect("exec");
     assert!(v.runs, "{:?}", v.problems);
     assert!(
         out.status.success(),
@@ -658,9 +653,7 @@ fn a_copied_library_raises_the_glibc_floor() {
             .iter()
             .any(|f| Path::new(&f.path) == library.canonicalize().unwrap())
     );
-    if !can_chroot() {
-        return;
-    }
+    require_root();
     let dir = tempfile::tempdir().unwrap();
     let at = apply(&rec, &program, dir.path());
     // glibc finds $ORIGIN through /proc/self/exe, which a container has.

@@ -15,7 +15,7 @@ use std::process::Command;
 use runbase::report::Closure;
 use runbase::{Limits, ResolveOptions, Resolver};
 
-use crate::support::{can_chroot, copy, fixture, readelf, roots, run_in_root};
+use crate::support::{copy, fixture, readelf, require_root, roots, run_in_root};
 
 /// What the loader printed: DT_NEEDED name -> path (None: not found).
 type Trace = BTreeMap<String, Option<String>>;
@@ -148,9 +148,7 @@ fn check_scenario(what: &str, root: &Path, file: &str, ld_library_path: Option<&
 
 #[test]
 fn rpath_is_inherited_runpath_is_not() {
-    if !can_chroot() {
-        return;
-    }
+    require_root();
     let root = glibc_root();
     let r = root.path();
     copy(&closure_fixture("prog-rpath"), &r.join("app/prog-rpath"));
@@ -200,9 +198,7 @@ fn rpath_is_inherited_runpath_is_not() {
 
 #[test]
 fn wrong_architecture_loops_and_escapes_are_skipped() {
-    if !can_chroot() {
-        return;
-    }
+    require_root();
     let root = glibc_root();
     let r = root.path();
     copy(&closure_fixture("prog-rpath"), &r.join("app/prog-rpath"));
@@ -240,9 +236,7 @@ fn wrong_architecture_loops_and_escapes_are_skipped() {
 
 #[test]
 fn origin_in_a_wheel_layout() {
-    if !can_chroot() {
-        return;
-    }
+    require_root();
     let root = glibc_root();
     let r = root.path();
     copy(&closure_fixture("ext.so"), &r.join("site/pkg/_ext.so"));
@@ -272,9 +266,7 @@ fn origin_in_a_wheel_layout() {
 
 #[test]
 fn ld_so_conf_counts_only_through_the_cache() {
-    if !can_chroot() {
-        return;
-    }
+    require_root();
     let root = glibc_root();
     let r = root.path();
     copy(&closure_fixture("prog-runpath"), &r.join("app/prog"));
@@ -358,9 +350,7 @@ fn version_needs_unmet_by_the_library_found() {
 
 #[test]
 fn a_32_bit_program_in_a_64_bit_root() {
-    let Some((dir, files)) = crate::support::corpus() else {
-        return;
-    };
+    let (dir, files) = crate::support::corpus();
     let hello = files
         .iter()
         .find(|p| {
@@ -381,9 +371,7 @@ fn a_32_bit_program_in_a_64_bit_root() {
 /// Every ELF file of a Debian minbase root (debootstrap), against its own loader.
 #[test]
 fn debian_minbase_root_matches_its_loader() {
-    if !can_chroot() {
-        return;
-    }
+    require_root();
     let root = roots().join("minbase-amd64");
     let files = elf_files(&root);
     assert!(files.len() > 500, "{} ELF files", files.len());
@@ -530,9 +518,7 @@ fn closure_cut_is_said_once() {
 /// musl: RUNPATH is searched up the chain of loaders (unlike glibc), then the path file.
 #[test]
 fn musl_rules_match_its_loader() {
-    if !can_chroot() {
-        return;
-    }
+    require_root();
     let root = tempfile::tempdir().unwrap();
     let r = root.path();
     // Debian's musl: the loader is libc.so, reached through /lib/ld-musl-x86_64.so.1.

@@ -16,7 +16,7 @@ use runbase::report::ImageFormat;
 use serde_json::json;
 
 use crate::support::{
-    can_chroot, fixture, image, mkfifo, report_in, stand_in, try_run_in_root, write,
+    fixture, image, mkfifo, report_in, require_root, stand_in, try_run_in_root, write,
 };
 
 fn run(cmd: &mut Command) -> Vec<u8> {
@@ -720,8 +720,8 @@ fn forms() -> Forms {
 
 #[test]
 fn every_form_unpacks_to_a_root_that_runs_the_programs() {
-    // The trees and the predictions need no root; only running them does.
-    let chroot = can_chroot();
+    // Running the programs needs root.
+    require_root();
     let f = forms();
     let mut first: Option<BTreeMap<PathBuf, Node>> = None;
     for (what, path, format) in &f.good {
@@ -734,14 +734,11 @@ fn every_form_unpacks_to_a_root_that_runs_the_programs() {
             None => first = Some(tree),
             Some(t) => assert!(*t == tree, "{what} differs"),
         }
-        if chroot {
-            let out = try_run_in_root(dest.path(), "/app/hello", &[], &[]).expect("exec");
-            assert!(out.status.success(), "{what}: {out:?}");
-            assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "Hello, world!");
-            let out =
-                try_run_in_root(dest.path(), "/app/getaddrinfo", &["localhost"], &[]).unwrap();
-            assert!(out.status.success(), "{what}: {out:?}");
-        }
+        let out = try_run_in_root(dest.path(), "/app/hello", &[], &[]).expect("exec");
+        assert!(out.status.success(), "{what}: {out:?}");
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "Hello, world!");
+        let out = try_run_in_root(dest.path(), "/app/getaddrinfo", &["localhost"], &[]).unwrap();
+        assert!(out.status.success(), "{what}: {out:?}");
         let report = report_in(&dest.path().join("app/hello"), dest.path());
         let v = runbase::verify(&report, dest.path());
         assert!(v.runs, "{what}: {:?}", v.problems);
@@ -751,8 +748,8 @@ fn every_form_unpacks_to_a_root_that_runs_the_programs() {
 
 #[test]
 fn whiteouts_break_images_as_verify_predicts_and_running_confirms() {
-    // The predictions need no root; only running them does.
-    let chroot = can_chroot();
+    // Running the programs needs root.
+    require_root();
     let f = forms();
     let options = ImageOptions::default();
 
@@ -770,10 +767,8 @@ fn whiteouts_break_images_as_verify_predicts_and_running_confirms() {
         "{:?}",
         v.problems
     );
-    if chroot {
-        let err = try_run_in_root(dest.path(), "/app/hello", &[], &[]).expect_err("no loader");
-        assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
-    }
+    let err = try_run_in_root(dest.path(), "/app/hello", &[], &[]).expect_err("no loader");
+    assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
 
     let (dest, _) = ours(&f.no_libc, &options);
     let v = runbase::verify(
@@ -788,14 +783,12 @@ fn whiteouts_break_images_as_verify_predicts_and_running_confirms() {
         "{:?}",
         v.problems
     );
-    if chroot {
-        let out = try_run_in_root(dest.path(), "/app/hello", &[], &[]).unwrap();
-        assert!(!out.status.success());
-        assert!(
-            String::from_utf8_lossy(&out.stderr).contains("libc.so.6"),
-            "{out:?}"
-        );
-    }
+    let out = try_run_in_root(dest.path(), "/app/hello", &[], &[]).unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("libc.so.6"),
+        "{out:?}"
+    );
 
     // The static resolver program looks up uid 0 in /etc/passwd, which the opaque /etc
     // layer removed (keeping only its own /etc/hosts).
@@ -810,13 +803,11 @@ fn whiteouts_break_images_as_verify_predicts_and_running_confirms() {
         "{:?}",
         v.problems
     );
-    if chroot {
-        let out = try_run_in_root(dest.path(), "/app/getaddrinfo", &["localhost"], &[]).unwrap();
-        assert!(!out.status.success(), "{out:?}");
-        // And the hello program, which needs none of /etc, still runs there.
-        let out = try_run_in_root(dest.path(), "/app/hello", &[], &[]).unwrap();
-        assert!(out.status.success(), "{out:?}");
-    }
+    let out = try_run_in_root(dest.path(), "/app/getaddrinfo", &["localhost"], &[]).unwrap();
+    assert!(!out.status.success(), "{out:?}");
+    // And the hello program, which needs none of /etc, still runs there.
+    let out = try_run_in_root(dest.path(), "/app/hello", &[], &[]).unwrap();
+    assert!(out.status.success(), "{out:?}");
 }
 
 #[test]

@@ -13,7 +13,7 @@ use std::process::Command;
 
 use runbase::Report;
 
-use crate::support::{can_chroot, fixture, inspect};
+use crate::support::{fixture, inspect, require_root};
 
 /// One job: the fixture, how it is run, and the needs (kind, name) the job exercises.
 struct Job {
@@ -271,9 +271,7 @@ fn jobs() -> Vec<Job> {
 
 #[test]
 fn every_listed_file_is_necessary_and_the_list_sufficient() {
-    if !can_chroot() {
-        return;
-    }
+    require_root();
     let mut total = (0, 0);
     for job in jobs() {
         let (required, optional) = prove(&job);
@@ -318,9 +316,7 @@ fn hello_needs_nothing_hidden() {
         "{:#?}",
         embedded.needs
     );
-    if !can_chroot() {
-        return;
-    }
+    require_root();
     for (name, env) in [
         ("hello-gcc", &[][..]),
         ("hello-gcc-static", &[]),

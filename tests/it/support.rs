@@ -143,33 +143,28 @@ pub fn fixture(name: &str) -> PathBuf {
 // ---------------------------------------------------------------------------------------
 // The corpus of real binaries from ../shared/corpus/fetch-real-binaries.sh.
 
-/// The corpus directory and its ELF list. Fails (does not skip) when the corpus is absent,
-/// unless RUNBASE_SKIP_CORPUS=1 says to skip on purpose.
-pub fn corpus() -> Option<(PathBuf, Vec<PathBuf>)> {
+/// The corpus directory and its ELF list. Fails when the corpus is absent: the README's
+/// test command fetches it, and a test that cannot see it must not pass.
+pub fn corpus() -> (PathBuf, Vec<PathBuf>) {
     let dir = std::env::var_os("RUNBASE_CORPUS")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
             PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/runbase-corpus")
         });
     let list = dir.join("elf-list.txt");
-    if !list.exists() {
-        if std::env::var_os("RUNBASE_SKIP_CORPUS").is_some() {
-            eprintln!("corpus skipped on request (RUNBASE_SKIP_CORPUS)");
-            return None;
-        }
-        panic!(
-            "corpus missing at {}: run ../shared/corpus/fetch-real-binaries.sh (the README's \
-             test command does), or set RUNBASE_SKIP_CORPUS=1 to skip it on purpose",
-            dir.display()
-        );
-    }
+    assert!(
+        list.exists(),
+        "corpus missing at {}: run ../shared/corpus/fetch-real-binaries.sh (the README's \
+         test command does)",
+        dir.display()
+    );
     let files = std::fs::read_to_string(&list)
         .expect("read elf-list.txt")
         .lines()
         .filter(|l| !l.is_empty())
         .map(|l| dir.join("x").join(l))
         .collect();
-    Some((dir, files))
+    (dir, files)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -186,19 +181,14 @@ fn is_root() -> bool {
         .unwrap_or(false)
 }
 
-/// Whether the tests that chroot can run: true as root; otherwise they fail, unless
-/// RUNBASE_SKIP_CHROOT=1 says to skip them on purpose.
-pub fn can_chroot() -> bool {
-    if is_root() {
-        return true;
-    }
+/// Fails the calling test unless it runs as root, which running programs in a chroot
+/// needs (the README's test command runs as root). Nothing is skipped quietly.
+pub fn require_root() {
     assert!(
-        std::env::var_os("RUNBASE_SKIP_CHROOT").is_some(),
+        is_root(),
         "this test runs programs in a chroot and needs root (the README's test command runs \
-         as root); set RUNBASE_SKIP_CHROOT=1 to skip it on purpose"
+         as root)"
     );
-    eprintln!("chroot test skipped on request (RUNBASE_SKIP_CHROOT)");
-    false
 }
 
 /// Runs `program` (an in-root path) inside `root` with only `env`; Err when exec itself
@@ -255,25 +245,72 @@ pub fn copy(from: &Path, to: &Path) {
         .unwrap_or_else(|e| panic!("{} -> {}: {e}", from.display(), to.display()));
 }
 
-/// The cached root filesystems of tests/roots/build.sh (built on first use).
-pub fn roots() -> PathBuf {
-    let dir = std::env::var_os("RUNBASE_ROOTS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/runbase-roots")
-        });
-    if !dir.join("minbase-amd64/.complete").exists() {
+/// The cached root filesystems of tests/roots/build.sh. The script runs once per test
+/// process (it returns at once when every root is whole) and takes a lock, so concurrent
+/// callers, here or in another process, never build the same directory. Tests only read
+/// these roots: one that adds files works in an [`Overlay`] of it.
+pub fn roots() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = std::env::var_os("RUNBASE_ROOTS")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| {
+                PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/runbase-roots")
+            });
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/roots/build.sh");
         let status = Command::new("bash")
             .arg(script)
+            .env("RUNBASE_ROOTS", &dir)
             .status()
             .expect("tests/roots/build.sh");
         assert!(
             status.success(),
-            "tests/roots/build.sh failed (needs root, debootstrap, the Debian mirror)"
+            "tests/roots/build.sh failed (needs root, debootstrap and apt's package source)"
         );
+        dir
+    })
+}
+
+/// A writable view of a cached root: an overlay mount whose upper layer is a temporary
+/// directory, so files a test adds never reach the cache that other tests (and later runs)
+/// read. Unmounted and removed when dropped, also when the test fails.
+pub struct Overlay {
+    merged: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Overlay {
+    pub fn new(lower: &Path) -> Overlay {
+        require_root();
+        let dir = tempfile::tempdir().unwrap();
+        let [upper, work, merged] = ["upper", "work", "merged"].map(|n| dir.path().join(n));
+        for d in [&upper, &work, &merged] {
+            std::fs::create_dir(d).unwrap();
+        }
+        let options = format!(
+            "lowerdir={},upperdir={},workdir={}",
+            lower.display(),
+            upper.display(),
+            work.display()
+        );
+        let status = Command::new("mount")
+            .args(["-t", "overlay", "overlay", "-o", &options])
+            .arg(&merged)
+            .status()
+            .expect("mount");
+        assert!(status.success(), "mount an overlay of {}", lower.display());
+        Overlay { merged, _dir: dir }
     }
-    dir
+
+    pub fn path(&self) -> &Path {
+        &self.merged
+    }
+}
+
+impl Drop for Overlay {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.merged).status();
+    }
 }
 
 // ---------------------------------------------------------------------------------------
