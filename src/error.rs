@@ -53,16 +53,23 @@ pub enum Error {
 }
 
 impl Error {
-    /// A short stable name for the kind of error, as used in the JSON report's `error.kind`.
-    pub fn kind_name(&self) -> &'static str {
+    /// The kind of error, as the JSON report's `error.kind` names it.
+    pub fn kind(&self) -> crate::report::ErrorKind {
+        use crate::report::ErrorKind;
         match self {
-            Error::NotElf => "not_elf",
-            Error::Truncated { .. } => "truncated",
-            Error::Malformed { .. } => "malformed",
-            Error::Unsupported { .. } => "unsupported",
-            Error::LimitExceeded { .. } => "limit_exceeded",
-            Error::Io { .. } => "io",
+            Error::NotElf => ErrorKind::NotElf,
+            Error::Truncated { .. } => ErrorKind::Truncated,
+            Error::Malformed { .. } => ErrorKind::Malformed,
+            Error::Unsupported { .. } => ErrorKind::Unsupported,
+            Error::LimitExceeded { .. } => ErrorKind::LimitExceeded,
+            Error::Io { .. } => ErrorKind::Io,
         }
+    }
+
+    /// A short stable name for the kind of error: [`Error::kind`] spelled as in the JSON
+    /// report's `error.kind`.
+    pub fn kind_name(&self) -> &'static str {
+        self.kind().as_str()
     }
 }
 

@@ -371,7 +371,7 @@ where
     let needs = needs::derive(&needs::NeedsInput {
         family: libc.family,
         is_static,
-        glibc_floor: libc.glibc_required.as_deref(),
+        glibc_floor: libc.glibc_required,
         triplet: needs::debian_triplet(elf.e_machine(), ident.is_64, ident.big_endian, hard_float),
         needed: &needed_text,
         evidence: &evidence,

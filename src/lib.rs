@@ -113,7 +113,7 @@ macro_rules! parser_modules {
 }
 
 parser_modules!(
-    classify, elf, inspect, libc, needs, resolve, size, source, toolchain, verify, version
+    classify, elf, inspect, judge, libc, needs, resolve, size, source, toolchain, verify, version
 );
 pub mod bases;
 mod error;
@@ -134,6 +134,7 @@ pub use report::Report;
 pub use resolve::{ClosureTree, ResolveOptions, Resolver, TreeNode, TreeTarget};
 pub use source::{FileSource, ReadRef, map_file};
 pub use verify::verify;
+pub use version::{ParseVersionError, Version};
 
 #[cfg(feature = "schema")]
 pub use schemars;

@@ -10,9 +10,36 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::version::{ParseVersionError, Version};
+
 /// Text that is usually one of runbase's own fixed strings (kinds, paths, explanations):
 /// borrowed when it is, so that a report of many needs costs few allocations.
 pub type Text = std::borrow::Cow<'static, str>;
+
+/// The contract's spelling of each word-valued enum, for people and for `format!`.
+macro_rules! display_as_str {
+    ($($t:ty),* $(,)?) => {
+        $(
+            impl std::fmt::Display for $t {
+                fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    f.pad(self.as_str())
+                }
+            }
+        )*
+    };
+}
+
+display_as_str!(
+    Linkage,
+    LibcFamily,
+    Certainty,
+    NeedKind,
+    Policy,
+    Verdict,
+    Code,
+    ErrorKind,
+    ImageFormat
+);
 
 /// The contract version carried by every report line.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -203,7 +230,7 @@ pub struct Libc {
     /// The family.
     pub family: LibcFamily,
     /// The highest `GLIBC_x.y` over all version needs (`"2.34"`), or null.
-    pub glibc_required: Option<String>,
+    pub glibc_required: Option<Version>,
     /// The imported symbols that set that floor (`pthread_create@GLIBC_2.34`).
     pub glibc_floor_symbols: Vec<String>,
     /// Short reasons.
@@ -289,8 +316,21 @@ pub struct RustCrate {
     pub version: String,
     /// `crates.io`, `git`, `local`, `registry` or another registry's name.
     pub source: String,
-    /// `runtime` or `build`.
-    pub kind: String,
+    /// Whether the program links it or only its build used it.
+    pub kind: CrateKind,
+}
+
+/// How a crate of the cargo-auditable list was used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum CrateKind {
+    // Ordered as spelled, so crates sort as they did when the kind was text.
+    /// Used only to build it (build scripts, proc macros).
+    Build,
+    /// Linked into the program (cargo-auditable's default, and for a kind it does not name).
+    Runtime,
 }
 
 /// Size facts.
@@ -335,14 +375,69 @@ impl Certainty {
     }
 }
 
+/// What kind of thing a hidden need is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum NeedKind {
+    /// CA certificates to verify TLS peers (`ca_certificates`).
+    CaCertificates,
+    /// A library loaded with `dlopen` (`dlopen`).
+    Dlopen,
+    /// A plain `/etc` file read directly, as musl and Go read them (`etc_file`).
+    EtcFile,
+    /// glibc's `iconv` converters (`gconv`).
+    Gconv,
+    /// The unwinder glibc loads for thread cancellation (`libgcc_s`).
+    LibgccS,
+    /// Locale data (`locale`).
+    Locale,
+    /// glibc's Name Service Switch: configuration, data files, modules (`nss`).
+    Nss,
+    /// `/bin/sh`, for `system()` and `popen()` (`shell`).
+    Shell,
+    /// Time zone data (`tzdata`).
+    Tzdata,
+}
+
+impl NeedKind {
+    /// The contract's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NeedKind::CaCertificates => "ca_certificates",
+            NeedKind::Dlopen => "dlopen",
+            NeedKind::EtcFile => "etc_file",
+            NeedKind::Gconv => "gconv",
+            NeedKind::LibgccS => "libgcc_s",
+            NeedKind::Locale => "locale",
+            NeedKind::Nss => "nss",
+            NeedKind::Shell => "shell",
+            NeedKind::Tzdata => "tzdata",
+        }
+    }
+}
+
+/// Needs sort by their contract spelling, as the report lists them.
+impl Ord for NeedKind {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
+impl PartialOrd for NeedKind {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
 /// A hidden run-time need.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub struct Need {
-    /// `nss`, `gconv`, `libgcc_s`, `ca_certificates`, `tzdata`, `locale`, `dlopen`,
-    /// `etc_file`, `shell`.
-    pub kind: Text,
+    /// What kind of need.
+    pub kind: NeedKind,
     /// What within the kind: the NSS database (`hosts`), the library, the runtime
     /// (`go crypto/x509`).
     pub name: Option<Text>,
@@ -367,18 +462,9 @@ pub struct NeedFile {
     pub required: bool,
     /// When it applies (`glibc < 2.34`), or null for always.
     pub condition: Option<Text>,
-}
-
-impl NeedFile {
-    /// The version X of a `glibc < X ...` condition: the file matters only with a glibc
-    /// older than X (NSS modules before 2.34).
-    pub fn glibc_below(&self) -> Option<&str> {
-        self.condition
-            .as_deref()?
-            .strip_prefix("glibc < ")?
-            .split_whitespace()
-            .next()
-    }
+    /// The fact behind a `glibc < X` condition: the file matters only with a glibc older
+    /// than this version (NSS modules before 2.34), or for a static program.
+    pub glibc_below: Option<Version>,
 }
 
 /// The shared-library closure inside a root filesystem.
@@ -506,10 +592,12 @@ pub struct Recommendation {
     /// The chosen base, named as in the catalog (`scratch`, `busybox:glibc`,
     /// `gcr.io/distroless/base-debian12`); null when no catalog image can run the file.
     pub base: Option<String>,
-    /// The policy used: `smallest`, `debuggable` or `distroless`.
-    pub policy: String,
+    /// The policy used.
+    pub policy: Policy,
     /// Why this base, and what the others lacked.
     pub why: Vec<String>,
+    /// What each sentence of `why` says, as a code for tools: same length and order.
+    pub why_codes: Vec<Code>,
     /// Files to add to the base.
     pub add_files: Vec<AddFile>,
     /// Every base considered.
@@ -520,6 +608,174 @@ pub struct Recommendation {
     pub program_path: Option<String>,
     /// The catalog's version (`2026.11.1`).
     pub catalog_version: String,
+}
+
+/// How to choose among the base images that can run a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum Policy {
+    /// The smallest image: base compressed size plus the program and the added files.
+    #[default]
+    Smallest,
+    /// The smallest image with a shell, to look inside when something goes wrong.
+    Debuggable,
+    /// The smallest distroless image.
+    Distroless,
+}
+
+impl Policy {
+    /// The contract's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Policy::Smallest => "smallest",
+            Policy::Debuggable => "debuggable",
+            Policy::Distroless => "distroless",
+        }
+    }
+}
+
+/// A policy name that is not one of `smallest`, `debuggable`, `distroless`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownPolicy(pub String);
+
+impl std::fmt::Display for UnknownPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "unknown policy {:?}: smallest, debuggable or distroless",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for UnknownPolicy {}
+
+impl std::str::FromStr for Policy {
+    type Err = UnknownPolicy;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "smallest" => Ok(Policy::Smallest),
+            "debuggable" => Ok(Policy::Debuggable),
+            "distroless" => Ok(Policy::Distroless),
+            other => Err(UnknownPolicy(other.to_string())),
+        }
+    }
+}
+
+/// Whether a base image can run a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Verdict {
+    /// As it is.
+    Works,
+    /// With the files of `add_files` copied in.
+    WorksWithFiles,
+    /// Not at all: `why` says what is missing.
+    Fails,
+}
+
+impl Verdict {
+    /// The contract's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Works => "works",
+            Verdict::WorksWithFiles => "works_with_files",
+            Verdict::Fails => "fails",
+        }
+    }
+}
+
+/// What a sentence of `why` (recommendations and their alternatives) or `problems`
+/// (verifications) says, for a tool to act on without reading the sentence. The sentence
+/// names the particulars (the library, the path, the version); the code names the case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Code {
+    /// The image chosen, by the policy, and whether files are added.
+    Chosen,
+    /// No image of the catalog that the policy admits can run the file.
+    NoneFits,
+    /// The file is not a program (a library, an object file): nothing to start.
+    NotAProgram,
+    /// The image is not published for the file's platform.
+    PlatformUnsupported,
+    /// A static program: no loader or shared library needed from the image.
+    StaticProgram,
+    /// The program's C library family differs from the root's (glibc in a musl image).
+    LibcMismatch,
+    /// The program's C library is one no image or root here carries (bionic, uClibc...).
+    LibcUnsupported,
+    /// The program interpreter (PT_INTERP) is not there: the kernel refuses to start it.
+    InterpreterMissing,
+    /// The root's glibc is older than the program's (or a copied library's) glibc floor.
+    GlibcTooOld,
+    /// The root's glibc is at or above the floor.
+    GlibcFloorMet,
+    /// Libraries were checked by name only: the report has no closure to resolve them in.
+    LibrariesUnresolved,
+    /// A shared library of the closure is not there, and cannot be copied in.
+    LibraryMissing,
+    /// A library found lacks a symbol version its users need.
+    VersionMissing,
+    /// A part of glibc (a library or an NSS module) the root's own glibc lacks; it is never
+    /// copied from another glibc.
+    LibcPartMissing,
+    /// A library a hidden need names is not where the loader looks.
+    NeedLibraryMissing,
+    /// A file a hidden need requires is missing from the root.
+    NeedFileMissing,
+    /// A file a hidden need requires is in neither the image nor the build stage.
+    NotInBuildRoot,
+    /// `/bin/sh` is needed and missing.
+    ShellMissing,
+    /// No CA bundle where TLS runtimes look.
+    CaBundleMissing,
+    /// `nsswitch.conf` routes a database only to services the program cannot load.
+    NssServiceUnusable,
+    /// A need's files are not planned: a static program loads them only from its own glibc.
+    NotPlanned,
+    /// A file is added to the image, and why.
+    FileAdded,
+    /// The image's support has ended; it is never chosen.
+    EndOfLife,
+}
+
+impl Code {
+    /// The contract's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Code::Chosen => "chosen",
+            Code::NoneFits => "none_fits",
+            Code::NotAProgram => "not_a_program",
+            Code::PlatformUnsupported => "platform_unsupported",
+            Code::StaticProgram => "static_program",
+            Code::LibcMismatch => "libc_mismatch",
+            Code::LibcUnsupported => "libc_unsupported",
+            Code::InterpreterMissing => "interpreter_missing",
+            Code::GlibcTooOld => "glibc_too_old",
+            Code::GlibcFloorMet => "glibc_floor_met",
+            Code::LibrariesUnresolved => "libraries_unresolved",
+            Code::LibraryMissing => "library_missing",
+            Code::VersionMissing => "version_missing",
+            Code::LibcPartMissing => "libc_part_missing",
+            Code::NeedLibraryMissing => "need_library_missing",
+            Code::NeedFileMissing => "need_file_missing",
+            Code::NotInBuildRoot => "not_in_build_root",
+            Code::ShellMissing => "shell_missing",
+            Code::CaBundleMissing => "ca_bundle_missing",
+            Code::NssServiceUnusable => "nss_service_unusable",
+            Code::NotPlanned => "not_planned",
+            Code::FileAdded => "file_added",
+            Code::EndOfLife => "end_of_life",
+        }
+    }
 }
 
 /// Whether a file can run in a root filesystem, and what is missing when it cannot.
@@ -536,6 +792,8 @@ pub struct Verification {
     pub libc: Option<RootLibc>,
     /// What is missing or wrong, one sentence each.
     pub problems: Vec<String>,
+    /// What each sentence of `problems` says, as a code for tools: same length and order.
+    pub problem_codes: Vec<Code>,
     /// What was checked and holds, and what could not be checked.
     pub notes: Vec<String>,
     /// The image the root was unpacked from, when `root` names an image (a `docker save`
@@ -607,9 +865,9 @@ pub struct ImageInfo {
 #[non_exhaustive]
 pub struct RootLibc {
     /// `glibc` or `musl`.
-    pub family: String,
+    pub family: LibcFamily,
     /// Its version (`2.36`, `1.2.3`), when the file states it.
-    pub version: Option<String>,
+    pub version: Option<Version>,
     /// The file read, inside the root.
     pub path: String,
 }
@@ -634,10 +892,12 @@ pub struct AddFile {
 pub struct Alternative {
     /// The base.
     pub base: String,
-    /// `works`, `works_with_files` or `fails`.
-    pub verdict: String,
+    /// Whether it can run the file.
+    pub verdict: Verdict,
     /// Why.
     pub why: Vec<String>,
+    /// What each sentence of `why` says, as a code for tools: same length and order.
+    pub why_codes: Vec<Code>,
     /// Estimated image size: the base's compressed size plus the program and the added
     /// files (uncompressed); null when an added file is not in the build root.
     pub estimated_image_bytes: Option<u64>,
@@ -660,13 +920,47 @@ pub struct ErrorLine {
     pub error: ErrorInfo,
 }
 
+/// The kind of error of an [`ErrorLine`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// Not an ELF file.
+    NotElf,
+    /// A table or string runs past the end of the file.
+    Truncated,
+    /// A structure is inconsistent.
+    Malformed,
+    /// A class, byte order or feature runbase does not read.
+    Unsupported,
+    /// One of the [`crate::Limits`] was exceeded.
+    LimitExceeded,
+    /// The file could not be read.
+    Io,
+}
+
+impl ErrorKind {
+    /// The contract's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::NotElf => "not_elf",
+            ErrorKind::Truncated => "truncated",
+            ErrorKind::Malformed => "malformed",
+            ErrorKind::Unsupported => "unsupported",
+            ErrorKind::LimitExceeded => "limit_exceeded",
+            ErrorKind::Io => "io",
+        }
+    }
+}
+
 /// The error of an [`ErrorLine`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub struct ErrorInfo {
-    /// `not_elf`, `truncated`, `malformed`, `unsupported`, `limit_exceeded`, `io`.
-    pub kind: String,
+    /// What kind of error.
+    pub kind: ErrorKind,
     /// A readable message.
     pub message: String,
 }
@@ -678,7 +972,7 @@ impl ErrorLine {
             schema_version: SCHEMA_VERSION,
             path: path.to_string(),
             error: ErrorInfo {
-                kind: error.kind_name().to_string(),
+                kind: error.kind(),
                 message: message_with_causes(error),
             },
         }

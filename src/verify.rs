@@ -1,20 +1,22 @@
 //! Verify: can a file run in a given root filesystem (an unpacked image), and if not, what
-//! exactly is missing. It reads the closure already resolved in that root, the root's own
-//! C library version (from its files, not from a catalog), and checks the hidden needs
-//! against the files the root really has.
+//! exactly is missing. The root is judged by the one judgement ([`crate::judge`]) from its
+//! own files: its C library version (read from the library, not from a catalog), the closure
+//! already resolved in it, and the files the hidden needs ask for.
 
 use std::path::Path;
 
-use crate::bases::catalog;
 use crate::error::Limits;
-use crate::needs::debian_triplet;
-use crate::report::{Certainty, Endian, LibcFamily, Need, NeedFile, Report, RootLibc, Verification};
+use crate::judge::{self, Finding, NeedFinding, RootFacts, Sentences};
+use crate::report::{Code, Endian, LibcFamily, NeedKind, Report, RootLibc, Verification};
 use crate::resolve::basename;
 use crate::resolve::root::{Root, join_path, parent};
-use crate::version::compare_dotted;
+use crate::version::Version;
 
 /// The most bytes read of a root's libc or loader to find its version.
 const MAX_LIBC_BYTES: u64 = 32 << 20;
+
+/// The most bytes of `nsswitch.conf` read.
+const MAX_NSSWITCH_BYTES: u64 = 1 << 20;
 
 /// Where CA bundles are looked for by the common runtimes (OpenSSL, Go, rustls-native-certs).
 const CA_BUNDLES: &[&str] = &[
@@ -30,7 +32,7 @@ const CA_BUNDLES: &[&str] = &[
 /// against the root filesystem `root`.
 pub fn verify(report: &Report, root: &Path) -> Verification {
     let r = Root::new(root);
-    let mut problems = Vec::new();
+    let mut problems = Sentences::default();
     let mut notes = Vec::new();
     let dirs = library_dirs(report);
     let libc = root_libc(&r, report, &dirs);
@@ -38,59 +40,82 @@ pub fn verify(report: &Report, root: &Path) -> Verification {
         Some(l) => notes.push(format!(
             "the root's C library: {} {} ({})",
             l.family,
-            l.version.as_deref().unwrap_or("of unknown version"),
+            l.version
+                .map_or_else(|| "of unknown version".to_string(), |v| v.to_string()),
             l.path
         )),
         None => notes.push("the root has no glibc or musl C library".into()),
     }
+    let facts = RealRoot {
+        r: &r,
+        report,
+        dirs: &dirs,
+        libc: libc.as_ref().map(|l| (l.family, l.version)),
+        nsswitch: r
+            .read("/etc/nsswitch.conf", MAX_NSSWITCH_BYTES)
+            .map(|b| String::from_utf8_lossy(&b).into_owned()),
+    };
+    let findings = judge::judge(report, &facts);
 
-    let dynamic = report.interpreter.is_some();
-    if let Some(interp) = &report.interpreter {
-        let found = report
-            .closure
-            .as_ref()
-            .and_then(|c| c.interpreter.as_ref())
-            .map(|i| i.found)
-            .unwrap_or_else(|| r.file(interp).is_ok());
-        if found {
-            notes.push(format!("the interpreter {interp} is present"));
-        } else {
-            problems.push(format!(
-                "the interpreter {interp} is absent: the kernel refuses to start the program with \"no such file or directory\""
-            ));
-        }
-        let family = report.libc.family;
-        let root_family = libc.as_ref().map(|l| l.family.as_str());
-        if matches!(family, LibcFamily::Glibc | LibcFamily::Musl) && root_family != Some(family.as_str()) {
-            problems.push(format!(
-                "a {} program; the root has {}",
-                family.as_str(),
-                root_family.map_or("no C library".to_string(), |f| format!("{f}'s C library"))
-            ));
+    // The program as a whole: its interpreter, then its C library, then its glibc floor.
+    for finding in &findings {
+        match finding {
+            Finding::InterpreterPresent(interp) => {
+                notes.push(format!("the interpreter {interp} is present"));
+            }
+            Finding::InterpreterMissing(interp) => problems.push(
+                Code::InterpreterMissing,
+                format!(
+                    "the interpreter {interp} is absent: the kernel refuses to start the program \
+                     with \"no such file or directory\""
+                ),
+            ),
+            _ => {}
         }
     }
-    if let (Some(floor), Some(RootLibc { family, version: Some(have), .. })) =
-        (&report.libc.glibc_required, &libc)
-    {
-        if dynamic && family == "glibc" {
-            if compare_dotted(floor, have).is_gt() {
-                problems.push(format!(
+    for finding in &findings {
+        match finding {
+            Finding::LibcMismatch { program, root } => problems.push(
+                Code::LibcMismatch,
+                format!("a {program} program; the root has {}", root_has(*root)),
+            ),
+            Finding::LibcUnsupported(program) => problems.push(
+                Code::LibcUnsupported,
+                format!("a {program} program; the root has {}", root_has(facts.family())),
+            ),
+            _ => {}
+        }
+    }
+    if let Some(floor) = report.libc.glibc_required.filter(|_| !judge::is_static(report)) {
+        match judge::glibc_floor(floor, &facts) {
+            Some(Err(have)) => problems.push(
+                Code::GlibcTooOld,
+                format!(
                     "needs glibc >= {floor} (set by {}); the root's glibc is {have}",
                     report.libc.glibc_floor_symbols.join(", ")
-                ));
-            } else {
-                notes.push(format!("glibc {have} >= the floor {floor}"));
-            }
+                ),
+            ),
+            Some(Ok(have)) => notes.push(format!("glibc {have} >= the floor {floor}")),
+            None => {}
         }
     }
+
+    // The libraries, as the closure resolved them in this root.
     if let Some(closure) = &report.closure {
         for m in &closure.missing {
-            problems.push(format!(
-                "{} is not found (needed by {}; searched {})",
-                m.soname,
-                m.needed_by.join(", "),
-                if m.tried.is_empty() { "nothing".to_string() } else { m.tried.join(", ") }
-            ));
+            problems.push(
+                Code::LibraryMissing,
+                format!(
+                    "{} is not found (needed by {}; searched {})",
+                    m.soname,
+                    m.needed_by.join(", "),
+                    if m.tried.is_empty() {
+                        "nothing".to_string()
+                    } else {
+                        m.tried.join(", ")
+                    }
+                ),
+            );
         }
         for u in &closure.unmet_versions {
             let at = closure
@@ -99,12 +124,15 @@ pub fn verify(report: &Report, root: &Path) -> Verification {
                 .find(|l| l.soname == u.soname)
                 .map(|l| format!(" at {}", l.path))
                 .unwrap_or_default();
-            problems.push(format!(
-                "{}{at} does not define {} (needed by {})",
-                u.soname,
-                u.version,
-                u.needed_by.join(", ")
-            ));
+            problems.push(
+                Code::VersionMissing,
+                format!(
+                    "{}{at} does not define {} (needed by {})",
+                    u.soname,
+                    u.version,
+                    u.needed_by.join(", ")
+                ),
+            );
         }
         if closure.missing.is_empty() && closure.unmet_versions.is_empty() {
             notes.push(format!(
@@ -116,137 +144,85 @@ pub fn verify(report: &Report, root: &Path) -> Verification {
         notes.push("libraries not resolved (no closure in the report)".into());
     }
 
-    let checker = NeedChecker {
-        r: &r,
-        report,
-        dirs: &dirs,
-        is_static: !dynamic,
-        glibc: libc
-            .as_ref()
-            .filter(|l| l.family == "glibc")
-            .and_then(|l| l.version.clone()),
-    };
-    for need in report.needs.iter().filter(|n| n.certainty != Certainty::Possible) {
-        checker.check(need, &mut problems, &mut notes);
+    // The hidden needs.
+    for finding in &findings {
+        let Finding::Need(need, what) = finding else {
+            continue;
+        };
+        let label = judge::label(need);
+        let summary = &need.summary;
+        match what {
+            NeedFinding::ShellMissing => problems.push(
+                Code::ShellMissing,
+                format!("{label}: /bin/sh is missing ({summary})"),
+            ),
+            NeedFinding::CaBundleMissing(_) => problems.push(
+                Code::CaBundleMissing,
+                format!("{label}: no CA bundle ({summary})"),
+            ),
+            NeedFinding::NotPlanned => notes.push(format!(
+                "{label}: a static program loads it only with its own glibc; not checked"
+            )),
+            NeedFinding::RuntimeInjected(path) => {
+                notes.push(format!("{path}: created by the container engine at run time"));
+            }
+            NeedFinding::LibraryMissing(file) => problems.push(
+                Code::NeedLibraryMissing,
+                format!("{label}: {} is missing ({summary})", basename(&file.path)),
+            ),
+            NeedFinding::FileMissing(file) => problems.push(
+                Code::NeedFileMissing,
+                format!("{label}: {} is missing ({summary})", file.path),
+            ),
+            NeedFinding::NssUnusable { db, services } => problems.push(
+                Code::NssServiceUnusable,
+                format!(
+                    "{label}: the root's nsswitch.conf says `{db}: {}`{}",
+                    services.join(" "),
+                    if judge::is_static(report) {
+                        "; a static glibc program has only the built-in files and dns services"
+                    } else {
+                        " and the root has no such NSS module"
+                    }
+                ),
+            ),
+        }
     }
 
     Verification {
         root: root.to_string_lossy().into_owned(),
         runs: problems.is_empty(),
         libc,
-        problems,
+        problems: problems.text,
+        problem_codes: problems.codes,
         notes,
         image: None,
     }
 }
 
-fn label(need: &Need) -> String {
-    match &need.name {
-        Some(n) => format!("{} ({n}, {})", need.kind, need.certainty.as_str()),
-        None => format!("{} ({})", need.kind, need.certainty.as_str()),
-    }
+/// How a root's C library is named in sentences.
+fn root_has(family: Option<LibcFamily>) -> String {
+    family.map_or("no C library".to_string(), |f| format!("{f}'s C library"))
 }
 
 fn exists(r: &Root, path: &str) -> bool {
     r.canonical(path.trim_end_matches('/')).is_ok()
 }
 
-/// Checks hidden needs against the files a root really has.
-struct NeedChecker<'a> {
+/// A real root filesystem, as the judgement sees it: its own files, read now.
+struct RealRoot<'a> {
     r: &'a Root,
     report: &'a Report,
+    /// Where the loader looks for libraries.
     dirs: &'a [String],
-    is_static: bool,
-    /// The root's glibc version, when it has one.
-    glibc: Option<String>,
+    libc: Option<(LibcFamily, Option<Version>)>,
+    /// `/etc/nsswitch.conf`, when the root has one.
+    nsswitch: Option<String>,
 }
 
-impl NeedChecker<'_> {
-    fn check(&self, need: &Need, problems: &mut Vec<String>, notes: &mut Vec<String>) {
-        let r = self.r;
-        let label = label(need);
-        match need.kind.as_ref() {
-            "shell" => {
-                if !exists(r, "/bin/sh") {
-                    problems.push(format!("{label}: /bin/sh is missing ({})", need.summary));
-                }
-            }
-            "ca_certificates" => {
-                let bundle = CA_BUNDLES.iter().any(|p| exists(r, p));
-                if !bundle && r.list("/etc/ssl/certs").is_empty() {
-                    problems.push(format!("{label}: no CA bundle ({})", need.summary));
-                }
-            }
-            kind => {
-                let injected = &catalog().runtime_injected;
-                for f in need.files.iter().filter(|f| f.required && self.condition_holds(f)) {
-                    let path: &str = f.path.as_ref();
-                    if injected.iter().any(|i| i == path) {
-                        notes.push(format!("{path}: created by the container engine at run time"));
-                    } else if basename(path).contains(".so") {
-                        // A library: anywhere the loader looks will do.
-                        let name = basename(path);
-                        if !self.library_present(name) {
-                            problems.push(format!("{label}: {name} is missing ({})", need.summary));
-                        }
-                    } else if !exists(r, path) {
-                        problems.push(format!("{label}: {path} is missing ({})", need.summary));
-                    }
-                }
-                if kind == "nss" {
-                    if let Some(db) = need.name.as_deref() {
-                        self.check_nsswitch(db, &label, problems);
-                    }
-                }
-            }
-        }
-    }
-
-    /// `glibc < X` holds for a root glibc older than X, and always for a static program
-    /// (linked with a glibc of unknown age); other conditions are taken as holding.
-    fn condition_holds(&self, file: &NeedFile) -> bool {
-        let Some(bound) = file.glibc_below() else {
-            return true;
-        };
-        match (&self.glibc, self.is_static) {
-            (Some(have), false) => compare_dotted(have, bound).is_lt(),
-            _ => true,
-        }
-    }
-
-    /// The services the root's nsswitch.conf names for `db` must be usable by the program.
-    fn check_nsswitch(&self, db: &str, label: &str, problems: &mut Vec<String>) {
-        let Some(text) = self.r.read("/etc/nsswitch.conf", 1 << 20) else {
-            return; // glibc's defaults: files (and dns for hosts), built in since 2.34.
-        };
-        let text = String::from_utf8_lossy(&text);
-        let Some(services) = text.lines().find_map(|line| {
-            let line = line.split('#').next().unwrap_or("");
-            let (name, rest) = line.split_once(':')?;
-            (name.trim() == db).then(|| {
-                rest.split_whitespace()
-                    .filter(|w| !w.starts_with('['))
-                    .map(str::to_string)
-                    .collect::<Vec<_>>()
-            })
-        }) else {
-            return;
-        };
-        let builtin = |s: &str| s == "files" || (s == "dns" && db == "hosts");
-        let usable = services.iter().any(|s| {
-            builtin(s) || (!self.is_static && self.library_present(&format!("libnss_{s}.so.2")))
-        });
-        if !usable {
-            problems.push(format!(
-                "{label}: the root's nsswitch.conf says `{db}: {}`{}",
-                services.join(" "),
-                if self.is_static {
-                    "; a static glibc program has only the built-in files and dns services"
-                } else {
-                    " and the root has no such NSS module"
-                }
-            ));
-        }
+impl RealRoot<'_> {
+    fn family(&self) -> Option<LibcFamily> {
+        self.libc.map(|(f, _)| f)
     }
 
     /// Whether a library of this name that the loader would take for the program (the
@@ -258,9 +234,69 @@ impl NeedChecker<'_> {
             let Ok(found) = self.r.file(&join_path(dir, name)) else {
                 return false;
             };
-            crate::resolve::object::read(&self.r.host(&found), &Limits::default())
-                .is_ok_and(|info| info.loadable_for(elf.e_machine, elf.class == 64, elf.endian == Endian::Big))
+            crate::resolve::object::read(&self.r.host(&found), &Limits::default()).is_ok_and(
+                |info| info.loadable_for(elf.e_machine, elf.class == 64, elf.endian == Endian::Big),
+            )
         })
+    }
+}
+
+impl RootFacts for RealRoot<'_> {
+    fn libc(&self) -> Option<(LibcFamily, Option<Version>)> {
+        self.libc
+    }
+
+    fn supports(&self, _: Option<&str>) -> bool {
+        true
+    }
+
+    /// The closure resolved in this root knows; without one, the file is looked for.
+    fn has_interpreter(&self, path: &str) -> bool {
+        self.report
+            .closure
+            .as_ref()
+            .and_then(|c| c.interpreter.as_ref())
+            .map(|i| i.found)
+            .unwrap_or_else(|| self.r.file(path).is_ok())
+    }
+
+    fn has_file(&self, path: &str) -> bool {
+        exists(self.r, path)
+    }
+
+    fn has_library(&self, name: &str) -> bool {
+        self.library_present(name)
+    }
+
+    fn has_shell(&self) -> bool {
+        exists(self.r, "/bin/sh")
+    }
+
+    fn has_ca_bundle(&self) -> bool {
+        CA_BUNDLES.iter().any(|p| exists(self.r, p)) || !self.r.list("/etc/ssl/certs").is_empty()
+    }
+
+    fn covers(&self, _: NeedKind) -> bool {
+        false
+    }
+
+    /// The first line of `nsswitch.conf` for `db`, its `[action]` items left out. Without
+    /// the file, glibc's defaults apply: files (and dns for hosts), built in since 2.34.
+    fn nsswitch(&self, db: &str) -> Option<Vec<String>> {
+        self.nsswitch.as_deref()?.lines().find_map(|line| {
+            let line = line.split('#').next().unwrap_or("");
+            let (name, rest) = line.split_once(':')?;
+            (name.trim() == db).then(|| {
+                rest.split_whitespace()
+                    .filter(|w| !w.starts_with('['))
+                    .map(str::to_string)
+                    .collect::<Vec<_>>()
+            })
+        })
+    }
+
+    fn has_nss_module(&self, service: &str) -> bool {
+        self.library_present(&format!("libnss_{service}.so.2"))
     }
 }
 
@@ -275,9 +311,7 @@ fn library_dirs(report: &Report) -> Vec<String> {
         }
         dirs.extend(closure.libraries.iter().map(|l| parent(&l.path)));
     }
-    let elf = &report.elf;
-    // Container images for linux/arm are hard-float.
-    if let Some(t) = debian_triplet(elf.e_machine, elf.class == 64, elf.endian == Endian::Big, true) {
+    if let Some(t) = judge::triplet(report) {
         dirs.push(format!("/lib/{t}"));
         dirs.push(format!("/usr/lib/{t}"));
     }
@@ -292,12 +326,12 @@ fn library_dirs(report: &Report) -> Vec<String> {
 /// version), then a musl loader `/lib/ld-musl-<arch>.so.1` (which holds its version).
 fn root_libc(r: &Root, report: &Report, dirs: &[String]) -> Option<RootLibc> {
     let glibc_at = |path: String| RootLibc {
-        family: "glibc".into(),
+        family: LibcFamily::Glibc,
         version: r.read(&path, MAX_LIBC_BYTES).and_then(|b| glibc_version(&b)),
         path,
     };
     let musl_at = |path: String| RootLibc {
-        family: "musl".into(),
+        family: LibcFamily::Musl,
         version: r.read(&path, MAX_LIBC_BYTES).and_then(|b| musl_version(&b)),
         path,
     };
@@ -326,7 +360,7 @@ fn root_libc(r: &Root, report: &Report, dirs: &[String]) -> Option<RootLibc> {
 }
 
 /// glibc's banner: "... stable release version 2.36." (or "release version").
-fn glibc_version(bytes: &[u8]) -> Option<String> {
+fn glibc_version(bytes: &[u8]) -> Option<Version> {
     let marker = b"release version ";
     let at = memchr::memmem::find(bytes, marker)?;
     let rest = bytes.get(at.checked_add(marker.len())?..)?;
@@ -336,14 +370,14 @@ fn glibc_version(bytes: &[u8]) -> Option<String> {
         .take_while(|b| b.is_ascii_digit() || **b == b'.')
         .map(|&b| char::from(b))
         .collect();
-    let text = text.trim_end_matches('.').to_string();
-    (text.contains('.') && !text.is_empty()).then_some(text)
+    let text = text.trim_end_matches('.');
+    Version::parse(text).filter(|v| v.parts().len() >= 2)
 }
 
 /// musl keeps its version as a bare string ("1.2.3") in its read-only data, the only
 /// NUL-terminated string there made of three dotted numbers; the first after
 /// "musl libc" (its `ldd` banner) is taken.
-fn musl_version(bytes: &[u8]) -> Option<String> {
+fn musl_version(bytes: &[u8]) -> Option<Version> {
     let start = memchr::memmem::find(bytes, b"musl libc").unwrap_or(0);
     let tail = bytes.get(start..)?;
     tail.split(|&b| b == 0).find_map(|s| {
@@ -351,7 +385,7 @@ fn musl_version(bytes: &[u8]) -> Option<String> {
         let parts: Vec<&str> = text.split('.').collect();
         let numeric = parts.len() == 3
             && parts.iter().all(|p| !p.is_empty() && p.len() <= 4 && p.bytes().all(|b| b.is_ascii_digit()));
-        numeric.then(|| text.to_string())
+        numeric.then(|| Version::parse(text)).flatten()
     })
 }
 
@@ -362,8 +396,9 @@ mod tests {
     #[test]
     fn version_strings() {
         let banner = b"xx\0GNU C Library (Debian GLIBC 2.36-9+deb12u14) stable release version 2.36.\n";
-        assert_eq!(glibc_version(banner).as_deref(), Some("2.36"));
-        assert_eq!(musl_version(b"1.0.0x\0musl libc (x86_64)\0Version %s\n\0abc\x001.2.3\0").as_deref(), Some("1.2.3"));
+        assert_eq!(glibc_version(banner).map(|v| v.to_string()).as_deref(), Some("2.36"));
+        let musl = b"1.0.0x\0musl libc (x86_64)\0Version %s\n\0abc\x001.2.3\0";
+        assert_eq!(musl_version(musl).map(|v| v.to_string()).as_deref(), Some("1.2.3"));
         assert_eq!(musl_version(b"nothing here\0"), None);
     }
 }

@@ -7,6 +7,9 @@ use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
 
+use crate::report::LibcFamily;
+use crate::version::Version;
+
 const CATALOG_JSON: &str = include_str!("catalog.json");
 
 /// Every base image runbase knows, with the facts a recommendation needs.
@@ -19,8 +22,6 @@ pub struct Catalog {
     pub updated: String,
     /// What the catalog is.
     pub about: String,
-    /// Files a container engine creates at run time in every image, scratch included.
-    pub runtime_injected: Vec<String>,
     /// The libraries that are part of glibc itself: they come with the image's glibc and are
     /// never copied from another glibc.
     pub glibc_sonames: Vec<String>,
@@ -36,8 +37,8 @@ pub struct BaseImage {
     pub name: String,
     /// The reference for a Dockerfile's `FROM`.
     pub from: String,
-    /// `scratch`, `busybox`, `alpine`, `distroless`, `debian` or `ubuntu`.
-    pub kind: String,
+    /// Which family of images.
+    pub kind: BaseKind,
     /// Year and month of the release the facts describe; newer wins a tie.
     pub released: String,
     /// Year and month its support ends (security updates stop), when known.
@@ -77,14 +78,33 @@ pub struct BaseImage {
     pub verified: Vec<String>,
 }
 
+/// A family of base images.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum BaseKind {
+    /// The empty image.
+    Scratch,
+    /// BusyBox on one C library.
+    Busybox,
+    /// Alpine Linux (musl).
+    Alpine,
+    /// Google's distroless images.
+    Distroless,
+    /// Debian.
+    Debian,
+    /// Ubuntu.
+    Ubuntu,
+}
+
 /// The C library of a base image.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct BaseLibc {
     /// `glibc` or `musl`.
-    pub family: String,
+    pub family: LibcFamily,
     /// Its version (`2.36`, `1.2.5`).
-    pub version: String,
+    pub version: Version,
 }
 
 /// A shared library of a base image.
@@ -95,7 +115,7 @@ pub struct BaseLibrary {
     pub soname: String,
     /// The highest version it defines per version prefix (`GLIBCXX` -> `3.4.30`); a prefix
     /// not listed is not checked.
-    pub versions: BTreeMap<String, String>,
+    pub versions: BTreeMap<String, Version>,
 }
 
 impl BaseImage {
@@ -121,9 +141,9 @@ impl BaseImage {
     }
 
     /// Whether a file (or a directory, written with a trailing `/`) is present.
-    pub fn has_file(&self, catalog: &Catalog, path: &str) -> bool {
+    pub fn has_file(&self, path: &str) -> bool {
         let trimmed = path.trim_end_matches('/');
-        catalog.runtime_injected.iter().any(|f| f == trimmed)
+        crate::judge::RUNTIME_INJECTED.contains(&trimmed)
             || self.files.iter().any(|f| f == trimmed)
             || self.shell.as_deref() == Some(trimmed)
             || self.ca_certificates.as_deref() == Some(trimmed)
@@ -141,12 +161,16 @@ impl BaseImage {
 
     /// Whether it is a glibc image.
     pub fn is_glibc(&self) -> bool {
-        self.libc.as_ref().is_some_and(|l| l.family == "glibc")
+        self.libc
+            .as_ref()
+            .is_some_and(|l| l.family == LibcFamily::Glibc)
     }
 
     /// Whether it is a musl image.
     pub fn is_musl(&self) -> bool {
-        self.libc.as_ref().is_some_and(|l| l.family == "musl")
+        self.libc
+            .as_ref()
+            .is_some_and(|l| l.family == LibcFamily::Musl)
     }
 }
 
@@ -159,9 +183,10 @@ impl BaseLibrary {
                 let Some((prefix, number)) = v.rsplit_once('_') else {
                     return false;
                 };
-                match self.versions.get(prefix) {
-                    Some(max) => version_greater(number, max),
-                    None => false,
+                // A version that is not numbers is not checked, as a prefix not listed.
+                match (self.versions.get(prefix), Version::parse(number)) {
+                    (Some(max), Some(number)) => number > *max,
+                    _ => false,
                 }
             })
             .map(String::as_str)
@@ -179,16 +204,10 @@ pub fn catalog() -> &'static Catalog {
             catalog_version: "unreadable".into(),
             updated: String::new(),
             about: String::new(),
-            runtime_injected: Vec::new(),
             glibc_sonames: Vec::new(),
             images: Vec::new(),
         })
     })
-}
-
-/// Whether dotted version `a` is above `b`, comparing numbers part by part (`2.38 > 2.4`).
-pub fn version_greater(a: &str, b: &str) -> bool {
-    crate::version::compare_dotted(a, b).is_gt()
 }
 
 /// musl's loader path for an OCI platform.
@@ -224,7 +243,7 @@ mod tests {
     fn versions_by_prefix() {
         let lib = BaseLibrary {
             soname: "libstdc++.so.6".into(),
-            versions: [("GLIBCXX".to_string(), "3.4.30".to_string())]
+            versions: [("GLIBCXX".to_string(), Version::parse("3.4.30").unwrap())]
                 .into_iter()
                 .collect(),
         };

@@ -1,51 +1,34 @@
 //! One base image against one report: can the file run there as is, with files added from
 //! the build stage, or not at all, and why.
 //!
-//! The loader and the C library always come from the base (never copied into it): a glibc
-//! program needs a glibc image at or above its floor with the program's interpreter, a
-//! musl program a musl image. Other libraries of the closure come from the base when it has
-//! them with every symbol version their users need, else they are copied; copied libraries
-//! bring their own needs, so the copy set grows to a fixed point.
+//! Whether the image can run the program is the one judgement ([`crate::judge`]) asked of
+//! the image's catalog facts. What is this module's own is the plan: which files to copy
+//! from the build stage, where they go, and what they weigh. The loader and the C library
+//! always come from the base (never copied into it). Other libraries of the closure come
+//! from the base when it has them with every symbol version their users need, else they
+//! are copied; copied libraries bring their own needs, so the copy set grows to a fixed
+//! point.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::catalog::{BaseImage, Catalog, musl_loader};
-use crate::libc::GlibcVersion;
-use crate::needs::debian_triplet;
-use crate::report::{AddFile, Certainty, Endian, Linkage, NeedFile, Report};
+use crate::judge::{self, Finding, NeedFinding, RootFacts, Sentences};
+use crate::report::{AddFile, Code, LibcFamily, NeedFile, NeedKind, Report, Verdict};
 use crate::resolve::basename;
 use crate::resolve::root::{Root, join_path, parent};
-use crate::version::compare_dotted;
+use crate::version::Version;
 
 /// The outcome for one base.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Evaluation {
     pub verdict: Verdict,
-    pub why: Vec<String>,
+    pub why: Sentences,
     pub add_files: Vec<AddFile>,
     /// Where the program itself goes in the image.
     pub program_path: String,
     /// Bytes of the program plus the added files (uncompressed).
     pub added_bytes: Option<u64>,
-}
-
-/// The three verdicts of the contract.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) enum Verdict {
-    Works,
-    WorksWithFiles,
-    Fails,
-}
-
-impl Verdict {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Verdict::Works => "works",
-            Verdict::WorksWithFiles => "works_with_files",
-            Verdict::Fails => "fails",
-        }
-    }
 }
 
 /// What the evaluation reads besides the report.
@@ -77,31 +60,96 @@ impl Context<'_> {
     }
 }
 
+/// A catalog image, as the judgement sees it: the catalog's facts about it.
+struct CatalogImage<'a> {
+    base: &'a BaseImage,
+    catalog: &'a Catalog,
+    /// The program's machine and class, for the glibc interpreter images have.
+    e_machine: u16,
+    is_64: bool,
+    /// The program's platform, for the musl loader images have.
+    platform: &'a str,
+}
+
+impl RootFacts for CatalogImage<'_> {
+    fn libc(&self) -> Option<(LibcFamily, Option<Version>)> {
+        self.base.libc.as_ref().map(|l| (l.family, Some(l.version)))
+    }
+
+    fn supports(&self, platform: Option<&str>) -> bool {
+        self.base.supports(platform)
+    }
+
+    /// A glibc image has its ABI's standard interpreter; a musl image musl's loader for the
+    /// platform (any, when the platform's is not known).
+    fn has_interpreter(&self, path: &str) -> bool {
+        if self.base.is_glibc() {
+            path == crate::resolve::standard_interpreter(self.e_machine, self.is_64)
+        } else if self.base.is_musl() {
+            musl_loader(self.platform).is_none_or(|l| l == path)
+        } else {
+            false
+        }
+    }
+
+    fn has_file(&self, path: &str) -> bool {
+        self.base.has_file(path)
+    }
+
+    fn has_library(&self, name: &str) -> bool {
+        self.base.library(name).is_some() || provided_by_libc(self.base, self.catalog, name)
+    }
+
+    fn has_shell(&self) -> bool {
+        self.base.shell.is_some()
+    }
+
+    fn has_ca_bundle(&self) -> bool {
+        self.base.ca_certificates.is_some()
+    }
+
+    fn covers(&self, kind: NeedKind) -> bool {
+        match kind {
+            NeedKind::CaCertificates => self.base.ca_certificates.is_some(),
+            NeedKind::Tzdata => self.base.tzdata,
+            NeedKind::Gconv => self.base.gconv,
+            _ => false,
+        }
+    }
+
+    fn nsswitch(&self, db: &str) -> Option<Vec<String>> {
+        self.base.nsswitch.as_ref()?.get(db).cloned()
+    }
+
+    fn has_nss_module(&self, service: &str) -> bool {
+        self.base.nss_modules.iter().any(|m| m == service)
+    }
+}
+
 struct Plan<'a> {
     base: &'a BaseImage,
     ctx: &'a Context<'a>,
-    fails: Vec<String>,
-    why: Vec<String>,
+    fails: Sentences,
+    why: Sentences,
     add: Vec<AddFile>,
 }
 
 impl Plan<'_> {
-    fn fail(&mut self, reason: String) {
-        if !self.fails.contains(&reason) {
-            self.fails.push(reason);
-        }
+    fn fail(&mut self, code: Code, reason: String) {
+        self.fails.push_once(code, reason);
     }
 
     /// Adds a file unless the base has it or it is already planned; a file the build root
     /// does not have cannot be copied, so the base fails.
     fn ensure_file(&mut self, path: &str, why: String) {
-        if self.base.has_file(self.ctx.catalog, path) || self.add.iter().any(|a| a.path == path) {
+        if self.base.has_file(path) || self.add.iter().any(|a| a.path == path) {
             return;
         }
         if !self.ctx.in_build_root(path) {
-            self.fail(format!(
-                "{why}: {path} is not in the build root, so it cannot be copied"
-            ));
+            self.fail(
+                Code::NotInBuildRoot,
+                format!("{why}: {path} is not in the build root, so it cannot be copied"),
+            );
             return;
         }
         self.add.push(AddFile {
@@ -111,75 +159,75 @@ impl Plan<'_> {
         });
     }
 
-    /// A library a need names: from the image when it has it; glibc's own parts only ever
-    /// from the image's glibc; anything else copied.
+    /// A library a need names that the image lacks: glibc's own parts only ever come with
+    /// the image's glibc; anything else is copied.
     fn ensure_library(&mut self, file: &NeedFile, is_static: bool, why: String) {
         let path: &str = file.path.as_ref();
         let name = basename(path);
-        let catalog = self.ctx.catalog;
-        if self.base.library(name).is_some() || provided_by_libc(self.base, catalog, name) {
-            return;
-        }
-        if is_libc_part(catalog, name) {
-            self.fail(if is_static {
-                format!("{why}: {name} must be of the glibc the program was linked with; no image is known to carry it")
+        if is_libc_part(self.ctx.catalog, name) {
+            let reason = if is_static {
+                format!(
+                    "{why}: {name} must be of the glibc the program was linked with; no image \
+                     is known to carry it"
+                )
             } else {
-                format!("{why}: {name} is part of glibc and {} does not carry it", self.base.name)
-            });
+                format!(
+                    "{why}: {name} is part of glibc and {} does not carry it",
+                    self.base.name
+                )
+            };
+            self.fail(Code::LibcPartMissing, reason);
             return;
         }
         self.ensure_file(path, why);
     }
-
-    /// Whether a need file's condition holds for this image: `glibc < X` holds for a glibc
-    /// image older than X and for a static program (linked with a glibc of unknown age);
-    /// other conditions are circumstances of use, taken as holding.
-    fn condition_holds(&self, file: &NeedFile, is_static: bool) -> bool {
-        let Some(bound) = file.glibc_below() else {
-            return true;
-        };
-        if is_static {
-            return true;
-        }
-        match &self.base.libc {
-            Some(l) if l.family == "glibc" => compare_dotted(&l.version, bound).is_lt(),
-            _ => true,
-        }
-    }
 }
 
 pub(crate) fn evaluate(report: &Report, base: &BaseImage, ctx: &Context<'_>) -> Evaluation {
+    let facts = CatalogImage {
+        base,
+        catalog: ctx.catalog,
+        e_machine: report.elf.e_machine,
+        is_64: report.elf.class == 64,
+        platform: report.platform.as_deref().unwrap_or(""),
+    };
+    let findings = judge::judge(report, &facts);
     let mut plan = Plan {
         base,
         ctx,
-        fails: Vec::new(),
-        why: Vec::new(),
+        fails: Sentences::default(),
+        why: Sentences::default(),
         add: Vec::new(),
     };
-    if !report.executable {
-        plan.fail(format!(
-            "not a program ({}): a run stage starts a program",
-            report.linkage.as_str()
-        ));
+    let is_static = judge::is_static(report);
+    for finding in &findings {
+        match finding {
+            Finding::NotAProgram => plan.fail(
+                Code::NotAProgram,
+                format!(
+                    "not a program ({}): a run stage starts a program",
+                    report.linkage
+                ),
+            ),
+            Finding::PlatformUnsupported => plan.fail(
+                Code::PlatformUnsupported,
+                format!(
+                    "not published for {}",
+                    report.platform.as_deref().unwrap_or("this platform")
+                ),
+            ),
+            Finding::Static => plan.why.push(
+                Code::StaticProgram,
+                format!(
+                    "{} program: needs no loader or shared library from the image",
+                    report.linkage
+                ),
+            ),
+            _ => {}
+        }
     }
-    let platform = report.platform.as_deref();
-    if !base.supports(platform) {
-        plan.fail(format!(
-            "not published for {}",
-            platform.unwrap_or("this platform")
-        ));
-    }
-    let is_static = is_static(report);
-    let mut keep_program_path = false;
-    if is_static {
-        plan.why.push(format!(
-            "{} program: needs no loader or shared library from the image",
-            report.linkage.as_str()
-        ));
-    } else {
-        keep_program_path = plan_libraries(report, &mut plan);
-    }
-    plan_needs(report, is_static, &mut plan);
+    let keep_program_path = !is_static && plan_libraries(report, &findings, &facts, &mut plan);
+    plan_needs(&findings, is_static, &mut plan);
 
     let program_path = if keep_program_path {
         ctx.program_from.to_string()
@@ -201,9 +249,9 @@ pub(crate) fn evaluate(report: &Report, base: &BaseImage, ctx: &Context<'_>) -> 
         Verdict::WorksWithFiles
     };
     let mut why = plan.fails;
-    why.extend(plan.why);
+    why.append(&plan.why);
     for a in &plan.add {
-        why.push(format!("add {}: {}", a.path, a.why));
+        why.push(Code::FileAdded, format!("add {}: {}", a.path, a.why));
     }
     Evaluation {
         verdict,
@@ -214,75 +262,66 @@ pub(crate) fn evaluate(report: &Report, base: &BaseImage, ctx: &Context<'_>) -> 
     }
 }
 
-/// A program that maps no loader and no shared library.
-fn is_static(report: &Report) -> bool {
-    report.interpreter.is_none() && matches!(report.linkage, Linkage::Static | Linkage::StaticPie)
-}
-
 /// The loader, libc and libraries of a dynamic file. Returns whether the program must keep
 /// its build-stage path (libraries found through its `$ORIGIN` are copied beside it).
-fn plan_libraries(report: &Report, plan: &mut Plan<'_>) -> bool {
+fn plan_libraries(
+    report: &Report,
+    findings: &[Finding<'_>],
+    facts: &CatalogImage<'_>,
+    plan: &mut Plan<'_>,
+) -> bool {
     let base = plan.base;
     let catalog = plan.ctx.catalog;
-    let platform = report.platform.as_deref().unwrap_or("");
-    match report.libc.family.as_str() {
-        "glibc" if !base.is_glibc() => {
-            plan.fail(format!(
-                "a glibc program; {} has {}",
-                base.name,
-                libc_of(base)
-            ));
-        }
-        "glibc" => {
+    let libc_wrong = findings.iter().find_map(|f| match f {
+        Finding::LibcMismatch { program, .. } => Some((
+            Code::LibcMismatch,
+            format!("a {program} program; {} has {}", base.name, libc_of(base)),
+        )),
+        Finding::LibcUnsupported(program) => Some((
+            Code::LibcUnsupported,
+            format!("a {program} program; no catalog image carries that C library"),
+        )),
+        _ => None,
+    });
+    if let Some((code, reason)) = libc_wrong {
+        plan.fail(code, reason);
+    } else if let Some(interp) = findings.iter().find_map(|f| match f {
+        Finding::InterpreterMissing(interp) => Some(*interp),
+        _ => None,
+    }) {
+        let reason = if base.is_glibc() {
             let standard =
                 crate::resolve::standard_interpreter(report.elf.e_machine, report.elf.class == 64);
-            if let Some(interp) = report.interpreter.as_deref().filter(|i| *i != standard) {
-                plan.fail(format!(
-                    "asks for the interpreter {interp}; glibc images have {standard}"
-                ));
-            }
-        }
-        "musl" if !base.is_musl() => {
-            plan.fail(format!(
-                "a musl program; {} has {}",
-                base.name,
-                libc_of(base)
-            ));
-        }
-        "musl" => {
-            if let Some(interp) = report.interpreter.as_deref() {
-                if musl_loader(platform).is_some_and(|l| l != interp) {
-                    plan.fail(format!(
-                        "asks for the interpreter {interp}, which {} does not have",
-                        base.name
-                    ));
-                }
-            }
-        }
-        other => plan.fail(format!(
-            "a {other} program; no catalog image carries that C library"
-        )),
+            format!("asks for the interpreter {interp}; glibc images have {standard}")
+        } else {
+            format!(
+                "asks for the interpreter {interp}, which {} does not have",
+                base.name
+            )
+        };
+        plan.fail(Code::InterpreterMissing, reason);
     }
     if !plan.fails.is_empty() {
         return false;
     }
     // A DT_NEEDED naming the interpreter is the image's loader.
     let interpreter_name = report.interpreter.as_deref().map(basename);
-    let from_image = |soname: &str| {
-        Some(soname) == interpreter_name
-            || provided_by_libc(base, catalog, soname)
-            || base.library(soname).is_some()
-    };
+    let from_image = |soname: &str| Some(soname) == interpreter_name || facts.has_library(soname);
 
     let Some(closure) = &report.closure else {
         // Without a closure only the direct needs can be checked.
-        plan.why
-            .push("libraries checked by name only (no build root to resolve them in)".into());
+        plan.why.push(
+            Code::LibrariesUnresolved,
+            "libraries checked by name only (no build root to resolve them in)".into(),
+        );
         for soname in report.needed.iter().filter(|s| !from_image(s)) {
-            plan.fail(format!(
-                "{soname} is not in {} and its build-stage path is unknown",
-                base.name
-            ));
+            plan.fail(
+                Code::LibraryMissing,
+                format!(
+                    "{soname} is not in {} and its build-stage path is unknown",
+                    base.name
+                ),
+            );
         }
         return false;
     };
@@ -315,10 +354,14 @@ fn plan_libraries(report: &Report, plan: &mut Plan<'_>) -> bool {
             let soname = lib.soname.as_str();
             if is_libc_part(catalog, soname) {
                 if base.is_glibc() && !provided_by_libc(base, catalog, soname) {
-                    plan.fail(format!(
-                        "{} carries no {soname} (part of glibc: it must come with the image's own glibc)",
-                        base.name
-                    ));
+                    plan.fail(
+                        Code::LibcPartMissing,
+                        format!(
+                            "{} carries no {soname} (part of glibc: it must come with the \
+                             image's own glibc)",
+                            base.name
+                        ),
+                    );
                 }
                 continue;
             }
@@ -345,54 +388,51 @@ fn plan_libraries(report: &Report, plan: &mut Plan<'_>) -> bool {
     // Libraries the build root lacks matter only when nothing the image provides needs them.
     for m in &closure.missing {
         if m.needed_by.iter().any(|n| users.contains(n.as_str())) && !from_image(&m.soname) {
-            plan.fail(format!(
-                "{} is not in {} and was not found in the build root either",
-                m.soname, base.name
-            ));
+            plan.fail(
+                Code::LibraryMissing,
+                format!(
+                    "{} is not in {} and was not found in the build root either",
+                    m.soname, base.name
+                ),
+            );
         }
     }
 
     // The glibc floor over the program and what is copied (the image's own libraries match
     // its glibc).
-    if let Some(have) = base.libc.as_ref().filter(|_| base.is_glibc()) {
-        let mut floor: Option<(GlibcVersion, String)> = report
-            .libc
-            .glibc_required
-            .as_deref()
-            .and_then(|v| GlibcVersion::from_version_name(format!("GLIBC_{v}").as_bytes()))
-            .map(|v| (v, report.path.clone()));
-        for lib in copied.iter().filter_map(|&i| closure.libraries.get(i)) {
-            let versions = lib.version_needs.iter().flat_map(|n| n.versions.iter());
-            for v in versions.filter_map(|v| GlibcVersion::from_version_name(v.as_bytes())) {
-                if floor.as_ref().is_none_or(|(f, _)| v > *f) {
-                    floor = Some((v, lib.path.clone()));
-                }
+    let mut floor: Option<(Version, &str)> = report
+        .libc
+        .glibc_required
+        .map(|v| (v, report.path.as_str()));
+    for lib in copied.iter().filter_map(|&i| closure.libraries.get(i)) {
+        let versions = lib.version_needs.iter().flat_map(|n| n.versions.iter());
+        for v in versions.filter_map(|v| Version::of_glibc_symbol(v.as_bytes())) {
+            if floor.is_none_or(|(f, _)| v > f) {
+                floor = Some((v, lib.path.as_str()));
             }
         }
-        if let Some((f, by)) = floor {
-            let f = f.to_dotted();
-            if compare_dotted(&f, &have.version).is_gt() {
-                plan.fail(format!(
-                    "needs glibc >= {f} (set by {by}); {} has glibc {}",
-                    base.name, have.version
-                ));
-            } else {
-                plan.why
-                    .push(format!("glibc {} >= the floor {f}", have.version));
-            }
+    }
+    if let Some((f, by)) = floor {
+        match judge::glibc_floor(f, facts) {
+            Some(Err(have)) => plan.fail(
+                Code::GlibcTooOld,
+                format!(
+                    "needs glibc >= {f} (set by {by}); {} has glibc {have}",
+                    base.name
+                ),
+            ),
+            Some(Ok(have)) => plan.why.push(
+                Code::GlibcFloorMet,
+                format!("glibc {have} >= the floor {f}"),
+            ),
+            None => {}
         }
     }
 
     // Where copies go: found through an RPATH/RUNPATH directory -> that directory; through
     // `$ORIGIN` -> where they were, beside whatever needed them, which then stays in place
     // too; otherwise the image's default library directory.
-    let triplet = debian_triplet(
-        report.elf.e_machine,
-        report.elf.class == 64,
-        report.elf.endian == Endian::Big,
-        // Container images for linux/arm are hard-float.
-        true,
-    );
+    let triplet = judge::triplet(report);
     let lib_dir = base
         .library_dir
         .as_deref()
@@ -433,108 +473,61 @@ fn plan_libraries(report: &Report, plan: &mut Plan<'_>) -> bool {
     origin_needers.contains(program)
 }
 
-/// The hidden needs that are required or likely: files the image lacks are added, what
+/// The hidden needs the judgement found unmet: files the image lacks are added, what
 /// cannot be added fails the image.
-fn plan_needs(report: &Report, is_static: bool, plan: &mut Plan<'_>) {
+fn plan_needs(findings: &[Finding<'_>], is_static: bool, plan: &mut Plan<'_>) {
     let base = plan.base;
-    for need in report
-        .needs
-        .iter()
-        .filter(|n| n.certainty != Certainty::Possible)
-    {
-        let kind = need.kind.as_ref();
-        let label = match &need.name {
-            Some(n) => format!("{kind} ({n}, {})", need.certainty.as_str()),
-            None => format!("{kind} ({})", need.certainty.as_str()),
-        };
-        let why = format!("{label}: {}", need.summary);
-        // What the image already covers as a whole.
-        let covered = match kind {
-            "ca_certificates" => base.ca_certificates.is_some(),
-            "tzdata" => base.tzdata,
-            "gconv" => base.gconv,
-            _ => false,
-        };
-        if covered {
+    for finding in findings {
+        let Finding::Need(need, what) = finding else {
             continue;
-        }
-        match kind {
-            "shell" if base.shell.is_none() => {
-                plan.fail(format!(
-                    "{label}: needs /bin/sh; {} has no shell",
-                    base.name
-                ));
-                continue;
-            }
-            "libgcc_s" | "gconv" if is_static => {
-                plan.why.push(format!(
-                    "{label}: a static program loads it only with its own glibc; not planned"
-                ));
-                continue;
-            }
-            _ => {}
-        }
-        let mut files = need
-            .files
-            .iter()
-            .filter(|f| f.required && plan.condition_holds(f, is_static))
-            .peekable();
-        // A CA bundle is one file among the paths each runtime tries: the first will do.
-        let files: Vec<&NeedFile> = if kind == "ca_certificates" {
-            files.next().into_iter().collect()
-        } else {
-            files.collect()
         };
-        for f in files {
-            let path: &str = f.path.as_ref();
-            if basename(path).contains(".so") {
-                plan.ensure_library(f, is_static, why.clone());
-            } else {
-                plan.ensure_file(path, why.clone());
-            }
-        }
-        if kind == "nss" {
-            if let (Some(db), Some(table)) = (need.name.as_deref(), base.nsswitch.as_ref()) {
-                if let Some(services) = table.get(db) {
-                    check_nss_services(plan, db, services, is_static, &label);
+        let label = judge::label(need);
+        let why = || format!("{label}: {}", need.summary);
+        match what {
+            NeedFinding::ShellMissing => plan.fail(
+                Code::ShellMissing,
+                format!("{label}: needs /bin/sh; {} has no shell", base.name),
+            ),
+            NeedFinding::NotPlanned => plan.why.push(
+                Code::NotPlanned,
+                format!("{label}: a static program loads it only with its own glibc; not planned"),
+            ),
+            NeedFinding::RuntimeInjected(_) => {}
+            // A CA bundle is one file among the paths each runtime tries: the first will do.
+            NeedFinding::CaBundleMissing(first) => {
+                if let Some(file) = first {
+                    if judge::is_library(&file.path) {
+                        plan.ensure_library(file, is_static, why());
+                    } else {
+                        plan.ensure_file(&file.path, why());
+                    }
                 }
             }
+            NeedFinding::LibraryMissing(file) => plan.ensure_library(file, is_static, why()),
+            NeedFinding::FileMissing(file) => plan.ensure_file(&file.path, why()),
+            // glibc >= 2.34 has `files` and `dns` built in; any other service is a module
+            // that a static program can load only from its own glibc version.
+            NeedFinding::NssUnusable { db, services } => {
+                let reason = if is_static {
+                    format!(
+                        "{label}: {}'s nsswitch.conf says `{db}: {}`; a static glibc program \
+                         has only the built-in files and dns services (libnss_{} would have \
+                         to come from its own glibc)",
+                        base.name,
+                        services.join(" "),
+                        services.first().map(String::as_str).unwrap_or("?"),
+                    )
+                } else {
+                    format!(
+                        "{label}: {}'s nsswitch.conf says `{db}: {}` and it has no such NSS \
+                         module",
+                        base.name,
+                        services.join(" ")
+                    )
+                };
+                plan.fail(Code::NssServiceUnusable, reason);
+            }
         }
-    }
-}
-
-/// An NSS database the image's nsswitch.conf routes to services the program cannot use.
-fn check_nss_services(
-    plan: &mut Plan<'_>,
-    db: &str,
-    services: &[String],
-    is_static: bool,
-    label: &str,
-) {
-    let base = plan.base;
-    let builtin = |s: &str| s == "files" || (s == "dns" && db == "hosts");
-    if is_static {
-        // glibc >= 2.34 has `files` and `dns` built in; any other service is a module that a
-        // static program can load only from its own glibc version.
-        if !services.iter().any(|s| builtin(s)) {
-            plan.fail(format!(
-                "{label}: {}'s nsswitch.conf says `{db}: {}`; a static glibc program has only the built-in files and dns services (libnss_{} would have to come from its own glibc)",
-                base.name,
-                services.join(" "),
-                services.first().map(String::as_str).unwrap_or("?"),
-            ));
-        }
-        return;
-    }
-    let usable = services
-        .iter()
-        .any(|s| builtin(s) || base.nss_modules.iter().any(|m| m == s));
-    if !usable {
-        plan.fail(format!(
-            "{label}: {}'s nsswitch.conf says `{db}: {}` and it has no such NSS module",
-            base.name,
-            services.join(" ")
-        ));
     }
 }
 

@@ -11,38 +11,18 @@ mod dockerfile;
 mod evaluate;
 
 use std::path::Path;
-use std::str::FromStr;
 
-pub use crate::version::compare_dotted as compare_versions;
-pub use catalog::{BaseImage, BaseLibc, BaseLibrary, Catalog, catalog};
+// The catalog's types, for the test suite's stand-in images; not part of the API.
+pub use crate::report::{Policy, UnknownPolicy};
+#[doc(hidden)]
+pub use catalog::{BaseImage, BaseKind, BaseLibc, BaseLibrary, Catalog, catalog};
 
-use crate::report::{Alternative, Recommendation, Report};
+use crate::judge::Sentences;
+use crate::report::{Alternative, Code, Recommendation, Report, Verdict};
 use crate::resolve::root::Root;
-use evaluate::{Context, Verdict, evaluate};
-
-/// How to choose among the images that can run the file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum Policy {
-    /// The smallest image: base compressed size plus the program and the added files.
-    #[default]
-    Smallest,
-    /// The smallest image with a shell, to look inside when something goes wrong.
-    Debuggable,
-    /// The smallest distroless image.
-    Distroless,
-}
+use evaluate::{Context, evaluate};
 
 impl Policy {
-    /// The contract's spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Policy::Smallest => "smallest",
-            Policy::Debuggable => "debuggable",
-            Policy::Distroless => "distroless",
-        }
-    }
-
     /// What the policy looks for, for sentences such as "the smallest image with a shell".
     fn wants(self) -> &'static str {
         match self {
@@ -56,28 +36,23 @@ impl Policy {
         match self {
             Policy::Smallest => true,
             Policy::Debuggable => base.shell.is_some(),
-            Policy::Distroless => base.kind == "distroless",
+            Policy::Distroless => base.kind == BaseKind::Distroless,
         }
     }
 }
 
-impl FromStr for Policy {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "smallest" => Ok(Policy::Smallest),
-            "debuggable" => Ok(Policy::Debuggable),
-            "distroless" => Ok(Policy::Distroless),
-            other => Err(format!(
-                "unknown policy {other:?}: smallest, debuggable or distroless"
-            )),
-        }
-    }
-}
-
-/// What a recommendation reads besides the report.
+/// What a recommendation reads besides the report. Start from [`Default`] (the `smallest`
+/// policy, the build stage `/`) and set what differs, so new options do not break callers:
+///
+/// ```
+/// use runbase::bases::{Policy, RecommendOptions};
+///
+/// let mut options = RecommendOptions::default();
+/// options.policy = Policy::Distroless;
+/// options.build_root = std::path::Path::new("/srv/build-root");
+/// ```
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct RecommendOptions<'a> {
     /// The choice policy.
     pub policy: Policy,
@@ -87,6 +62,16 @@ pub struct RecommendOptions<'a> {
     /// The program's path in the build stage (for `COPY --from`); the report's path when
     /// `None`.
     pub program_from: Option<&'a str>,
+}
+
+impl Default for RecommendOptions<'_> {
+    fn default() -> Self {
+        RecommendOptions {
+            policy: Policy::default(),
+            build_root: Path::new("/"),
+            program_from: None,
+        }
+    }
 }
 
 /// Evaluates every catalog image for `report` and picks one by `options.policy`.
@@ -134,15 +119,19 @@ pub fn recommend(report: &Report, options: &RecommendOptions<'_>) -> Recommendat
         .map(|(base, e)| {
             let mut why = e.why.clone();
             if base.ended(catalog) {
-                why.push(format!(
-                    "end of life since {} (not chosen)",
-                    base.end_of_life.as_deref().unwrap_or("?")
-                ));
+                why.push(
+                    Code::EndOfLife,
+                    format!(
+                        "end of life since {} (not chosen)",
+                        base.end_of_life.as_deref().unwrap_or("?")
+                    ),
+                );
             }
             Alternative {
                 base: base.name.clone(),
-                verdict: e.verdict.as_str().to_string(),
-                why,
+                verdict: e.verdict,
+                why: why.text,
+                why_codes: why.codes,
                 estimated_image_bytes: size(base, e),
                 add_files: e.add_files.clone(),
                 end_of_life: base.ended(catalog),
@@ -150,19 +139,22 @@ pub fn recommend(report: &Report, options: &RecommendOptions<'_>) -> Recommendat
         })
         .collect();
 
-    let mut why = Vec::new();
+    let mut why = Sentences::default();
     let (base, add_files, dockerfile, program_path) = match chosen {
         Some((base, e)) => {
-            why.push(format!(
-                "{} is the smallest supported {} that can run it ({})",
-                base.name,
-                options.policy.wants(),
-                match e.verdict {
-                    Verdict::Works => "as is".to_string(),
-                    _ => format!("with {} file(s) added", e.add_files.len()),
-                }
-            ));
-            why.extend(e.why.iter().cloned());
+            why.push(
+                Code::Chosen,
+                format!(
+                    "{} is the smallest supported {} that can run it ({})",
+                    base.name,
+                    options.policy.wants(),
+                    match e.verdict {
+                        Verdict::Works => "as is".to_string(),
+                        _ => format!("with {} file(s) added", e.add_files.len()),
+                    }
+                ),
+            );
+            why.append(&e.why);
             let text = dockerfile::render(report, base, e, &program_from);
             (
                 Some(base.name.clone()),
@@ -172,17 +164,18 @@ pub fn recommend(report: &Report, options: &RecommendOptions<'_>) -> Recommendat
             )
         }
         None => {
-            why.push(format!(
-                "no supported catalog {} can run it",
-                options.policy.wants()
-            ));
+            why.push(
+                Code::NoneFits,
+                format!("no supported catalog {} can run it", options.policy.wants()),
+            );
             (None, Vec::new(), None, None)
         }
     };
     Recommendation {
         base,
-        policy: options.policy.as_str().to_string(),
-        why,
+        policy: options.policy,
+        why: why.text,
+        why_codes: why.codes,
         add_files,
         alternatives,
         dockerfile,

@@ -16,6 +16,7 @@ use object::ReadRef;
 
 use crate::elf::symbols::{Imports, VersionNeed};
 use crate::report::{Libc, LibcFamily};
+use crate::version::Version;
 
 /// What the static-binary signals found (filled only where the dynamic evidence is silent).
 #[derive(Debug, Default, Clone)]
@@ -133,45 +134,6 @@ fn basename(path: &[u8]) -> &[u8] {
     }
 }
 
-/// A parsed `GLIBC_x.y[.z]` version.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) struct GlibcVersion([u32; 4]);
-
-impl GlibcVersion {
-    /// Parses the part after `GLIBC_` (two to four numbers; missing parts compare as 0, as
-    /// `2.34` and `2.34.0` are the same release); `GLIBC_ABI_DT_RELR` counts as 2.36, the
-    /// release that added it (the loader refuses files that need it on older glibc).
-    pub fn from_version_name(name: &[u8]) -> Option<GlibcVersion> {
-        let rest = name.strip_prefix(b"GLIBC_")?;
-        if rest == b"ABI_DT_RELR" {
-            return Some(GlibcVersion([2, 36, 0, 0]));
-        }
-        let mut parts = [0u32; 4];
-        let mut count = 0usize;
-        for piece in rest.split(|b| *b == b'.') {
-            let slot = parts.get_mut(count)?;
-            if piece.is_empty() || piece.len() > 9 || !piece.iter().all(u8::is_ascii_digit) {
-                return None;
-            }
-            *slot = piece
-                .iter()
-                .fold(0u32, |v, d| v.saturating_mul(10).saturating_add(u32::from(d.wrapping_sub(b'0'))));
-            count = count.saturating_add(1);
-        }
-        (count >= 2).then_some(GlibcVersion(parts))
-    }
-
-    /// `"2.34"`, `"2.2.5"`.
-    pub fn to_dotted(&self) -> String {
-        let [major, minor, patch, extra] = self.0;
-        match (patch, extra) {
-            (0, 0) => format!("{major}.{minor}"),
-            (_, 0) => format!("{major}.{minor}.{patch}"),
-            _ => format!("{major}.{minor}.{patch}.{extra}"),
-        }
-    }
-}
-
 /// The first family found wins; every signal is kept as evidence.
 #[derive(Default)]
 struct Findings {
@@ -281,7 +243,7 @@ pub(crate) fn detect<'data, R: ReadRef<'data>>(input: &LibcInput<'_, 'data, R>) 
                 .collect();
             symbols.sort();
             symbols.dedup();
-            (Some(version.to_dotted()), symbols)
+            (Some(version), symbols)
         }
         None => (None, Vec::new()),
     };
@@ -296,10 +258,10 @@ pub(crate) fn detect<'data, R: ReadRef<'data>>(input: &LibcInput<'_, 'data, R>) 
 /// The highest `GLIBC_x.y` over all version needs, whichever library they name.
 pub(crate) fn glibc_floor<'data>(
     needs: &[VersionNeed<'data>],
-) -> Option<(GlibcVersion, &'data [u8])> {
-    let mut best: Option<(GlibcVersion, &'data [u8])> = None;
+) -> Option<(Version, &'data [u8])> {
+    let mut best: Option<(Version, &'data [u8])> = None;
     for version in needs.iter().flat_map(|n| n.versions.iter()) {
-        let Some(parsed) = GlibcVersion::from_version_name(version.name) else {
+        let Some(parsed) = Version::of_glibc_symbol(version.name) else {
             continue;
         };
         let better = match &best {
@@ -347,14 +309,14 @@ mod tests {
             need(b"libstdc++.so.6", &[b"GLIBCXX_3.4.30"]),
         ];
         let (version, name) = glibc_floor(&needs).expect("a floor");
-        assert_eq!(version.to_dotted(), "2.14");
+        assert_eq!(version.to_string(), "2.14");
         assert_eq!(name, b"GLIBC_2.14");
     }
 
     #[test]
     fn dt_relr_version_means_2_36() {
         let needs = [need(b"libc.so.6", &[b"GLIBC_2.34", b"GLIBC_ABI_DT_RELR"])];
-        assert_eq!(glibc_floor(&needs).expect("floor").0.to_dotted(), "2.36");
+        assert_eq!(glibc_floor(&needs).expect("floor").0.to_string(), "2.36");
     }
 
     #[test]

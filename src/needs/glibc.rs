@@ -2,8 +2,9 @@
 
 use super::tables::{self, NSS_DATABASES, NssDatabase, category, markers};
 use super::{NeedBuilder, NeedsInput};
-use crate::report::{Certainty, Need};
+use crate::report::{Certainty, Need, NeedKind};
 
+/// The condition of NSS modules, which glibc 2.34 built in ([`super::GLIBC_NSS_BUILT_IN`]).
 const BEFORE_2_34: &str = "glibc < 2.34 (separate NSS modules)";
 
 pub(super) fn needs(input: &NeedsInput<'_>, out: &mut Vec<Need>) {
@@ -46,7 +47,7 @@ fn nss(input: &NeedsInput<'_>, out: &mut Vec<Need>) {
         // Stripped, and no database name survived: say what is known.
         out.push(
             NeedBuilder::new(
-                "nss",
+                NeedKind::Nss,
                 "unknown",
                 Certainty::Possible,
                 "links glibc's NSS loader, but which databases it uses is not visible",
@@ -75,7 +76,7 @@ fn database_need(input: &NeedsInput<'_>, db: &NssDatabase, evidence: Vec<String>
     } else {
         format!("NSS {} lookups read {}", db.name, db.file)
     };
-    let mut need = NeedBuilder::new("nss", db.name, certainty, summary)
+    let mut need = NeedBuilder::new(NeedKind::Nss, db.name, certainty, summary)
         .required(db.file, None)
         .evidence_all(evidence);
     if db.name == "hosts" {
@@ -109,11 +110,12 @@ fn database_need(input: &NeedsInput<'_>, db: &NssDatabase, evidence: Vec<String>
             }
         }
     } else if input.may_run_on_glibc_before_2_34() {
-        need = need.required(input.library_path("libnss_files.so.2"), Some(BEFORE_2_34));
+        let below = super::GLIBC_NSS_BUILT_IN;
+        need = need.required_below_glibc(input.library_path("libnss_files.so.2"), BEFORE_2_34, below);
         if db.name == "hosts" {
             need = need
-                .optional(input.library_path("libnss_dns.so.2"), Some(BEFORE_2_34))
-                .optional(input.library_path("libresolv.so.2"), Some(BEFORE_2_34));
+                .optional_below_glibc(input.library_path("libnss_dns.so.2"), BEFORE_2_34, below)
+                .optional_below_glibc(input.library_path("libresolv.so.2"), BEFORE_2_34, below);
         }
     }
     need.build()
@@ -132,7 +134,7 @@ fn gconv(input: &NeedsInput<'_>, out: &mut Vec<Need>) {
     });
     let condition = "charsets other than UTF-8, UCS-2, UCS-4, ASCII and WCHAR_T";
     let mut need = NeedBuilder::new(
-        "gconv",
+        NeedKind::Gconv,
         "iconv",
         Certainty::Likely,
         "iconv loads a gconv module for each charset glibc does not build in",
@@ -174,7 +176,7 @@ fn unwinder(input: &NeedsInput<'_>, out: &mut Vec<Need>) {
     if !aborts.is_empty() {
         out.push(
             NeedBuilder::new(
-                "libgcc_s",
+                NeedKind::LibgccS,
                 "unwinder",
                 Certainty::Likely,
                 "glibc dlopens libgcc_s.so.1 to unwind a cancelled or exiting thread, and aborts without it",
@@ -186,7 +188,7 @@ fn unwinder(input: &NeedsInput<'_>, out: &mut Vec<Need>) {
     } else if !degrades.is_empty() {
         out.push(
             NeedBuilder::new(
-                "libgcc_s",
+                NeedKind::LibgccS,
                 "unwinder",
                 Certainty::Possible,
                 "backtrace() dlopens libgcc_s.so.1 and returns no frames without it",
@@ -208,7 +210,7 @@ fn locale(input: &NeedsInput<'_>, out: &mut Vec<Need>) {
         return;
     }
     let mut need = NeedBuilder::new(
-        "locale",
+        NeedKind::Locale,
         "locale data",
         Certainty::Possible,
         "locales other than C need glibc's locale data; stays in C without it",
@@ -236,7 +238,7 @@ fn idn(input: &NeedsInput<'_>, out: &mut Vec<Need>) {
     }
     out.push(
         NeedBuilder::new(
-            "dlopen",
+            NeedKind::Dlopen,
             "libidn2",
             Certainty::Possible,
             "AI_IDN/NI_IDN lookups of non-ASCII names dlopen libidn2",

@@ -6,7 +6,7 @@
 
 use super::tables::{CA_BUNDLE, markers};
 use super::{NeedBuilder, NeedsInput};
-use crate::report::{Certainty, Go, Need};
+use crate::report::{Certainty, Go, Need, NeedKind};
 
 /// Where Go looks when this bundle is absent (go `crypto/x509/root_linux.go`).
 pub(crate) const GO_CA_SEARCH: &str = "or the first of /etc/pki/tls/certs/ca-bundle.crt, /etc/ssl/ca-bundle.pem, /etc/pki/tls/cacert.pem, /etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem, /etc/ssl/cert.pem, or files in /etc/ssl/certs, /etc/pki/tls/certs; SSL_CERT_FILE/SSL_CERT_DIR override";
@@ -25,7 +25,7 @@ pub(super) fn needs(input: &NeedsInput<'_>, go: &Go, out: &mut Vec<Need>) {
     let resolver = found(&[markers::GO_DNS_CONFIG, markers::GO_LOOKUP_IP, markers::GO_HOSTS_ORDER]);
     if !resolver.is_empty() && !has_tag("netcgo") {
         let mut need = NeedBuilder::new(
-            "etc_file",
+            NeedKind::EtcFile,
             "go resolver",
             Certainty::Likely,
             "resolves names with Go's own resolver: /etc/hosts first, then the name servers of /etc/resolv.conf",
@@ -53,7 +53,7 @@ pub(super) fn needs(input: &NeedsInput<'_>, go: &Go, out: &mut Vec<Need>) {
     let user = found(&[markers::GO_USER_LOOKUP, markers::GO_USER_CURRENT]);
     if !user.is_empty() && !ev.marker(markers::GO_USER_CGO) {
         let mut need = NeedBuilder::new(
-            "etc_file",
+            NeedKind::EtcFile,
             "go os/user",
             Certainty::Likely,
             "looks up users and groups with Go's own parser of /etc/passwd and /etc/group",
@@ -89,7 +89,7 @@ pub(super) fn needs(input: &NeedsInput<'_>, go: &Go, out: &mut Vec<Need>) {
             )
         };
         out.push(
-            NeedBuilder::new("ca_certificates", "go crypto/x509", certainty, summary)
+            NeedBuilder::new(NeedKind::CaCertificates, "go crypto/x509", certainty, summary)
                 .required(CA_BUNDLE, Some(GO_CA_SEARCH))
                 .evidence_all(roots)
                 .build(),
@@ -102,7 +102,7 @@ pub(super) fn needs(input: &NeedsInput<'_>, go: &Go, out: &mut Vec<Need>) {
     if !load.is_empty() || !local.is_empty() {
         let mut need = if !load.is_empty() && !embedded {
             NeedBuilder::new(
-                "tzdata",
+                NeedKind::Tzdata,
                 "go time",
                 Certainty::Likely,
                 "loads time zones by name from /usr/share/zoneinfo (LoadLocation fails without it)",
@@ -110,7 +110,7 @@ pub(super) fn needs(input: &NeedsInput<'_>, go: &Go, out: &mut Vec<Need>) {
             .required("/usr/share/zoneinfo/", Some("zones loaded by name"))
         } else {
             NeedBuilder::new(
-                "tzdata",
+                NeedKind::Tzdata,
                 "go time",
                 Certainty::Possible,
                 if embedded {

@@ -4,7 +4,7 @@
 
 use super::tables::{self, CA_BUNDLE, crates};
 use super::{NeedBuilder, NeedsInput};
-use crate::report::{Certainty, Need};
+use crate::report::{Certainty, Need, NeedKind};
 
 /// Where openssl-probe 0.2 (rustls-native-certs, native-tls) looks when this bundle is absent.
 const PROBE_CA_SEARCH: &str = "or the first of /etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem, /etc/pki/tls/certs/ca-bundle.crt, /etc/ssl/ca-bundle.pem, /etc/pki/tls/cacert.pem, /etc/ssl/cert.pem, /opt/etc/ssl/certs/ca-certificates.crt, /etc/ssl/certs/cacert.pem; SSL_CERT_FILE/SSL_CERT_DIR override";
@@ -33,7 +33,7 @@ fn openssl(input: &NeedsInput<'_>, out: &mut Vec<Need>) {
     }
     out.push(
         NeedBuilder::new(
-            "ca_certificates",
+            NeedKind::CaCertificates,
             "openssl",
             Certainty::Likely,
             "uses OpenSSL, which verifies peers against the bundle under its OPENSSLDIR (Debian /usr/lib/ssl) or SSL_CERT_FILE",
@@ -52,7 +52,7 @@ fn mozilla_nss(input: &NeedsInput<'_>, out: &mut Vec<Need>) {
     }
     out.push(
         NeedBuilder::new(
-            "dlopen",
+            NeedKind::Dlopen,
             "mozilla nss",
             Certainty::Likely,
             "Mozilla NSS loads its crypto (softokn, freebl) and built-in roots (nssckbi) with dlopen",
@@ -83,7 +83,7 @@ fn dlopen_notes(input: &NeedsInput<'_>, out: &mut Vec<Need>) {
         };
         let alternatives = note.sonames.get(1..).unwrap_or(&[]).join(", ");
         let condition = (!alternatives.is_empty()).then(|| format!("or one of: {alternatives}"));
-        let mut need = NeedBuilder::new("dlopen", name, certainty, summary)
+        let mut need = NeedBuilder::new(NeedKind::Dlopen, name, certainty, summary)
             .evidence(format!(".note.dlopen entry, priority {}", note.priority));
         need = if certainty == Certainty::Required {
             need.required_when(path, condition)
@@ -103,7 +103,7 @@ fn dlopen_heuristic(input: &NeedsInput<'_>, out: &mut Vec<Need>) {
     }
     let noted: Vec<&String> = ev.dlopen_notes.iter().flat_map(|n| &n.sonames).collect();
     let mut need = NeedBuilder::new(
-        "dlopen",
+        NeedKind::Dlopen,
         "candidates",
         Certainty::Possible,
         "calls dlopen; these library names appear in its data (a heuristic: which are loaded depends on the run)",
@@ -143,7 +143,7 @@ fn rust_crates(input: &NeedsInput<'_>, out: &mut Vec<Need>) {
     if !system_roots.is_empty() {
         out.push(
             NeedBuilder::new(
-                "ca_certificates",
+                NeedKind::CaCertificates,
                 "rust system roots",
                 Certainty::Likely,
                 "reads the system CA store (rustls-native-certs, openssl-probe or native-tls)",
@@ -155,7 +155,7 @@ fn rust_crates(input: &NeedsInput<'_>, out: &mut Vec<Need>) {
     } else if !vendored.is_empty() && embedded_roots.is_empty() {
         out.push(
             NeedBuilder::new(
-                "ca_certificates",
+                NeedKind::CaCertificates,
                 "vendored openssl",
                 Certainty::Likely,
                 "OpenSSL built into the binary looks under /usr/local/ssl unless SSL_CERT_FILE is set",
@@ -170,7 +170,7 @@ fn rust_crates(input: &NeedsInput<'_>, out: &mut Vec<Need>) {
     if !system_tz.is_empty() && embedded_tz.is_empty() {
         out.push(
             NeedBuilder::new(
-                "tzdata",
+                NeedKind::Tzdata,
                 "rust time zones",
                 Certainty::Likely,
                 "reads the system time-zone database",
@@ -185,7 +185,7 @@ fn rust_crates(input: &NeedsInput<'_>, out: &mut Vec<Need>) {
     if !loaders.is_empty() {
         out.push(
             NeedBuilder::new(
-                "dlopen",
+                NeedKind::Dlopen,
                 "rust libloading",
                 Certainty::Possible,
                 "links a crate that loads libraries at run time",

@@ -17,7 +17,11 @@ mod tables;
 
 pub(crate) use gather::{Evidence, GatherInput, gather};
 
-use crate::report::{Certainty, Go, LibcFamily, Need, NeedFile, Rust, Text};
+use crate::report::{Certainty, Go, LibcFamily, Need, NeedFile, NeedKind, Rust, Text};
+use crate::version::Version;
+
+/// glibc 2.34 moved the `files` and `dns` NSS services into libc itself.
+pub(crate) const GLIBC_NSS_BUILT_IN: Version = Version::of(2, 34);
 
 /// What the rules read.
 pub(crate) struct NeedsInput<'a> {
@@ -25,7 +29,7 @@ pub(crate) struct NeedsInput<'a> {
     /// No program interpreter: the C library (if any) is linked in.
     pub is_static: bool,
     /// The glibc floor of a dynamic file (`2.34`).
-    pub glibc_floor: Option<&'a str>,
+    pub glibc_floor: Option<Version>,
     /// Debian's multiarch triplet for the machine (`x86_64-linux-gnu`).
     pub triplet: Option<&'static str>,
     pub needed: &'a [String],
@@ -69,10 +73,8 @@ impl NeedsInput<'_> {
     /// Whether the glibc the file runs on may be older than 2.34 (separate NSS modules):
     /// a dynamic file whose floor is below 2.34, or whose floor is unknown.
     pub fn may_run_on_glibc_before_2_34(&self) -> bool {
-        match self.glibc_floor {
-            Some(floor) => crate::version::compare_dotted(floor, "2.34").is_lt(),
-            None => true,
-        }
+        self.glibc_floor
+            .is_none_or(|floor| floor < GLIBC_NSS_BUILT_IN)
     }
 }
 
@@ -83,14 +85,14 @@ pub(crate) struct NeedBuilder {
 
 impl NeedBuilder {
     pub fn new(
-        kind: &'static str,
+        kind: NeedKind,
         name: impl Into<Text>,
         certainty: Certainty,
         summary: impl Into<Text>,
     ) -> Self {
         NeedBuilder {
             need: Need {
-                kind: Text::Borrowed(kind),
+                kind,
                 name: Some(name.into()),
                 certainty,
                 summary: summary.into(),
@@ -102,34 +104,64 @@ impl NeedBuilder {
 
     /// A file the operation fails without.
     pub fn required(mut self, path: impl Into<Text>, condition: Option<&'static str>) -> Self {
-        self.push(path.into(), true, condition.map(Text::Borrowed));
+        self.push(path.into(), true, condition.map(Text::Borrowed), None);
         self
     }
 
     /// A file read when present, whose absence the operation survives.
     pub fn optional(mut self, path: impl Into<Text>, condition: Option<&'static str>) -> Self {
-        self.push(path.into(), false, condition.map(Text::Borrowed));
+        self.push(path.into(), false, condition.map(Text::Borrowed), None);
         self
     }
 
     /// A required file whose condition is composed at run time.
     pub fn required_when(mut self, path: impl Into<Text>, condition: Option<String>) -> Self {
-        self.push(path.into(), true, condition.map(Text::Owned));
+        self.push(path.into(), true, condition.map(Text::Owned), None);
         self
     }
 
     /// An optional file whose condition is composed at run time.
     pub fn optional_when(mut self, path: impl Into<Text>, condition: Option<String>) -> Self {
-        self.push(path.into(), false, condition.map(Text::Owned));
+        self.push(path.into(), false, condition.map(Text::Owned), None);
         self
     }
 
-    fn push(&mut self, path: Text, required: bool, condition: Option<Text>) {
+    /// A required file that matters only with a glibc older than `below`; `condition`
+    /// says so in words.
+    pub fn required_below_glibc(
+        mut self,
+        path: impl Into<Text>,
+        condition: &'static str,
+        below: Version,
+    ) -> Self {
+        self.push(path.into(), true, Some(Text::Borrowed(condition)), Some(below));
+        self
+    }
+
+    /// An optional file that matters only with a glibc older than `below`.
+    pub fn optional_below_glibc(
+        mut self,
+        path: impl Into<Text>,
+        condition: &'static str,
+        below: Version,
+    ) -> Self {
+        self.push(path.into(), false, Some(Text::Borrowed(condition)), Some(below));
+        self
+    }
+
+    fn push(
+        &mut self,
+        path: Text,
+        required: bool,
+        condition: Option<Text>,
+        glibc_below: Option<Version>,
+    ) {
         if !self.need.files.iter().any(|f| f.path == path) {
             self.need.files.push(NeedFile {
                 path,
                 required,
                 condition,
+                glibc_below,
             });
         }
     }

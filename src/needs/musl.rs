@@ -4,7 +4,7 @@
 
 use super::tables::{NSS_DATABASES, category, markers};
 use super::{NeedBuilder, NeedsInput};
-use crate::report::{Certainty, Need};
+use crate::report::{Certainty, Need, NeedKind};
 
 pub(super) fn needs(input: &NeedsInput<'_>, out: &mut Vec<Need>) {
     lookups(input, out);
@@ -41,7 +41,7 @@ fn lookups(input: &NeedsInput<'_>, out: &mut Vec<Need>) {
             "hosts" => "resolves names: musl reads /etc/hosts, then asks the name servers in /etc/resolv.conf (127.0.0.1 when missing)".to_string(),
             _ => format!("looks up {db} entries: musl reads {} directly (no NSS)", required.join(", ")),
         };
-        let mut need = NeedBuilder::new("etc_file", db, Certainty::Likely, summary)
+        let mut need = NeedBuilder::new(NeedKind::EtcFile, db, Certainty::Likely, summary)
             .evidence_all(ev.describe(&functions));
         for path in required {
             need = need.required(*path, None);
@@ -68,7 +68,7 @@ pub(super) fn time_zones(input: &NeedsInput<'_>, out: &mut Vec<Need>) {
         return;
     }
     let mut need = NeedBuilder::new(
-        "tzdata",
+        NeedKind::Tzdata,
         "zoneinfo",
         Certainty::Likely,
         "local time reads /etc/localtime, or TZ's zone under /usr/share/zoneinfo; UTC without them",
@@ -96,7 +96,7 @@ pub(super) fn shell(input: &NeedsInput<'_>, out: &mut Vec<Need>) {
         (Certainty::Likely, None)
     };
     let mut need = NeedBuilder::new(
-        "shell",
+        NeedKind::Shell,
         "/bin/sh",
         certainty,
         "system/popen/wordexp run /bin/sh; they fail (status 127) without it",

@@ -7,7 +7,7 @@
 
 use serde::Deserialize;
 
-use crate::report::RustCrate;
+use crate::report::{CrateKind, RustCrate};
 
 /// The rustc version in a `.comment` section's NUL-separated strings.
 pub(crate) fn rustc_version(comment: &[u8]) -> Option<String> {
@@ -71,7 +71,10 @@ pub(crate) fn audit_crates(
             name: p.name,
             version: p.version,
             source: p.source.unwrap_or_else(|| "crates.io".into()),
-            kind: p.kind.unwrap_or_else(|| "runtime".into()),
+            kind: match p.kind.as_deref() {
+                Some("build") => CrateKind::Build,
+                _ => CrateKind::Runtime,
+            },
         })
         .collect();
     crates.sort();
@@ -115,8 +118,8 @@ mod tests {
         let crates = audit_crates(&compressed, 1 << 20).expect("parses");
         assert_eq!(crates.len(), 2);
         assert_eq!(crates[0].name, "a");
-        assert_eq!(crates[0].kind, "build");
-        assert_eq!(crates[1].kind, "runtime");
+        assert_eq!(crates[0].kind, CrateKind::Build);
+        assert_eq!(crates[1].kind, CrateKind::Runtime);
         assert_eq!(audit_crates(&compressed, 16), Err(AuditError::TooLarge));
         assert_eq!(audit_crates(b"not zlib", 1 << 20), Err(AuditError::Inflate));
     }

@@ -17,14 +17,14 @@ use crate::support::{
 /// The recommendation for a fixture built on this machine (build root `/`).
 fn advise(file: &Path, policy: Policy) -> Recommendation {
     let report = report_in(file, Path::new("/"));
-    recommend(
-        &report,
-        &RecommendOptions {
-            policy,
-            build_root: Path::new("/"),
-            program_from: None,
-        },
-    )
+    recommend(&report, &options(policy))
+}
+
+/// The options for a build stage that is this machine.
+fn options(policy: Policy) -> RecommendOptions<'static> {
+    let mut options = RecommendOptions::default();
+    options.policy = policy;
+    options
 }
 
 fn alternative<'a>(rec: &'a Recommendation, base: &str) -> &'a runbase::report::Alternative {
@@ -51,7 +51,7 @@ fn the_articles_matrix() {
             rec.why
         );
         assert!(rec.add_files.is_empty(), "{name}: {:?}", rec.add_files);
-        assert_eq!(alternative(&rec, "scratch").verdict, "works");
+        assert_eq!(alternative(&rec, "scratch").verdict.as_str(), "works");
     }
 
     // Dynamic glibc hello: the smallest glibc image, never scratch, alpine or distroless/static.
@@ -63,7 +63,7 @@ fn the_articles_matrix() {
         "gcr.io/distroless/static-debian12",
     ] {
         let alt = alternative(&rec, other);
-        assert_eq!(alt.verdict, "fails", "{other}");
+        assert_eq!(alt.verdict.as_str(), "fails", "{other}");
         assert!(
             alt.why[0].contains("a glibc program"),
             "{other}: {:?}",
@@ -93,7 +93,7 @@ fn the_articles_matrix() {
     // November 2026 per alpinelinux.org/releases; 3.22 is the smallest of the rest).
     let rec = advise(&fixture("hello-musl"), Policy::Smallest);
     assert_eq!(rec.base.as_deref(), Some("alpine:3.22"), "{:?}", rec.why);
-    assert_eq!(alternative(&rec, "busybox:glibc").verdict, "fails");
+    assert_eq!(alternative(&rec, "busybox:glibc").verdict.as_str(), "fails");
 
     // Static glibc with NSS: scratch with the files it reads, never distroless/static.
     let rec = advise(&fixture("getaddrinfo-gcc-static"), Policy::Smallest);
@@ -108,7 +108,7 @@ fn the_articles_matrix() {
         "gcr.io/distroless/static-debian13",
     ] {
         let alt = alternative(&rec, distroless);
-        assert_eq!(alt.verdict, "fails");
+        assert_eq!(alt.verdict.as_str(), "fails");
         assert!(
             alt.why.iter().any(|w| w.contains("passwd: compat")),
             "{:?}",
@@ -157,15 +157,8 @@ fn the_articles_matrix() {
 #[test]
 fn a_glibc_floor_above_bookworm_rules_out_bookworm_images() {
     let mut report = report_in(&fixture("hello-gcc"), Path::new("/"));
-    report.libc.glibc_required = Some("2.38".into());
-    let rec = recommend(
-        &report,
-        &RecommendOptions {
-            policy: Policy::Smallest,
-            build_root: Path::new("/"),
-            program_from: None,
-        },
-    );
+    report.libc.glibc_required = Some("2.38".parse().unwrap());
+    let rec = recommend(&report, &options(Policy::Smallest));
     for old in [
         "debian:bookworm-slim",
         "gcr.io/distroless/base-debian12",
@@ -173,7 +166,7 @@ fn a_glibc_floor_above_bookworm_rules_out_bookworm_images() {
         "ubuntu:22.04",
     ] {
         let alt = alternative(&rec, old);
-        assert_eq!(alt.verdict, "fails", "{old}");
+        assert_eq!(alt.verdict.as_str(), "fails", "{old}");
         assert!(
             alt.why.iter().any(|w| w.contains("glibc >= 2.38")),
             "{old}: {:?}",
@@ -185,7 +178,7 @@ fn a_glibc_floor_above_bookworm_rules_out_bookworm_images() {
         "ubuntu:24.04",
         "gcr.io/distroless/base-debian13",
     ] {
-        assert_ne!(alternative(&rec, new).verdict, "fails", "{new}");
+        assert_ne!(alternative(&rec, new).verdict.as_str(), "fails", "{new}");
     }
 }
 
@@ -248,8 +241,8 @@ fn catalog_facts_hold_on_a_bookworm_root() {
     let lib = root.join("usr/lib/x86_64-linux-gnu");
     let slim = image("debian:bookworm-slim");
     let libc = slim.libc.as_ref().expect("libc");
-    assert_eq!(libc.family, "glibc");
-    assert_eq!(libc.version, dpkg_version(&root, "libc6"));
+    assert_eq!(libc.family.as_str(), "glibc");
+    assert_eq!(libc.version.to_string(), dpkg_version(&root, "libc6"));
     let glibc_debian12: Vec<&BaseImage> = catalog()
         .images
         .iter()
@@ -259,8 +252,8 @@ fn catalog_facts_hold_on_a_bookworm_root() {
     assert_eq!(glibc_debian12.len(), 3);
     for image in glibc_debian12 {
         assert_eq!(
-            image.libc.as_ref().map(|l| l.version.as_str()),
-            Some(libc.version.as_str()),
+            image.libc.as_ref().map(|l| l.version),
+            Some(libc.version),
             "{}",
             image.name
         );
@@ -277,8 +270,8 @@ fn catalog_facts_hold_on_a_bookworm_root() {
                 .library(soname)
                 .unwrap_or_else(|| panic!("{name} {soname}"));
             assert_eq!(
-                have.versions.get(prefix).map(String::as_str),
-                Some(in_root.as_str()),
+                have.versions.get(prefix).map(|v| v.to_string()),
+                Some(in_root.clone()),
                 "{name} {soname} {prefix}"
             );
         }
@@ -429,7 +422,10 @@ fn verify_predicts_failures_that_running_confirms() {
     let musl_version = dpkg_version(Path::new("/"), "musl");
     let libc = v.libc.expect("root libc");
     assert_eq!(
-        (libc.family.as_str(), libc.version.as_deref()),
+        (
+            libc.family.as_str(),
+            libc.version.map(|v| v.to_string()).as_deref()
+        ),
         ("musl", Some(musl_version.as_str()))
     );
 
@@ -451,7 +447,10 @@ fn verify_predicts_failures_that_running_confirms() {
     let v = runbase::verify(&report, minbase);
     let root_glibc = dpkg_version(minbase, "libc6");
     assert_eq!(
-        v.libc.as_ref().and_then(|l| l.version.clone()),
+        v.libc
+            .as_ref()
+            .and_then(|l| l.version)
+            .map(|v| v.to_string()),
         Some(root_glibc.clone())
     );
     assert!(!v.runs);
@@ -637,13 +636,13 @@ fn a_copied_library_raises_the_glibc_floor() {
     );
     let rec = advise(&program, Policy::Smallest);
     let ubuntu = alternative(&rec, "ubuntu:22.04");
-    assert_eq!(ubuntu.verdict, "fails");
+    assert_eq!(ubuntu.verdict.as_str(), "fails");
     assert!(
         ubuntu.why.iter().any(|w| w.contains("glibc >= 2.36")),
         "{:?}",
         ubuntu.why
     );
-    assert_ne!(alternative(&rec, "ubuntu:24.04").verdict, "fails");
+    assert_ne!(alternative(&rec, "ubuntu:24.04").verdict.as_str(), "fails");
     // Found through $ORIGIN: the library is copied beside the program, which keeps its path.
     assert_eq!(rec.base.as_deref(), Some("busybox:glibc"), "{:?}", rec.why);
     let at = rec.program_path.clone().unwrap();
@@ -699,23 +698,20 @@ fn what_cannot_be_planned_fails() {
     assert!(
         rec.alternatives
             .iter()
-            .all(|a| a.verdict == "fails" && a.why[0].contains("not a program"))
+            .all(|a| a.verdict.as_str() == "fails" && a.why[0].contains("not a program"))
     );
 
     // A build stage without /etc/passwd cannot provide it: scratch fails, and the choice is
     // the smallest image that has the file itself.
     let build = tempfile::tempdir().unwrap();
     let report = report_in(&fixture("getaddrinfo-gcc-static"), build.path());
-    let rec = recommend(
-        &report,
-        &RecommendOptions {
-            policy: Policy::Smallest,
-            build_root: build.path(),
-            program_from: None,
-        },
-    );
+    let rec = recommend(&report, &{
+        let mut o = options(Policy::Smallest);
+        o.build_root = build.path();
+        o
+    });
     let scratch = alternative(&rec, "scratch");
-    assert_eq!(scratch.verdict, "fails");
+    assert_eq!(scratch.verdict.as_str(), "fails");
     assert!(
         scratch
             .why

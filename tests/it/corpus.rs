@@ -302,7 +302,7 @@ fn corpus_needs() {
     let has = |r: &Report, kind: &str, name: &str| {
         r.needs
             .iter()
-            .any(|n| n.kind == kind && n.name.as_deref() == Some(name))
+            .any(|n| n.kind.as_str() == kind && n.name.as_deref() == Some(name))
     };
     for uv in [
         "gnu-uv-0.13.9-py3-none-manylinux_2_17_x86_64.manylinux2014_x86_64/uv-0.13.9.data/scripts/uv",
@@ -319,7 +319,7 @@ fn corpus_needs() {
     // The musl build has no NSS: its needs are never "nss".
     let musl_uv =
         report_of("musl-uv-0.13.9-py3-none-musllinux_1_1_x86_64/uv-0.13.9.data/scripts/uv");
-    assert!(musl_uv.needs.iter().all(|n| n.kind != "nss"));
+    assert!(musl_uv.needs.iter().all(|n| n.kind.as_str() != "nss"));
     let restic = report_of("usr/bin/restic");
     assert!(has(&restic, "ca_certificates", "go crypto/x509"));
     assert!(has(&restic, "etc_file", "go resolver"));

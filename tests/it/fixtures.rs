@@ -34,7 +34,7 @@ pub fn assert_matches_readelf(report: &Report, path: &std::path::Path) {
     assert_eq!(report.rpath, r.rpath, "{what}: rpath");
     assert_eq!(report.runpath, r.runpath, "{what}: runpath");
     assert_eq!(
-        report.libc.glibc_required,
+        report.libc.glibc_required.map(|v| v.to_string()),
         r.glibc_floor(),
         "{what}: glibc floor"
     );

@@ -235,7 +235,7 @@ fn dlopen_features(report: &Report) -> Vec<String> {
     let mut features: Vec<String> = report
         .needs
         .iter()
-        .filter(|n: &&Need| n.kind == "dlopen")
+        .filter(|n: &&Need| n.kind.as_str() == "dlopen")
         .filter_map(|n| n.name.as_deref().map(str::to_string))
         .collect();
     features.sort();
@@ -453,7 +453,10 @@ fn honest_version_needs_that_fill_their_bytes_are_read() {
     assert_eq!(theirs.needed, ["libc.so.6", "libm.so.6"]);
     let (report, _) = inspect_with("honest-needs", &bytes, Limits::default());
     assert_eq!(report.needed, ["libc.so.6", "libm.so.6"]);
-    assert_eq!(report.libc.glibc_required.as_deref(), Some("2.29"));
+    assert_eq!(
+        report.libc.glibc_required.map(|v| v.to_string()).as_deref(),
+        Some("2.29")
+    );
     assert!(report.warnings.is_empty(), "{:?}", report.warnings);
 }
 
@@ -711,7 +714,7 @@ fn an_unreadable_gnu_hash_does_not_lose_the_imports() {
         let (report, _) = inspect_with("hashes", &bytes, Limits::default());
         assert_eq!(report.needed, ["libc.so.6"], "{gnu:?}");
         assert_eq!(
-            report.libc.glibc_required.as_deref(),
+            report.libc.glibc_required.map(|v| v.to_string()).as_deref(),
             Some("2.14"),
             "{gnu:?}"
         );

@@ -131,7 +131,7 @@ fn prove(job: &Job) -> (usize, usize) {
         let need = report
             .needs
             .iter()
-            .find(|n| n.kind == *kind && n.name.as_deref() == Some(*name))
+            .find(|n| n.kind.as_str() == *kind && n.name.as_deref() == Some(*name))
             .unwrap_or_else(|| {
                 panic!(
                     "{}: no {kind} need {name:?}: {:#?}",

@@ -485,7 +485,7 @@ fn dlopen_note_metadata() {
     let zstd = report
         .needs
         .iter()
-        .find(|n| n.kind == "dlopen" && n.name.as_deref() == Some("zstd"))
+        .find(|n| n.kind.as_str() == "dlopen" && n.name.as_deref() == Some("zstd"))
         .expect("zstd need");
     assert_eq!(zstd.certainty, runbase::report::Certainty::Required);
     assert_eq!(zstd.files[0].path, "/usr/lib/x86_64-linux-gnu/libzstd.so.1");
@@ -504,7 +504,7 @@ fn dlopen_note_metadata() {
     let idn = report
         .needs
         .iter()
-        .find(|n| n.kind == "dlopen" && n.name.as_deref() == Some("idn"))
+        .find(|n| n.kind.as_str() == "dlopen" && n.name.as_deref() == Some("idn"))
         .expect("idn need");
     assert_eq!(idn.certainty, runbase::report::Certainty::Possible);
     assert!(!idn.files[0].required);

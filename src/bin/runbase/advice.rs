@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use runbase::bases::{Policy, RecommendOptions, recommend};
-use runbase::report::{ErrorLine, Report};
+use runbase::report::{ErrorLine, Report, Verdict};
 use runbase::{Limits, Options, ResolveOptions, Resolver};
 
 use crate::human::bytes;
@@ -89,14 +89,10 @@ pub(crate) fn run_recommend(args: &RecommendArgs) -> io::Result<ExitCode> {
                 continue;
             }
         };
-        let rec = recommend(
-            &report,
-            &RecommendOptions {
-                policy: args.policy,
-                build_root: &build_root,
-                program_from: None,
-            },
-        );
+        let mut options = RecommendOptions::default();
+        options.policy = args.policy;
+        options.build_root = &build_root;
+        let rec = recommend(&report, &options);
         if args.root.is_none() {
             // The contract fills `closure` only when a root was given.
             report.closure = None;
@@ -165,10 +161,10 @@ fn write_recommendation(out: &mut impl Write, report: &Report) -> io::Result<()>
             .estimated_image_bytes
             .map(bytes)
             .unwrap_or_else(|| "?".into());
-        let note = match (a.verdict.as_str(), a.end_of_life) {
-            ("fails", _) => a.why.first().cloned().unwrap_or_default(),
+        let note = match (a.verdict, a.end_of_life) {
+            (Verdict::Fails, _) => a.why.first().cloned().unwrap_or_default(),
             (_, true) => "end of life".into(),
-            ("works_with_files", _) => format!("{} file(s) added", a.add_files.len()),
+            (Verdict::WorksWithFiles, _) => format!("{} file(s) added", a.add_files.len()),
             _ => String::new(),
         };
         writeln!(

@@ -1,0 +1,277 @@
+//! One judgement of "can this root run this program", written once.
+//!
+//! `verify` asks it of a real root filesystem, the base-image advice of every catalog image.
+//! A root is described by [`RootFacts`] (its C library, files, libraries, shell, CA bundle,
+//! `nsswitch.conf`), and [`judge`] reads a [`Report`] against it: the C library family, the
+//! interpreter, and every hidden need that is `required` or `likely`. It returns typed
+//! [`Finding`]s; each caller words them for people and acts on them in its own way (`verify`
+//! lists problems, the advice plans the files it can copy). [`glibc_floor`] is the floor
+//! rule, which the advice also applies to the libraries it copies.
+//!
+//! The libraries of the closure are not judged here: `verify` reads them from the closure
+//! resolved in the root itself, and the advice plans which to copy (its own business).
+
+use crate::report::{Certainty, Code, Endian, LibcFamily, Linkage, Need, NeedFile, NeedKind, Report};
+use crate::resolve::basename;
+use crate::version::Version;
+
+/// Files a container engine creates at run time in every image, scratch included.
+pub(crate) const RUNTIME_INJECTED: &[&str] = &["/etc/hosts", "/etc/resolv.conf", "/etc/hostname"];
+
+/// What a root filesystem holds, as far as running a program goes.
+pub(crate) trait RootFacts {
+    /// Its C library family and version, when it has glibc or musl.
+    fn libc(&self) -> Option<(LibcFamily, Option<Version>)>;
+    /// Whether it is published for this OCI platform (a real root is what it is: yes).
+    fn supports(&self, platform: Option<&str>) -> bool;
+    /// Whether the program interpreter `path` is there.
+    fn has_interpreter(&self, path: &str) -> bool;
+    /// Whether a file (or a directory, written with a trailing `/`) is there.
+    fn has_file(&self, path: &str) -> bool;
+    /// Whether a library of this file name is where the program's loader looks.
+    fn has_library(&self, name: &str) -> bool;
+    /// Whether `/bin/sh` is there.
+    fn has_shell(&self) -> bool;
+    /// Whether a CA bundle is where TLS runtimes look.
+    fn has_ca_bundle(&self) -> bool;
+    /// Whether every file of this kind of need is there as a whole (time zones, gconv
+    /// modules), as a catalog knows of an image; a real root answers file by file.
+    fn covers(&self, kind: NeedKind) -> bool;
+    /// The services `nsswitch.conf` names for `db`, when the file names the database.
+    fn nsswitch(&self, db: &str) -> Option<Vec<String>>;
+    /// Whether the glibc NSS module of this service (`libnss_<service>.so.2`) is there.
+    fn has_nss_module(&self, service: &str) -> bool;
+}
+
+/// One thing the judgement found, in the order it checks them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Finding<'r> {
+    /// The file is a library or an object file: nothing to start.
+    NotAProgram,
+    /// The root is not published for the file's platform.
+    PlatformUnsupported,
+    /// A static program: nothing to load from the root.
+    Static,
+    /// The program's C library family is not the root's.
+    LibcMismatch {
+        /// The program's.
+        program: LibcFamily,
+        /// The root's.
+        root: Option<LibcFamily>,
+    },
+    /// A C library no root here carries (bionic, uClibc...).
+    LibcUnsupported(LibcFamily),
+    /// The interpreter is not there.
+    InterpreterMissing(&'r str),
+    /// The interpreter is there.
+    InterpreterPresent(&'r str),
+    /// What a hidden need found.
+    Need(&'r Need, NeedFinding<'r>),
+}
+
+/// What the judgement found for one hidden need.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum NeedFinding<'r> {
+    /// `/bin/sh` is missing.
+    ShellMissing,
+    /// No CA bundle; the first file the need names (where runtimes look first) would do.
+    CaBundleMissing(Option<&'r NeedFile>),
+    /// A static program loads these only with its own glibc: nothing to check or plan.
+    NotPlanned,
+    /// A file the container engine creates at run time.
+    RuntimeInjected(&'r str),
+    /// A library the need names is not where the loader looks.
+    LibraryMissing(&'r NeedFile),
+    /// A file the need names is missing.
+    FileMissing(&'r NeedFile),
+    /// `nsswitch.conf` routes the database only to services the program cannot load.
+    NssUnusable {
+        /// The database.
+        db: &'r str,
+        /// The services named for it.
+        services: Vec<String>,
+    },
+}
+
+/// A program that maps no loader and no shared library.
+pub(crate) fn is_static(report: &Report) -> bool {
+    report.interpreter.is_none() && matches!(report.linkage, Linkage::Static | Linkage::StaticPie)
+}
+
+/// Judges `report` against `root`: the program as a whole first (whether it is one, the
+/// platform, the C library family, the interpreter), then each hidden need that is
+/// `required` or `likely`. `possible` needs are not judged.
+pub(crate) fn judge<'r>(report: &'r Report, root: &dyn RootFacts) -> Vec<Finding<'r>> {
+    let mut findings = Vec::new();
+    if !report.executable {
+        findings.push(Finding::NotAProgram);
+    }
+    if !root.supports(report.platform.as_deref()) {
+        findings.push(Finding::PlatformUnsupported);
+    }
+    let is_static = is_static(report);
+    if is_static {
+        findings.push(Finding::Static);
+    } else {
+        let family = report.libc.family;
+        let root_family = root.libc().map(|(f, _)| f);
+        match family {
+            LibcFamily::Glibc | LibcFamily::Musl if root_family != Some(family) => {
+                findings.push(Finding::LibcMismatch {
+                    program: family,
+                    root: root_family,
+                });
+            }
+            LibcFamily::Glibc | LibcFamily::Musl => {}
+            other => findings.push(Finding::LibcUnsupported(other)),
+        }
+    }
+    if let Some(interp) = report.interpreter.as_deref() {
+        findings.push(if root.has_interpreter(interp) {
+            Finding::InterpreterPresent(interp)
+        } else {
+            Finding::InterpreterMissing(interp)
+        });
+    }
+    let glibc = root
+        .libc()
+        .filter(|(f, _)| *f == LibcFamily::Glibc)
+        .and_then(|(_, v)| v);
+    for need in report.needs.iter().filter(|n| n.certainty != Certainty::Possible) {
+        judge_need(need, is_static, glibc, root, &mut findings);
+    }
+    findings
+}
+
+fn judge_need<'r>(
+    need: &'r Need,
+    is_static: bool,
+    glibc: Option<Version>,
+    root: &dyn RootFacts,
+    out: &mut Vec<Finding<'r>>,
+) {
+    let mut found = |what| out.push(Finding::Need(need, what));
+    match need.kind {
+        kind if root.covers(kind) => return,
+        NeedKind::Shell if !root.has_shell() => {
+            found(NeedFinding::ShellMissing);
+            return;
+        }
+        NeedKind::CaCertificates => {
+            if !root.has_ca_bundle() {
+                let first = need
+                    .files
+                    .iter()
+                    .find(|f| f.required && condition_holds(f, glibc, is_static));
+                found(NeedFinding::CaBundleMissing(first));
+            }
+            return;
+        }
+        NeedKind::LibgccS | NeedKind::Gconv if is_static => {
+            found(NeedFinding::NotPlanned);
+            return;
+        }
+        _ => {}
+    }
+    for file in need.files.iter().filter(|f| f.required && condition_holds(f, glibc, is_static)) {
+        let path: &str = file.path.as_ref();
+        if RUNTIME_INJECTED.contains(&path) {
+            found(NeedFinding::RuntimeInjected(path));
+        } else if is_library(path) {
+            if !root.has_library(basename(path)) {
+                found(NeedFinding::LibraryMissing(file));
+            }
+        } else if !root.has_file(path) {
+            found(NeedFinding::FileMissing(file));
+        }
+    }
+    if need.kind == NeedKind::Nss {
+        if let Some(db) = need.name.as_deref() {
+            if let Some(services) = root.nsswitch(db) {
+                let usable = services
+                    .iter()
+                    .any(|s| nss_builtin(s, db) || (!is_static && root.has_nss_module(s)));
+                if !usable {
+                    found(NeedFinding::NssUnusable { db, services });
+                }
+            }
+        }
+    }
+}
+
+/// Whether a need's file matters in a root with this glibc: `glibc < X` holds for a glibc
+/// older than X, and always for a static program (linked with a glibc of unknown age) or
+/// when the root's glibc version is unknown; other conditions are circumstances of use,
+/// taken as holding.
+pub(crate) fn condition_holds(file: &NeedFile, glibc: Option<Version>, is_static: bool) -> bool {
+    match (file.glibc_below, glibc) {
+        (Some(below), Some(have)) if !is_static => have < below,
+        _ => true,
+    }
+}
+
+/// The glibc floor against a root's glibc: `Some(Ok(have))` when met, `Some(Err(have))`
+/// when the root's glibc is older, `None` when the root has no glibc of known version.
+pub(crate) fn glibc_floor(floor: Version, root: &dyn RootFacts) -> Option<Result<Version, Version>> {
+    let (family, have) = root.libc()?;
+    let have = have.filter(|_| family == LibcFamily::Glibc)?;
+    Some(if floor > have { Err(have) } else { Ok(have) })
+}
+
+/// glibc's NSS services that need no module: `files`, and `dns` for hosts (built in since
+/// 2.34, and all a static program has).
+pub(crate) fn nss_builtin(service: &str, db: &str) -> bool {
+    service == "files" || (service == "dns" && db == "hosts")
+}
+
+/// Whether a need's file is a shared library (looked for where the loader looks, and
+/// never copied when it is part of glibc).
+pub(crate) fn is_library(path: &str) -> bool {
+    basename(path).contains(".so")
+}
+
+/// How a need is named in sentences: `nss (passwd, likely)`.
+pub(crate) fn label(need: &Need) -> String {
+    match &need.name {
+        Some(n) => format!("{} ({n}, {})", need.kind, need.certainty),
+        None => format!("{} ({})", need.kind, need.certainty),
+    }
+}
+
+/// The Debian multiarch triplet of the file's ABI in a container image (`linux/arm` images
+/// are hard-float).
+pub(crate) fn triplet(report: &Report) -> Option<&'static str> {
+    let elf = &report.elf;
+    crate::needs::debian_triplet(elf.e_machine, elf.class == 64, elf.endian == Endian::Big, true)
+}
+
+/// Sentences for people, each with the [`Code`] a tool matches on: the two parallel lists
+/// of the contract (`why` and `why_codes`, `problems` and `problem_codes`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Sentences {
+    pub text: Vec<String>,
+    pub codes: Vec<Code>,
+}
+
+impl Sentences {
+    pub fn push(&mut self, code: Code, text: String) {
+        self.text.push(text);
+        self.codes.push(code);
+    }
+
+    /// Adds the sentence unless the same one is already there.
+    pub fn push_once(&mut self, code: Code, text: String) {
+        if !self.text.contains(&text) {
+            self.push(code, text);
+        }
+    }
+
+    pub fn append(&mut self, other: &Sentences) {
+        self.text.extend(other.text.iter().cloned());
+        self.codes.extend(other.codes.iter().copied());
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.text.is_empty()
+    }
+}
