@@ -3,14 +3,12 @@
 use std::cell::OnceCell;
 use std::path::Path;
 
-use object::elf::{FileHeader32, FileHeader64};
-use object::read::elf::{FileHeader, SectionHeader};
+use object::elf::{EF_ARM_ABI_FLOAT_HARD, FileHeader32, FileHeader64};
+use object::read::elf::FileHeader;
 use object::{Endianness, ReadRef};
 
 use crate::classify::{LinkageInput, classify};
 use crate::elf::machine::{machine_name, oci_arch, os_of_osabi};
-use crate::elf::strings::StringUse;
-use crate::elf::symbols::Imports;
 use crate::elf::{ElfFile, Ident};
 use crate::error::{Error, Limits, Result};
 use crate::libc::signals;
@@ -140,76 +138,18 @@ where
     let mut warnings = Vec::new();
     let limits = &elf.limits;
 
-    let interpreter_raw = elf.interpreter()?;
-    let dynamic = elf.dynamic()?;
-    let strings = match &dynamic {
-        Some(info) => elf.dynamic_strings(info, StringUse::Many)?,
-        None => None,
-    };
-    let string_at = |offset: u64| -> Result<&'data [u8]> {
-        strings
-            .as_ref()
-            .ok_or(Error::Malformed {
-                what: "dynamic string referenced but DT_STRTAB is missing",
-            })?
-            .get(offset)
-    };
-    let mut needed_raw = Vec::new();
-    if let Some(info) = &dynamic {
-        for offset in &info.needed {
-            needed_raw.push(string_at(*offset)?);
-        }
-    }
-    let soname_raw = dynamic
-        .as_ref()
-        .and_then(|d| d.soname)
-        .map(&string_at)
-        .transpose()?;
-    let rpath_raw = dynamic
-        .as_ref()
-        .and_then(|d| d.rpath)
-        .map(&string_at)
-        .transpose()?;
-    let runpath_raw = dynamic
-        .as_ref()
-        .and_then(|d| d.runpath)
-        .map(&string_at)
-        .transpose()?;
-
     let sections = elf.sections().unwrap_or_else(|e| {
         warnings.push(format!("section headers ignored: {e}"));
         None
     });
-
-    let version_needs = match (&dynamic, &strings) {
-        (Some(info), Some(strings)) => elf.version_needs(info, strings).unwrap_or_else(|e| {
-            warnings.push(format!("version needs unreadable: {e}"));
-            Vec::new()
-        }),
-        _ => Vec::new(),
-    };
-    let imports = match (&dynamic, &strings) {
-        (Some(info), Some(strings)) => {
-            let dynsym_count = match (&sections, info.symtab) {
-                (Some(sections), Some(addr)) => sections
-                    .by_address(addr, object::elf::SHT_DYNSYM)
-                    .and_then(|sh| {
-                        let size: u64 = sh.sh_size(elf.endian).into();
-                        size.checked_div(std::mem::size_of::<H::Sym>() as u64)
-                    }),
-                _ => None,
-            };
-            elf.imports(info, strings, &version_needs, dynsym_count)
-                .unwrap_or_else(|e| {
-                    warnings.push(format!("dynamic symbols unreadable: {e}"));
-                    Imports::none()
-                })
-        }
-        _ => Imports::none(),
-    };
-    if !imports.complete {
-        warnings.push("the list of imported symbols may be incomplete".into());
-    }
+    let mut facts = elf.dynamic_facts(sections.as_ref())?;
+    warnings.append(&mut facts.problems);
+    let interpreter_raw = facts.interpreter;
+    let dynamic = &facts.dynamic;
+    let needed_raw = &facts.needed;
+    let soname_raw = facts.soname;
+    let version_needs = &facts.version_needs;
+    let imports = &facts.imports;
     let notes = elf.notes(sections.as_ref());
     if notes.unreadable_areas > 0 {
         warnings.push(format!(
@@ -239,7 +179,7 @@ where
         has_dynamic: dynamic.is_some(),
         has_soname: soname_raw.is_some(),
         has_needed: !needed_raw.is_empty(),
-        df_1_pie: dynamic.as_ref().is_some_and(|d| d.is_pie()),
+        df_1_pie: facts.is_pie(),
         entry: elf.entry(),
         exports_symbols: None,
     };
@@ -334,13 +274,12 @@ where
         &mut warnings,
     );
 
-    let needed_refs: Vec<&[u8]> = needed_raw.clone();
     let libc = crate::libc::detect(&LibcInput {
         interpreter: interpreter_raw,
-        needed: &needed_refs,
+        needed: needed_raw,
         soname: soname_raw,
-        version_needs: &version_needs,
-        imports: &imports,
+        version_needs,
+        imports,
         signals: &signals,
     });
 
@@ -358,16 +297,16 @@ where
             family: libc.family,
             is_static,
             is_go: go.is_some(),
-            imports: &imports,
+            imports,
             notes: &notes,
-            needed: &needed_refs,
+            needed: needed_raw,
         },
         &readonly,
         &readonly_head,
     );
     warnings.append(&mut evidence.problems);
-    // ARM's EF_ARM_ABI_FLOAT_HARD picks Debian's armhf triplet.
-    let hard_float = elf.e_flags() & 0x400 != 0;
+    // ARM's hard-float flag picks Debian's armhf triplet.
+    let hard_float = elf.e_flags() & EF_ARM_ABI_FLOAT_HARD != 0;
     let needs = needs::derive(&needs::NeedsInput {
         family: libc.family,
         is_static,
@@ -385,17 +324,7 @@ where
         .map(|note| hex(note.desc));
 
     if let Some(load) = load {
-        let lossy = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-        *load = LoadInfo {
-            interpreter: interpreter_raw.map(lossy),
-            needed: needed_text.iter().map(|n| n.as_str().into()).collect(),
-            soname: soname_raw.map(|s| lossy(s).into()),
-            rpath: rpath_raw.map(lossy),
-            runpath: runpath_raw.map(lossy),
-            nodeflib: dynamic.as_ref().is_some_and(|d| d.nodeflib()),
-            version_needs: LoadInfo::version_needs_of(&version_needs),
-            ..LoadInfo::identity(elf, ident)
-        };
+        *load = LoadInfo::from_facts(elf, ident, &facts);
     }
     let interpreter = interpreter_raw.map(|i| text(i, "PT_INTERP", &mut warnings));
     let needed = needed_raw
@@ -403,8 +332,8 @@ where
         .map(|n| text(n, "a DT_NEEDED name", &mut warnings))
         .collect();
     let soname = soname_raw.map(|s| text(s, "DT_SONAME", &mut warnings));
-    let rpath = split_path_list(rpath_raw.map(|r| text(r, "DT_RPATH", &mut warnings)));
-    let runpath = split_path_list(runpath_raw.map(|r| text(r, "DT_RUNPATH", &mut warnings)));
+    let rpath = split_path_list(facts.rpath.map(|r| text(r, "DT_RPATH", &mut warnings)));
+    let runpath = split_path_list(facts.runpath.map(|r| text(r, "DT_RUNPATH", &mut warnings)));
     let is_64 = ident.is_64;
     // The OS: Go's GOOS when stamped, Android for bionic, else what EI_OSABI says.
     let os = go

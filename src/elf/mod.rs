@@ -10,6 +10,7 @@
 //! means present.
 
 pub(crate) mod dynamic;
+pub(crate) mod facts;
 pub(crate) mod machine;
 pub(crate) mod notes;
 pub(crate) mod sections;
