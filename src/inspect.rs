@@ -1,6 +1,5 @@
 //! The pipeline for one file: ELF views -> facts -> needs -> [`Report`].
 
-use std::cell::OnceCell;
 use std::path::Path;
 
 use object::elf::{EF_ARM_ABI_FLOAT_HARD, FileHeader32, FileHeader64};
@@ -9,6 +8,7 @@ use object::{Endianness, ReadRef};
 
 use crate::classify::{LinkageInput, classify};
 use crate::elf::machine::{machine_name, oci_arch, os_of_osabi};
+use crate::elf::readonly::ReadOnlyData;
 use crate::elf::{ElfFile, Ident};
 use crate::error::{Error, Limits, Result};
 use crate::libc::signals;
@@ -20,10 +20,6 @@ use crate::report::{
 };
 use crate::source::FileSource;
 use crate::toolchain::{self, go, rust};
-
-/// The most read-only data the heuristics of dynamic files read (charset names near
-/// `iconv_open`, library names near `dlopen`).
-const HEURISTIC_SCAN_BYTES: u64 = 32 << 10;
 
 /// How an analysis runs.
 #[derive(Debug, Clone, Default)]
@@ -191,20 +187,7 @@ where
     // Toolchains and static-binary signals, cheapest first.
     let mut go_found = toolchain::find_go(elf, sections.as_ref(), &notes);
     warnings.append(&mut go_found.problems);
-    let rodata = OnceCell::new();
-    let readonly =
-        || *rodata.get_or_init(|| elf.readonly_data(sections.as_ref(), limits.scan_budget_bytes));
-    // The heuristics of dynamic files read less: the first 32 KiB, or what is already read.
-    let rodata_head = OnceCell::new();
-    let readonly_head = || match rodata.get() {
-        Some(data) => *data,
-        None => *rodata_head.get_or_init(|| {
-            elf.readonly_data(
-                sections.as_ref(),
-                limits.scan_budget_bytes.min(HEURISTIC_SCAN_BYTES),
-            )
-        }),
-    };
+    let readonly = ReadOnlyData::new(elf, sections.as_ref());
 
     let mut signals = StaticSignals {
         gnu_abi_tag: signals::gnu_abi_tag(&notes, elf.endian),
@@ -227,7 +210,7 @@ where
         && signals.entry_code.is_none()
         && signals.android_api.is_none();
     if static_like && is_program && undecided && !go_found.is_go() {
-        if let Some(data) = readonly() {
+        if let Some(data) = readonly.full() {
             signals.markers = signals::content_markers(data);
             if signals.markers.is_empty() && go::find_pclntab(data, ident.big_endian) {
                 go_found
@@ -249,7 +232,7 @@ where
         let build_info_found = go_found.version.is_some() || go_found.modinfo.is_some();
         let mut version = go_found.version.take();
         if version.is_none() {
-            version = readonly().and_then(go::find_version_string);
+            version = readonly.full().and_then(go::find_version_string);
             if let Some(v) = &version {
                 evidence.push(format!("version string {v} in read-only data (heuristic)"));
             }
@@ -270,7 +253,7 @@ where
     let rust = rust_facts(
         elf,
         sections.as_ref(),
-        rodata.get().copied().flatten(),
+        readonly.if_read(),
         &mut warnings,
     );
 
@@ -301,8 +284,8 @@ where
             notes: &notes,
             needed: needed_raw,
         },
-        &readonly,
-        &readonly_head,
+        &|| readonly.full(),
+        &|| readonly.head(),
     );
     warnings.append(&mut evidence.problems);
     // ARM's hard-float flag picks Debian's armhf triplet.

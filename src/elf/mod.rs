@@ -13,6 +13,7 @@ pub(crate) mod dynamic;
 pub(crate) mod facts;
 pub(crate) mod machine;
 pub(crate) mod notes;
+pub(crate) mod readonly;
 pub(crate) mod sections;
 pub(crate) mod strings;
 pub(crate) mod symbols;
