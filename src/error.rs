@@ -76,6 +76,46 @@ impl Error {
 /// A specialised `Result` for this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// Turns a failed read (object's `()` and `object::Error`) or a missing value into one of
+/// ours, as object's own `ReadError` does, so the reader says only what and where:
+/// `data.read_bytes_at(offset, size).or_truncated("PT_INTERP", offset)?`.
+pub(crate) trait ReadError<T> {
+    /// [`Error::Truncated`]: the structure does not fit in the data.
+    fn or_truncated(self, what: &'static str, offset: u64) -> Result<T>;
+    /// [`Error::Malformed`]: the structure is there but its values are impossible.
+    fn or_malformed(self, what: &'static str) -> Result<T>;
+}
+
+impl<T> ReadError<T> for std::result::Result<T, ()> {
+    fn or_truncated(self, what: &'static str, offset: u64) -> Result<T> {
+        self.map_err(|()| Error::Truncated { what, offset })
+    }
+
+    fn or_malformed(self, what: &'static str) -> Result<T> {
+        self.map_err(|()| Error::Malformed { what })
+    }
+}
+
+impl<T> ReadError<T> for std::result::Result<T, object::Error> {
+    fn or_truncated(self, what: &'static str, offset: u64) -> Result<T> {
+        self.map_err(|_| Error::Truncated { what, offset })
+    }
+
+    fn or_malformed(self, what: &'static str) -> Result<T> {
+        self.map_err(|_| Error::Malformed { what })
+    }
+}
+
+impl<T> ReadError<T> for Option<T> {
+    fn or_truncated(self, what: &'static str, offset: u64) -> Result<T> {
+        self.ok_or(Error::Truncated { what, offset })
+    }
+
+    fn or_malformed(self, what: &'static str) -> Result<T> {
+        self.ok_or(Error::Malformed { what })
+    }
+}
+
 /// Upper bounds on the work done for one file.
 ///
 /// Every count and size read from a file is checked against these before it is used, so a

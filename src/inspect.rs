@@ -1,31 +1,43 @@
-//! The pipeline for one file: ELF views -> facts -> needs -> [`Report`].
+//! The pipeline for one file, as named stages, each a function of what the stages before it
+//! found:
+//!
+//! 1. `read_structure`: section headers, the dynamic facts, notes (a `Structure`);
+//! 2. `classify_file`: file type, linkage, whether it starts (`Classified`);
+//! 3. `libc_signals`: what a static program's content says of its C library
+//!    (`StaticSignals`);
+//! 4. `toolchains_of`: Go and Rust (`Toolchains`);
+//! 5. `libc_of`: the C library and the glibc floor (`Libc`);
+//! 6. `needs_of`: hidden run-time needs (`Need`s);
+//! 7. `size::size_facts` and the GNU build id;
+//! 8. `assemble`: the [`Report`].
+//!
+//! A closure, when wanted, starts from the loader's view of the same read
+//! ([`LoadInfo::from_facts`]).
 
-use std::cell::OnceCell;
 use std::path::Path;
 
-use object::elf::{FileHeader32, FileHeader64};
-use object::read::elf::{FileHeader, SectionHeader};
+use object::elf::{EF_ARM_ABI_FLOAT_HARD, FileHeader32, FileHeader64, NT_GNU_BUILD_ID};
+use object::read::elf::FileHeader;
 use object::{Endianness, ReadRef};
 
 use crate::classify::{LinkageInput, classify};
+use crate::elf::facts::DynamicFacts;
 use crate::elf::machine::{machine_name, oci_arch, os_of_osabi};
-use crate::elf::strings::StringUse;
-use crate::elf::symbols::Imports;
+use crate::elf::notes::Notes;
+use crate::elf::readonly::ReadOnlyData;
+use crate::elf::sections::Sections;
 use crate::elf::{ElfFile, Ident};
 use crate::error::{Error, Limits, Result};
 use crate::libc::signals;
 use crate::libc::{LibcInput, StaticSignals};
 use crate::needs;
-use crate::resolve::object::LoadInfo;
 use crate::report::{
-    ElfHeader, Endian, FileType, LibcFamily, Linkage, Report, Rust, SCHEMA_VERSION,
+    ElfHeader, Endian, FileType, Go, Libc, LibcFamily, Linkage, Need, Report, Rust, SCHEMA_VERSION,
+    Size,
 };
+use crate::resolve::object::LoadInfo;
 use crate::source::FileSource;
-use crate::toolchain::{self, go, rust};
-
-/// The most read-only data the heuristics of dynamic files read (charset names near
-/// `iconv_open`, library names near `dlopen`).
-const HEURISTIC_SCAN_BYTES: u64 = 32 << 10;
+use crate::toolchain::{self, GoFindings, go, rust};
 
 /// How an analysis runs.
 #[derive(Debug, Clone, Default)]
@@ -58,11 +70,10 @@ pub fn inspect_in_root(
     resolver: &mut crate::resolve::Resolver,
 ) -> Result<Report> {
     let source = FileSource::open(path)?;
-    let mut load = LoadInfo::default();
-    let mut report = inspect_source(&path.to_string_lossy(), &source, options, Some(&mut load))?;
+    let (mut report, load) = inspect_source(&path.to_string_lossy(), &source, options, true)?;
     // The file was just read: the closure starts from what was found, without reading it
     // again.
-    report.closure = Some(resolver.closure_of(path, load));
+    report.closure = load.map(|load| resolver.closure_of(path, load));
     Ok(report)
 }
 
@@ -78,24 +89,455 @@ pub fn inspect_data<'data, R: ReadRef<'data>>(
     data: R,
     options: &Options,
 ) -> Result<Report> {
-    inspect_source(label, data, options, None)
+    inspect_source(label, data, options, false).map(|(report, _)| report)
 }
 
-/// The analysis; with `load`, also what the loader reads of the file (for its closure).
+/// The analysis; with `want_load`, also what the loader reads of the file (for its closure).
 fn inspect_source<'data, R: ReadRef<'data>>(
     label: &str,
     data: R,
     options: &Options,
-    load: Option<&mut LoadInfo>,
-) -> Result<Report> {
+    want_load: bool,
+) -> Result<(Report, Option<LoadInfo>)> {
     let ident = Ident::parse(data)?;
     if ident.is_64 {
         let elf = ElfFile::<FileHeader64<Endianness>, R>::parse(data, &options.limits)?;
-        analyze(label, &elf, ident, load)
+        analyze(label, &elf, ident, want_load)
     } else {
         let elf = ElfFile::<FileHeader32<Endianness>, R>::parse(data, &options.limits)?;
-        analyze(label, &elf, ident, load)
+        analyze(label, &elf, ident, want_load)
     }
+}
+
+/// The stages, in order (see the module docs).
+fn analyze<'data, H, R>(
+    label: &str,
+    elf: &ElfFile<'data, H, R>,
+    ident: Ident,
+    want_load: bool,
+) -> Result<(Report, Option<LoadInfo>)>
+where
+    H: FileHeader<Endian = Endianness>,
+    R: ReadRef<'data>,
+{
+    let mut warnings = Vec::new();
+    let file = read_structure(elf, &mut warnings)?;
+    let load = want_load.then(|| LoadInfo::from_facts(elf, ident, &file.dynamic));
+    let class = classify_file(elf, &file.dynamic);
+    let readonly = ReadOnlyData::new(elf, file.sections.as_ref());
+    // Toolchains and static-binary signals, cheapest first.
+    let mut go_found = toolchain::find_go(elf, file.sections.as_ref(), &file.notes);
+    let mut signals = libc_signals(elf, ident, &file, &class, &readonly, &mut go_found);
+    let toolchains = toolchains_of(elf, &file, go_found, &mut signals, &readonly, &mut warnings);
+    let libc = libc_of(&file.dynamic, &signals);
+    let needs = needs_of(
+        elf,
+        ident,
+        &file,
+        &libc,
+        &toolchains,
+        &readonly,
+        &mut warnings,
+    );
+    let found = Findings {
+        class,
+        libc,
+        toolchains,
+        needs,
+        size: crate::size::size_facts(elf, file.sections.as_ref()),
+        build_id: file
+            .notes
+            .find(b"GNU", NT_GNU_BUILD_ID.0)
+            .map(|note| hex(note.desc)),
+        warnings,
+    };
+    Ok((assemble(label, elf, ident, &file.dynamic, found), load))
+}
+
+/// What the file's structure says (stage 1).
+struct Structure<'data, H: FileHeader, R: ReadRef<'data>> {
+    sections: Option<Sections<'data, H>>,
+    dynamic: DynamicFacts<'data, R>,
+    notes: Notes<'data>,
+}
+
+/// Stage 1: section headers, the dynamic facts and the notes. Sections, notes, version
+/// needs and symbols are optional: damaged, they become warnings.
+fn read_structure<'data, H, R>(
+    elf: &ElfFile<'data, H, R>,
+    warnings: &mut Vec<String>,
+) -> Result<Structure<'data, H, R>>
+where
+    H: FileHeader<Endian = Endianness>,
+    R: ReadRef<'data>,
+{
+    let sections = elf.sections().unwrap_or_else(|e| {
+        warnings.push(format!("section headers ignored: {e}"));
+        None
+    });
+    let mut dynamic = elf.dynamic_facts(sections.as_ref())?;
+    warnings.append(&mut dynamic.problems);
+    let notes = elf.notes(sections.as_ref());
+    if notes.unreadable_areas > 0 {
+        warnings.push(format!(
+            "{} note area(s) could not be read",
+            notes.unreadable_areas
+        ));
+    }
+    if notes.count_limited {
+        let limit = Error::LimitExceeded {
+            what: "notes",
+            limit: elf.limits.max_notes as u64,
+        };
+        warnings.push(format!("later notes not read: {limit}"));
+    }
+    Ok(Structure {
+        sections,
+        dynamic,
+        notes,
+    })
+}
+
+/// What kind of file it is (stage 2).
+struct Classified {
+    file_type: FileType,
+    linkage: Linkage,
+    executable: bool,
+}
+
+/// Stage 2: the file type, the linkage, and whether the file can be started.
+fn classify_file<'data, H, R>(
+    elf: &ElfFile<'data, H, R>,
+    dynamic: &DynamicFacts<'data, R>,
+) -> Classified
+where
+    H: FileHeader<Endian = Endianness>,
+    R: ReadRef<'data>,
+{
+    let file_type = match elf.e_type() {
+        1 => FileType::Rel,
+        2 => FileType::Exec,
+        3 => FileType::Dyn,
+        4 => FileType::Core,
+        _ => FileType::Other,
+    };
+    let mut input = LinkageInput {
+        file_type,
+        has_interpreter: dynamic.interpreter.is_some(),
+        has_dynamic: dynamic.dynamic.is_some(),
+        has_soname: dynamic.soname.is_some(),
+        has_needed: !dynamic.needed.is_empty(),
+        df_1_pie: dynamic.is_pie(),
+        entry: elf.entry(),
+        exports_symbols: None,
+    };
+    if input.needs_export_check() {
+        input.exports_symbols = dynamic.dynamic.as_ref().map(|d| elf.exports_symbols(d));
+    }
+    let (linkage, executable) = classify(&input);
+    Classified {
+        file_type,
+        linkage,
+        executable,
+    }
+}
+
+/// Stage 3: what a static program's own content says of its C library, cheapest signal
+/// first. A static program with no such signal may be Go without its sections: Go's
+/// pclntab header in read-only data says so, and its build info is then read into
+/// `go_found`.
+fn libc_signals<'data, H, R>(
+    elf: &ElfFile<'data, H, R>,
+    ident: Ident,
+    file: &Structure<'data, H, R>,
+    class: &Classified,
+    readonly: &ReadOnlyData<'_, 'data, H, R>,
+    go_found: &mut GoFindings,
+) -> StaticSignals
+where
+    H: FileHeader<Endian = Endianness>,
+    R: ReadRef<'data>,
+{
+    let dynamic = &file.dynamic;
+    let mut signals = StaticSignals {
+        gnu_abi_tag: signals::gnu_abi_tag(&file.notes, elf.endian),
+        android_api: signals::android_api_level(&file.notes, elf.endian),
+        ..StaticSignals::default()
+    };
+    let static_like = dynamic.interpreter.is_none()
+        && dynamic.needed.is_empty()
+        && dynamic.version_needs.is_empty();
+    // Runnable libraries without dependencies are C library loaders themselves (ld.so,
+    // musl's libc.so): their own content says which.
+    let is_program =
+        matches!(class.linkage, Linkage::Static | Linkage::StaticPie) || class.executable;
+    if !(static_like && is_program) {
+        return signals;
+    }
+    let sections = file.sections.as_ref();
+    if signals.gnu_abi_tag.is_none() {
+        signals.irelative = signals::count_irelative(elf, dynamic.dynamic.as_ref(), sections);
+        if signals.irelative == 0 && !go_found.is_go() {
+            signals.entry_code = signals::entry_code(elf);
+        }
+    }
+    let undecided = signals.gnu_abi_tag.is_none()
+        && signals.irelative == 0
+        && signals.entry_code.is_none()
+        && signals.android_api.is_none();
+    if undecided && !go_found.is_go() {
+        if let Some(data) = readonly.full() {
+            signals.markers = signals::content_markers(data);
+            if signals.markers.is_empty() && go::find_pclntab(data, ident.big_endian) {
+                go_found
+                    .evidence
+                    .push("Go pclntab header in read-only data".into());
+                toolchain::read_build_info(elf, sections, go_found);
+            }
+        }
+    }
+    signals
+}
+
+/// The toolchains that built the file (stage 4).
+struct Toolchains {
+    go: Option<Go>,
+    rust: Option<Rust>,
+}
+
+/// Stage 4: Go, from what the earlier stages found of it, and Rust. Whether Go calls into
+/// C decides `signals.pure_go`.
+fn toolchains_of<'data, H, R>(
+    elf: &ElfFile<'data, H, R>,
+    file: &Structure<'data, H, R>,
+    mut go_found: GoFindings,
+    signals: &mut StaticSignals,
+    readonly: &ReadOnlyData<'_, 'data, H, R>,
+    warnings: &mut Vec<String>,
+) -> Toolchains
+where
+    H: FileHeader<Endian = Endianness>,
+    R: ReadRef<'data>,
+{
+    warnings.append(&mut go_found.problems);
+    let go = go_found
+        .is_go()
+        .then(|| go_facts(go_found, &file.dynamic, signals, readonly));
+    signals.pure_go = go.as_ref().is_some_and(|g| !g.cgo_used);
+    // Rust's panic paths are looked for only in read-only data already read for another
+    // reason: reading it for every file without `.comment` would cost more than the rest.
+    let rust = rust_facts(elf, file.sections.as_ref(), readonly.if_read(), warnings);
+    Toolchains { go, rust }
+}
+
+/// Go's facts; the version from read-only data when no build info gives it.
+fn go_facts<'data, H, R>(
+    found: GoFindings,
+    dynamic: &DynamicFacts<'data, R>,
+    signals: &StaticSignals,
+    readonly: &ReadOnlyData<'_, 'data, H, R>,
+) -> Go
+where
+    H: FileHeader<Endian = Endianness>,
+    R: ReadRef<'data>,
+{
+    let cgo_used = dynamic.interpreter.is_some()
+        || !dynamic.needed.is_empty()
+        || signals.gnu_abi_tag.is_some()
+        || signals.irelative > 0;
+    let GoFindings {
+        version,
+        modinfo,
+        mut evidence,
+        ..
+    } = found;
+    let build_info_found = version.is_some() || modinfo.is_some();
+    let version = version.or_else(|| {
+        let v = readonly.full().and_then(go::find_version_string)?;
+        evidence.push(format!("version string {v} in read-only data (heuristic)"));
+        Some(v)
+    });
+    go::facts(version, modinfo, build_info_found, cgo_used, evidence)
+}
+
+/// Stage 5: the C library, from the loader's names, the version needs, the imports and the
+/// signals.
+fn libc_of<'data, R: ReadRef<'data>>(
+    dynamic: &DynamicFacts<'data, R>,
+    signals: &StaticSignals,
+) -> Libc {
+    crate::libc::detect(&LibcInput {
+        interpreter: dynamic.interpreter,
+        needed: &dynamic.needed,
+        soname: dynamic.soname,
+        version_needs: &dynamic.version_needs,
+        imports: &dynamic.imports,
+        signals,
+    })
+}
+
+/// Stage 6: the hidden run-time needs, from evidence gathered in the file.
+fn needs_of<'data, H, R>(
+    elf: &ElfFile<'data, H, R>,
+    ident: Ident,
+    file: &Structure<'data, H, R>,
+    libc: &Libc,
+    toolchains: &Toolchains,
+    readonly: &ReadOnlyData<'_, 'data, H, R>,
+    warnings: &mut Vec<String>,
+) -> Vec<Need>
+where
+    H: FileHeader<Endian = Endianness>,
+    R: ReadRef<'data>,
+{
+    let dynamic = &file.dynamic;
+    // Static: no loader and no libraries, so the C library (if any) is linked in.
+    let is_static = dynamic.interpreter.is_none() && dynamic.needed.is_empty();
+    let mut evidence = needs::gather(
+        elf,
+        file.sections.as_ref(),
+        &needs::GatherInput {
+            family: libc.family,
+            is_static,
+            is_go: toolchains.go.is_some(),
+            imports: &dynamic.imports,
+            notes: &file.notes,
+            needed: &dynamic.needed,
+        },
+        &|| readonly.full(),
+        &|| readonly.head(),
+    );
+    warnings.append(&mut evidence.problems);
+    let needed: Vec<String> = dynamic
+        .needed
+        .iter()
+        .map(|n| String::from_utf8_lossy(n).into_owned())
+        .collect();
+    // ARM's hard-float flag picks Debian's armhf triplet.
+    let hard_float = elf.e_flags() & EF_ARM_ABI_FLOAT_HARD != 0;
+    needs::derive(&needs::NeedsInput {
+        family: libc.family,
+        is_static,
+        glibc_floor: libc.glibc_required,
+        triplet: needs::debian_triplet(elf.e_machine(), ident.is_64, ident.big_endian, hard_float),
+        needed: &needed,
+        evidence: &evidence,
+        go: toolchains.go.as_ref(),
+        rust: toolchains.rust.as_ref(),
+    })
+}
+
+/// Everything the stages found, for the report.
+struct Findings {
+    class: Classified,
+    libc: Libc,
+    toolchains: Toolchains,
+    needs: Vec<Need>,
+    size: Size,
+    build_id: Option<String>,
+    warnings: Vec<String>,
+}
+
+/// Stage 8: the report. Names are decoded here, each that needed replacement characters a
+/// warning.
+fn assemble<'data, H, R>(
+    label: &str,
+    elf: &ElfFile<'data, H, R>,
+    ident: Ident,
+    dynamic: &DynamicFacts<'data, R>,
+    found: Findings,
+) -> Report
+where
+    H: FileHeader<Endian = Endianness>,
+    R: ReadRef<'data>,
+{
+    let Findings {
+        class,
+        libc,
+        toolchains: Toolchains { go, rust },
+        needs,
+        size,
+        build_id,
+        mut warnings,
+    } = found;
+    let w = &mut warnings;
+    let interpreter = dynamic.interpreter.map(|i| text(i, "PT_INTERP", w));
+    let needed = dynamic
+        .needed
+        .iter()
+        .map(|n| text(n, "a DT_NEEDED name", w))
+        .collect();
+    let soname = dynamic.soname.map(|s| text(s, "DT_SONAME", w));
+    let rpath = split_path_list(dynamic.rpath.map(|r| text(r, "DT_RPATH", w)));
+    let runpath = split_path_list(dynamic.runpath.map(|r| text(r, "DT_RUNPATH", w)));
+    let platform = platform_of(elf, ident, go.as_ref(), &libc);
+    Report {
+        schema_version: SCHEMA_VERSION,
+        path: label.to_string(),
+        elf: elf_header(elf, ident, class.file_type),
+        platform,
+        linkage: class.linkage,
+        executable: class.executable,
+        interpreter,
+        needed,
+        soname,
+        rpath,
+        runpath,
+        libc,
+        go,
+        rust,
+        size,
+        needs,
+        closure: None,
+        recommendation: None,
+        verification: None,
+        build_id,
+        warnings,
+    }
+}
+
+fn elf_header<'data, H, R>(
+    elf: &ElfFile<'data, H, R>,
+    ident: Ident,
+    file_type: FileType,
+) -> ElfHeader
+where
+    H: FileHeader<Endian = Endianness>,
+    R: ReadRef<'data>,
+{
+    ElfHeader {
+        class: if ident.is_64 { 64 } else { 32 },
+        endian: if ident.big_endian {
+            Endian::Big
+        } else {
+            Endian::Little
+        },
+        machine: machine_name(elf.e_machine(), ident.is_64),
+        e_machine: elf.e_machine(),
+        file_type,
+        os_abi: ident.os_abi,
+        entry: elf.entry(),
+    }
+}
+
+/// The OCI platform. The OS: Go's GOOS when stamped, Android for bionic, else what
+/// EI_OSABI says.
+fn platform_of<'data, H, R>(
+    elf: &ElfFile<'data, H, R>,
+    ident: Ident,
+    go: Option<&Go>,
+    libc: &Libc,
+) -> Option<String>
+where
+    H: FileHeader<Endian = Endianness>,
+    R: ReadRef<'data>,
+{
+    let os = go
+        .and_then(|g| g.settings.get("GOOS").cloned())
+        .or_else(|| (libc.family == LibcFamily::Bionic).then(|| "android".to_string()))
+        .or_else(|| os_of_osabi(ident.os_abi).map(str::to_string))?;
+    let arch = oci_arch(elf.e_machine(), ident.is_64, ident.big_endian)?;
+    Some(format!("{os}/{arch}"))
 }
 
 /// Lossy UTF-8, with a warning when bytes had to be replaced.
@@ -127,337 +569,11 @@ fn split_path_list(value: Option<String>) -> Vec<String> {
         .unwrap_or_default()
 }
 
-fn analyze<'data, H, R>(
-    label: &str,
-    elf: &ElfFile<'data, H, R>,
-    ident: Ident,
-    load: Option<&mut LoadInfo>,
-) -> Result<Report>
-where
-    H: FileHeader<Endian = Endianness>,
-    R: ReadRef<'data>,
-{
-    let mut warnings = Vec::new();
-    let limits = &elf.limits;
-
-    let interpreter_raw = elf.interpreter()?;
-    let dynamic = elf.dynamic()?;
-    let strings = match &dynamic {
-        Some(info) => elf.dynamic_strings(info, StringUse::Many)?,
-        None => None,
-    };
-    let string_at = |offset: u64| -> Result<&'data [u8]> {
-        strings
-            .as_ref()
-            .ok_or(Error::Malformed {
-                what: "dynamic string referenced but DT_STRTAB is missing",
-            })?
-            .get(offset)
-    };
-    let mut needed_raw = Vec::new();
-    if let Some(info) = &dynamic {
-        for offset in &info.needed {
-            needed_raw.push(string_at(*offset)?);
-        }
-    }
-    let soname_raw = dynamic
-        .as_ref()
-        .and_then(|d| d.soname)
-        .map(&string_at)
-        .transpose()?;
-    let rpath_raw = dynamic
-        .as_ref()
-        .and_then(|d| d.rpath)
-        .map(&string_at)
-        .transpose()?;
-    let runpath_raw = dynamic
-        .as_ref()
-        .and_then(|d| d.runpath)
-        .map(&string_at)
-        .transpose()?;
-
-    let sections = elf.sections().unwrap_or_else(|e| {
-        warnings.push(format!("section headers ignored: {e}"));
-        None
-    });
-
-    let version_needs = match (&dynamic, &strings) {
-        (Some(info), Some(strings)) => elf.version_needs(info, strings).unwrap_or_else(|e| {
-            warnings.push(format!("version needs unreadable: {e}"));
-            Vec::new()
-        }),
-        _ => Vec::new(),
-    };
-    let imports = match (&dynamic, &strings) {
-        (Some(info), Some(strings)) => {
-            let dynsym_count = match (&sections, info.symtab) {
-                (Some(sections), Some(addr)) => sections
-                    .by_address(addr, object::elf::SHT_DYNSYM)
-                    .and_then(|sh| {
-                        let size: u64 = sh.sh_size(elf.endian).into();
-                        size.checked_div(std::mem::size_of::<H::Sym>() as u64)
-                    }),
-                _ => None,
-            };
-            elf.imports(info, strings, &version_needs, dynsym_count)
-                .unwrap_or_else(|e| {
-                    warnings.push(format!("dynamic symbols unreadable: {e}"));
-                    Imports::none()
-                })
-        }
-        _ => Imports::none(),
-    };
-    if !imports.complete {
-        warnings.push("the list of imported symbols may be incomplete".into());
-    }
-    let notes = elf.notes(sections.as_ref());
-    if notes.unreadable_areas > 0 {
-        warnings.push(format!(
-            "{} note area(s) could not be read",
-            notes.unreadable_areas
-        ));
-    }
-    if notes.count_limited {
-        let limit = Error::LimitExceeded {
-            what: "notes",
-            limit: limits.max_notes as u64,
-        };
-        warnings.push(format!("later notes not read: {limit}"));
-    }
-
-    // Linkage.
-    let file_type = match elf.e_type() {
-        1 => FileType::Rel,
-        2 => FileType::Exec,
-        3 => FileType::Dyn,
-        4 => FileType::Core,
-        _ => FileType::Other,
-    };
-    let mut linkage_input = LinkageInput {
-        file_type,
-        has_interpreter: interpreter_raw.is_some(),
-        has_dynamic: dynamic.is_some(),
-        has_soname: soname_raw.is_some(),
-        has_needed: !needed_raw.is_empty(),
-        df_1_pie: dynamic.as_ref().is_some_and(|d| d.is_pie()),
-        entry: elf.entry(),
-        exports_symbols: None,
-    };
-    if linkage_input.needs_export_check() {
-        linkage_input.exports_symbols = dynamic.as_ref().map(|d| elf.exports_symbols(d));
-    }
-    let (linkage, executable) = classify(&linkage_input);
-
-    // Toolchains and static-binary signals, cheapest first.
-    let mut go_found = toolchain::find_go(elf, sections.as_ref(), &notes);
-    warnings.append(&mut go_found.problems);
-    let rodata = OnceCell::new();
-    let readonly =
-        || *rodata.get_or_init(|| elf.readonly_data(sections.as_ref(), limits.scan_budget_bytes));
-    // The heuristics of dynamic files read less: the first 32 KiB, or what is already read.
-    let rodata_head = OnceCell::new();
-    let readonly_head = || match rodata.get() {
-        Some(data) => *data,
-        None => *rodata_head.get_or_init(|| {
-            elf.readonly_data(
-                sections.as_ref(),
-                limits.scan_budget_bytes.min(HEURISTIC_SCAN_BYTES),
-            )
-        }),
-    };
-
-    let mut signals = StaticSignals {
-        gnu_abi_tag: signals::gnu_abi_tag(&notes, elf.endian),
-        android_api: signals::android_api_level(&notes, elf.endian),
-        ..StaticSignals::default()
-    };
-    let static_like =
-        interpreter_raw.is_none() && needed_raw.is_empty() && version_needs.is_empty();
-    // Runnable libraries without dependencies are C library loaders themselves (ld.so,
-    // musl's libc.so): their own content says which.
-    let is_program = matches!(linkage, Linkage::Static | Linkage::StaticPie) || executable;
-    if static_like && is_program && signals.gnu_abi_tag.is_none() {
-        signals.irelative = signals::count_irelative(elf, dynamic.as_ref(), sections.as_ref());
-        if signals.irelative == 0 && !go_found.is_go() {
-            signals.entry_code = signals::entry_code(elf);
-        }
-    }
-    let undecided = signals.gnu_abi_tag.is_none()
-        && signals.irelative == 0
-        && signals.entry_code.is_none()
-        && signals.android_api.is_none();
-    if static_like && is_program && undecided && !go_found.is_go() {
-        if let Some(data) = readonly() {
-            signals.markers = signals::content_markers(data);
-            if signals.markers.is_empty() && go::find_pclntab(data, ident.big_endian) {
-                go_found
-                    .evidence
-                    .push("Go pclntab header in read-only data".into());
-                toolchain::read_build_info(elf, sections.as_ref(), &mut go_found);
-                warnings.append(&mut go_found.problems);
-            }
-        }
-    }
-
-    let go = if go_found.is_go() {
-        let cgo_used = interpreter_raw.is_some()
-            || !needed_raw.is_empty()
-            || signals.gnu_abi_tag.is_some()
-            || signals.irelative > 0;
-        signals.pure_go = !cgo_used;
-        let mut evidence = std::mem::take(&mut go_found.evidence);
-        let build_info_found = go_found.version.is_some() || go_found.modinfo.is_some();
-        let mut version = go_found.version.take();
-        if version.is_none() {
-            version = readonly().and_then(go::find_version_string);
-            if let Some(v) = &version {
-                evidence.push(format!("version string {v} in read-only data (heuristic)"));
-            }
-        }
-        Some(go::facts(
-            version,
-            go_found.modinfo.take(),
-            build_info_found,
-            cgo_used,
-            evidence,
-        ))
-    } else {
-        None
-    };
-
-    // Rust's panic paths are looked for only in read-only data already read for another
-    // reason: reading it for every file without `.comment` would cost more than the rest.
-    let rust = rust_facts(
-        elf,
-        sections.as_ref(),
-        rodata.get().copied().flatten(),
-        &mut warnings,
-    );
-
-    let needed_refs: Vec<&[u8]> = needed_raw.clone();
-    let libc = crate::libc::detect(&LibcInput {
-        interpreter: interpreter_raw,
-        needed: &needed_refs,
-        soname: soname_raw,
-        version_needs: &version_needs,
-        imports: &imports,
-        signals: &signals,
-    });
-
-    // Hidden run-time needs.
-    // Static: no loader and no libraries, so the C library (if any) is linked in.
-    let is_static = interpreter_raw.is_none() && needed_raw.is_empty();
-    let needed_text: Vec<String> = needed_raw
-        .iter()
-        .map(|n| String::from_utf8_lossy(n).into_owned())
-        .collect();
-    let mut evidence = needs::gather(
-        elf,
-        sections.as_ref(),
-        &needs::GatherInput {
-            family: libc.family,
-            is_static,
-            is_go: go.is_some(),
-            imports: &imports,
-            notes: &notes,
-            needed: &needed_refs,
-        },
-        &readonly,
-        &readonly_head,
-    );
-    warnings.append(&mut evidence.problems);
-    // ARM's EF_ARM_ABI_FLOAT_HARD picks Debian's armhf triplet.
-    let hard_float = elf.e_flags() & 0x400 != 0;
-    let needs = needs::derive(&needs::NeedsInput {
-        family: libc.family,
-        is_static,
-        glibc_floor: libc.glibc_required,
-        triplet: needs::debian_triplet(elf.e_machine(), ident.is_64, ident.big_endian, hard_float),
-        needed: &needed_text,
-        evidence: &evidence,
-        go: go.as_ref(),
-        rust: rust.as_ref(),
-    });
-
-    let size = crate::size::size_facts(elf, sections.as_ref());
-    let build_id = notes
-        .find(b"GNU", object::elf::NT_GNU_BUILD_ID.0)
-        .map(|note| hex(note.desc));
-
-    if let Some(load) = load {
-        let lossy = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-        *load = LoadInfo {
-            interpreter: interpreter_raw.map(lossy),
-            needed: needed_text.iter().map(|n| n.as_str().into()).collect(),
-            soname: soname_raw.map(|s| lossy(s).into()),
-            rpath: rpath_raw.map(lossy),
-            runpath: runpath_raw.map(lossy),
-            nodeflib: dynamic.as_ref().is_some_and(|d| d.nodeflib()),
-            version_needs: LoadInfo::version_needs_of(&version_needs),
-            ..LoadInfo::identity(elf, ident)
-        };
-    }
-    let interpreter = interpreter_raw.map(|i| text(i, "PT_INTERP", &mut warnings));
-    let needed = needed_raw
-        .iter()
-        .map(|n| text(n, "a DT_NEEDED name", &mut warnings))
-        .collect();
-    let soname = soname_raw.map(|s| text(s, "DT_SONAME", &mut warnings));
-    let rpath = split_path_list(rpath_raw.map(|r| text(r, "DT_RPATH", &mut warnings)));
-    let runpath = split_path_list(runpath_raw.map(|r| text(r, "DT_RUNPATH", &mut warnings)));
-    let is_64 = ident.is_64;
-    // The OS: Go's GOOS when stamped, Android for bionic, else what EI_OSABI says.
-    let os = go
-        .as_ref()
-        .and_then(|g| g.settings.get("GOOS").cloned())
-        .or_else(|| (libc.family == LibcFamily::Bionic).then(|| "android".to_string()))
-        .or_else(|| os_of_osabi(ident.os_abi).map(str::to_string));
-    let platform = match (os, oci_arch(elf.e_machine(), is_64, ident.big_endian)) {
-        (Some(os), Some(arch)) => Some(format!("{os}/{arch}")),
-        _ => None,
-    };
-    Ok(Report {
-        schema_version: SCHEMA_VERSION,
-        path: label.to_string(),
-        elf: ElfHeader {
-            class: if is_64 { 64 } else { 32 },
-            endian: if ident.big_endian {
-                Endian::Big
-            } else {
-                Endian::Little
-            },
-            machine: machine_name(elf.e_machine(), is_64),
-            e_machine: elf.e_machine(),
-            file_type,
-            os_abi: ident.os_abi,
-            entry: elf.entry(),
-        },
-        platform,
-        linkage,
-        executable,
-        interpreter,
-        needed,
-        soname,
-        rpath,
-        runpath,
-        libc,
-        go,
-        rust,
-        size,
-        needs,
-        closure: None,
-        recommendation: None,
-        verification: None,
-        build_id,
-        warnings,
-    })
-}
-
 /// Rust facts from `.comment` and `.dep-v0`; without `.comment`, the standard library's
 /// `/rustc/<commit>/` paths in `readonly` (read-only data, when already read).
 fn rust_facts<'data, H, R>(
     elf: &ElfFile<'data, H, R>,
-    sections: Option<&crate::elf::sections::Sections<'data, H>>,
+    sections: Option<&Sections<'data, H>>,
     readonly: Option<&'data [u8]>,
     warnings: &mut Vec<String>,
 ) -> Option<Rust>

@@ -6,7 +6,7 @@ use object::{Endianness, ReadRef};
 
 use super::ElfFile;
 use super::strings::{StringTable, StringUse};
-use crate::error::{Error, Result};
+use crate::error::{Error, ReadError, Result};
 
 /// PT_DYNAMIC is read up to `Limits::max_needed` entries plus this many for the other tags
 /// (real tables have a few dozen): its size in the program header is the file's word.
@@ -76,13 +76,10 @@ where
         let in_segment = size.checked_div(entry_size).unwrap_or(0);
         let cap = self.limits.max_needed.saturating_add(OTHER_DYNAMIC_ENTRIES);
         let count = usize::try_from(in_segment).map_or(cap, |n| n.min(cap));
-        let entries: &'data [H::Dyn] =
-            self.data
-                .read_slice_at(offset, count)
-                .map_err(|()| Error::Truncated {
-                    what: "PT_DYNAMIC",
-                    offset,
-                })?;
+        let entries: &'data [H::Dyn] = self
+            .data
+            .read_slice_at(offset, count)
+            .or_truncated("PT_DYNAMIC", offset)?;
         let cut_short = count < usize::try_from(in_segment).unwrap_or(usize::MAX);
         let mut info = DynamicInfo::default();
         let mut ended = false;
@@ -153,11 +150,9 @@ where
         let Some(addr) = info.strtab else {
             return Ok(None);
         };
-        let Some((offset, avail)) = self.map_address(addr) else {
-            return Err(Error::Malformed {
-                what: "DT_STRTAB is outside every PT_LOAD segment",
-            });
-        };
+        let (offset, avail) = self
+            .map_address(addr)
+            .or_malformed("DT_STRTAB is outside every PT_LOAD segment")?;
         // DT_STRSZ can be missing or wrong; the segment bounds the table either way.
         let size = info.strsz.map_or(avail, |sz| sz.min(avail));
         Ok(Some(StringTable::new(

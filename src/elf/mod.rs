@@ -10,8 +10,10 @@
 //! means present.
 
 pub(crate) mod dynamic;
+pub(crate) mod facts;
 pub(crate) mod machine;
 pub(crate) mod notes;
+pub(crate) mod readonly;
 pub(crate) mod sections;
 pub(crate) mod strings;
 pub(crate) mod symbols;
@@ -20,7 +22,7 @@ use object::elf as raw;
 use object::read::elf::{FileHeader, ProgramHeader};
 use object::{Endianness, ReadRef};
 
-use crate::error::{Error, Limits, Result};
+use crate::error::{Error, Limits, ReadError, Result};
 
 /// The identification bytes at the start of every ELF file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,25 +99,22 @@ where
 {
     /// Parses the file header and the program headers.
     pub fn parse(data: R, limits: &Limits) -> Result<Self> {
-        let len = data.len().map_err(|()| Error::Malformed {
-            what: "cannot tell the length of the data",
-        })?;
+        let len = data
+            .len()
+            .or_malformed("cannot tell the length of the data")?;
         if len > limits.max_file_bytes {
             return Err(Error::LimitExceeded {
                 what: "file size",
                 limit: limits.max_file_bytes,
             });
         }
-        let header = H::parse(data).map_err(|_| Error::Truncated {
-            what: "ELF file header",
-            offset: 0,
-        })?;
+        let header = H::parse(data).or_truncated("ELF file header", 0)?;
         let endian = header.endian().map_err(|_| Error::Unsupported {
             what: "ELF data encoding",
         })?;
-        let phnum = header.phnum(endian, data).map_err(|_| Error::Malformed {
-            what: "program header count (extended e_phnum without section 0)",
-        })?;
+        let phnum = header
+            .phnum(endian, data)
+            .or_malformed("program header count (extended e_phnum without section 0)")?;
         if usize::try_from(phnum).map_or(true, |n| n > limits.max_program_headers) {
             return Err(Error::LimitExceeded {
                 what: "program headers",
@@ -124,10 +123,7 @@ where
         }
         let phdrs = header
             .program_headers(endian, data)
-            .map_err(|_| Error::Truncated {
-                what: "program header table",
-                offset: header.e_phoff(endian).into(),
-            })?;
+            .or_truncated("program header table", header.e_phoff(endian).into())?;
         Ok(ElfFile {
             data,
             header,
@@ -181,10 +177,7 @@ where
         let bytes = self
             .data
             .read_bytes_at(offset, size.min(max.saturating_add(1)))
-            .map_err(|()| Error::Truncated {
-                what: "PT_INTERP",
-                offset,
-            })?;
+            .or_truncated("PT_INTERP", offset)?;
         // The string ends at its first NUL; a missing NUL is tolerated (the kernel would
         // reject it, but the name is still the best evidence of the intended loader).
         let end = memchr::memchr(0, bytes).unwrap_or(bytes.len());
@@ -235,7 +228,7 @@ where
         self.data
             .read_bytes_at(offset, size)
             .map(Some)
-            .map_err(|()| Error::Truncated { what, offset })
+            .or_truncated(what, offset)
     }
 
     /// Reads up to `size` bytes of file data at `offset`, fewer if the file ends first.

@@ -9,7 +9,7 @@ use object::read::elf::{FileHeader, SectionHeader};
 use object::{Endianness, ReadRef};
 
 use super::ElfFile;
-use crate::error::{Error, Result};
+use crate::error::{Error, ReadError, Result};
 
 /// The largest section-name table read.
 const MAX_SECTION_NAMES: u64 = 1 << 20;
@@ -89,9 +89,7 @@ where
         let shnum = self
             .header
             .shnum(self.endian, self.data)
-            .map_err(|_| Error::Malformed {
-                what: "section header count",
-            })?;
+            .or_malformed("section header count")?;
         if usize::try_from(shnum).map_or(true, |n| n > self.limits.max_section_headers) {
             return Err(Error::LimitExceeded {
                 what: "section headers",
@@ -101,10 +99,7 @@ where
         let headers = self
             .header
             .section_headers(self.endian, self.data)
-            .map_err(|_| Error::Truncated {
-                what: "section header table",
-                offset: shoff,
-            })?;
+            .or_truncated("section header table", shoff)?;
         if headers.is_empty() {
             return Ok(None);
         }

@@ -10,7 +10,7 @@ use object::{Endianness, ReadRef};
 use super::ElfFile;
 use super::dynamic::DynamicInfo;
 use super::strings::StringTable;
-use crate::error::{Error, Result};
+use crate::error::{Error, ReadError, Result};
 
 /// When the whole dynamic symbol table has at most this many entries it is read whole, which
 /// also finds imports bound by copy relocation (defined in the file, versioned by a need).
@@ -116,23 +116,18 @@ where
         let Some(addr) = info.verneed else {
             return Ok(Vec::new());
         };
-        let Some((offset, avail)) = self.map_address(addr) else {
-            return Err(Error::Malformed {
-                what: "DT_VERNEED is outside every PT_LOAD segment",
-            });
-        };
+        let (offset, avail) = self
+            .map_address(addr)
+            .or_malformed("DT_VERNEED is outside every PT_LOAD segment")?;
         let limit = avail.min(self.limits.max_version_bytes as u64);
         // At most three reads (4 KiB, 64 KiB, 1 MiB by default), each parse bounded by its
         // window's size, so the total stays within about 1.07 times one parse of the limit.
         let mut window_len = VERSION_WINDOW.min(limit);
         loop {
-            let window =
-                self.data
-                    .read_bytes_at(offset, window_len)
-                    .map_err(|()| Error::Truncated {
-                        what: "version needs",
-                        offset,
-                    })?;
+            let window = self
+                .data
+                .read_bytes_at(offset, window_len)
+                .or_truncated("version needs", offset)?;
             match parse_verneed(self.endian, window, info.verneednum, strings)? {
                 Some(needs) => return Ok(needs),
                 None if window_len < limit => window_len = window_len.saturating_mul(16).min(limit),
@@ -263,21 +258,16 @@ where
     /// the symbols' segment ends first. `Err` when DT_SYMTAB maps nowhere or the file is
     /// shorter than its segment.
     fn dynamic_symbols(&self, symtab: u64, count: u64) -> Result<&'data [H::Sym]> {
-        let Some((offset, avail)) = self.map_address(symtab) else {
-            return Err(Error::Malformed {
-                what: "DT_SYMTAB is outside every PT_LOAD segment",
-            });
-        };
+        let (offset, avail) = self
+            .map_address(symtab)
+            .or_malformed("DT_SYMTAB is outside every PT_LOAD segment")?;
         let entsize = std::mem::size_of::<H::Sym>() as u64;
         let count = count
             .min(self.limits.max_dynamic_symbols as u64)
             .min(avail.checked_div(entsize).unwrap_or(0));
         self.data
             .read_slice_at(offset, usize::try_from(count).unwrap_or(0))
-            .map_err(|()| Error::Truncated {
-                what: "dynamic symbol table",
-                offset,
-            })
+            .or_truncated("dynamic symbol table", offset)
     }
 
     /// GNU hash's layout: `symoffset` (the index of the first hashed, defined symbol) and
@@ -287,10 +277,7 @@ where
             return Ok(None);
         };
         let header: &raw::GnuHashHeader<Endianness> =
-            bytes.read_at(0).map_err(|()| Error::Truncated {
-                what: "DT_GNU_HASH header",
-                offset: 0,
-            })?;
+            bytes.read_at(0).or_truncated("DT_GNU_HASH header", 0)?;
         let bucket_count = u64::from(header.bucket_count.get(self.endian));
         if bucket_count > self.limits.max_dynamic_symbols as u64 {
             return Err(Error::LimitExceeded {
@@ -375,10 +362,7 @@ where
             return Ok(None);
         };
         let header: &raw::HashHeader<Endianness> =
-            bytes.read_at(0).map_err(|()| Error::Truncated {
-                what: "DT_HASH header",
-                offset: 0,
-            })?;
+            bytes.read_at(0).or_truncated("DT_HASH header", 0)?;
         Ok(Some(u64::from(header.chain_count.get(self.endian))))
     }
 }
@@ -535,11 +519,9 @@ where
         let Some(addr) = info.verdef else {
             return Ok(Vec::new());
         };
-        let Some((offset, avail)) = self.map_address(addr) else {
-            return Err(Error::Malformed {
-                what: "DT_VERDEF is outside every PT_LOAD segment",
-            });
-        };
+        let (offset, avail) = self
+            .map_address(addr)
+            .or_malformed("DT_VERDEF is outside every PT_LOAD segment")?;
         // Version definitions are small (a few dozen entries for glibc itself).
         let window_len = avail
             .min(self.limits.max_version_bytes as u64)
@@ -547,10 +529,7 @@ where
         let window = self
             .data
             .read_bytes_at(offset, window_len)
-            .map_err(|()| Error::Truncated {
-                what: "version definitions",
-                offset,
-            })?;
+            .or_truncated("version definitions", offset)?;
         let endian = self.endian;
         // Each entry takes at least 20 bytes, which bounds the loop whatever the count says.
         let max_entries = (window.len() / 20) as u64;

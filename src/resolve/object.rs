@@ -140,3 +140,29 @@ where
     }
     Ok(info)
 }
+
+impl LoadInfo {
+    /// The loader's view of a file the analysis has read: its identity from the header,
+    /// the rest from its dynamic facts. The file's own version definitions are not among
+    /// the facts and stay empty.
+    pub(crate) fn from_facts<'data, H, R>(
+        elf: &ElfFile<'data, H, R>,
+        ident: Ident,
+        facts: &crate::elf::facts::DynamicFacts<'data, R>,
+    ) -> LoadInfo
+    where
+        H: FileHeader<Endian = Endianness>,
+        R: ReadRef<'data>,
+    {
+        LoadInfo {
+            interpreter: facts.interpreter.map(text),
+            needed: facts.needed.iter().map(|n| text(n).into()).collect(),
+            soname: facts.soname.map(|s| text(s).into()),
+            rpath: facts.rpath.map(text),
+            runpath: facts.runpath.map(text),
+            nodeflib: facts.nodeflib(),
+            version_needs: LoadInfo::version_needs_of(&facts.version_needs),
+            ..LoadInfo::identity(elf, ident)
+        }
+    }
+}
