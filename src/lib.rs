@@ -113,7 +113,7 @@ macro_rules! parser_modules {
 }
 
 parser_modules!(
-    classify, elf, inspect, libc, needs, resolve, size, source, toolchain, verify, version
+    abi, classify, elf, inspect, libc, needs, resolve, size, source, toolchain, verify, version
 );
 pub mod bases;
 mod error;

@@ -16,6 +16,8 @@ use std::borrow::Cow;
 use std::hash::BuildHasher;
 use std::sync::OnceLock;
 
+use crate::abi::Abi;
+
 const OLD_MAGIC: &[u8] = b"ld.so-1.7.0";
 const NEW_MAGIC: &[u8] = b"glibc-ld.so.cache1.1";
 const OLD_HEADER: usize = 16;
@@ -283,30 +285,14 @@ fn c_string(data: &[u8], at: usize) -> Option<&[u8]> {
 }
 
 /// The cache flags glibc's loader accepts for an ABI (`_dl_cache_check_flags` and
-/// `_DL_CACHE_DEFAULT_ID` of each `sysdeps`): libc6 plus the ABI's bits; 32-bit ABIs
-/// without bits of their own also take plain ELF entries (1).
-pub(crate) fn accepted_flags(e_machine: u16, is_64: bool, big_endian: bool, hard_float: bool) -> Vec<u32> {
+/// `_DL_CACHE_DEFAULT_ID` of each `sysdeps`): libc6 plus the ABI's bits; ABIs without bits
+/// of their own also take plain ELF entries (1).
+pub(crate) fn accepted_flags(abi: Abi) -> Vec<u32> {
+    const ELF: u32 = 0x0001;
     const LIBC6: u32 = 0x0003;
-    let abi = match (e_machine, is_64) {
-        (62, true) => 0x0300,
-        (62, false) => 0x0800,
-        (183, true) => 0x0a00,
-        (40, false) if hard_float => 0x0900,
-        (40, false) => 0x0b00,
-        (21, true) => 0x0500,
-        (22, true) => 0x0400,
-        (43, true) | (2, true) => 0x0100,
-        (50, true) => 0x0200,
-        (8, true) => 0x0700,
-        (243, true) => 0x1000,
-        (258, true) => 0x1200,
-        _ => 0,
-    };
-    let _ = big_endian;
-    if abi == 0 {
-        vec![1, LIBC6]
-    } else {
-        vec![LIBC6 | abi]
+    match abi.cache_flags() {
+        Some(bits) => vec![LIBC6 | bits],
+        None => vec![ELF, LIBC6],
     }
 }
 
@@ -354,9 +340,15 @@ mod tests {
     fn new_format_and_abi_flags() {
         let cache = LdCache::parse(new_cache(), 1000).expect("parses");
         assert_eq!(cache.format, "new");
-        let x86_64 = accepted_flags(62, true, false, false);
+        let abi = |machine: object::elf::Machine, is_64| Abi {
+            machine: machine.0,
+            is_64,
+            big_endian: false,
+            hard_float: false,
+        };
+        let x86_64 = accepted_flags(abi(object::elf::EM_X86_64, true));
         assert_eq!(paths(&cache, "libz.so.1", &x86_64), ["/lib/x86_64-linux-gnu/libz.so.1"]);
-        let i386 = accepted_flags(3, false, false, false);
+        let i386 = accepted_flags(abi(object::elf::EM_386, false));
         assert_eq!(paths(&cache, "libz.so.1", &i386), ["/lib/i386-linux-gnu/libz.so.1"]);
         assert!(paths(&cache, "libz.so", &x86_64).is_empty());
         assert!(paths(&cache, "libz.so.1.2", &x86_64).is_empty());

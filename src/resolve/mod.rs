@@ -27,6 +27,7 @@ use foldhash::{HashMap, HashMapExt, HashSet};
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 
+use crate::abi::Abi;
 use crate::error::Limits;
 use crate::report::{
     Closure, ClosureInterpreter, ClosureLibrary, ClosureSearch, MissingLibrary, UnmetVersion,
@@ -169,10 +170,7 @@ pub struct Resolver {
 struct PlanKey {
     musl: bool,
     interpreter: Option<String>,
-    machine: u16,
-    is_64: bool,
-    big_endian: bool,
-    hard_float: bool,
+    abi: Abi,
 }
 
 /// The libraries read in a run, by identity and by the canonical path they were read at.
@@ -747,10 +745,7 @@ impl Resolver {
         let key = PlanKey {
             musl: flavor == Flavor::Musl,
             interpreter: main.interpreter.clone(),
-            machine: main.machine,
-            is_64: main.is_64,
-            big_endian: main.big_endian,
-            hard_float: main.hard_float,
+            abi: main.abi(),
         };
         if let Some(plan) = self.plans.get(&key) {
             return Arc::clone(plan);
@@ -772,12 +767,12 @@ impl Resolver {
             .options
             .hwcaps
             .clone()
-            .unwrap_or_else(|| default_hwcaps(main.machine, main.is_64));
+            .unwrap_or_else(|| main.abi().hwcaps().iter().map(|s| s.to_string()).collect());
         let lib = default_dirs
             .first()
             .map(|d| d.trim_start_matches('/').trim_end_matches('/').to_string())
             .unwrap_or_else(|| "lib".to_string());
-        let platform = platform_of(main.machine, main.is_64).to_string();
+        let platform = main.abi().platform().to_string();
         let (musl_path, musl_path_from, musl_path_note) = match flavor {
             Flavor::Musl => self.musl_sys_path(main),
             Flavor::Glibc => (Vec::new(), "", None),
@@ -837,7 +832,7 @@ impl Resolver {
         let interp = main
             .interpreter
             .clone()
-            .unwrap_or_else(|| standard_interpreter(main.machine, main.is_64).to_string());
+            .unwrap_or_else(|| main.abi().glibc_interpreter().to_string());
         if let Some(cached) = self.default_dirs.get(&interp) {
             return cached.clone();
         }
@@ -851,7 +846,7 @@ impl Resolver {
                 (dirs, format!("{interp} (its compiled-in list)"), note)
             }
             None => (
-                fallback_dirs(main.machine, main.is_64, main.hard_float),
+                fallback_dirs(main.abi()),
                 "Debian's multiarch defaults (the loader could not be read)".to_string(),
                 None,
             ),
@@ -1000,7 +995,7 @@ impl Resolver {
             }
         }
         let nodeflib = loader_obj.info.nodeflib;
-        let flags = ldcache::accepted_flags(main.machine, main.is_64, main.big_endian, main.hard_float);
+        let flags = ldcache::accepted_flags(main.abi());
         if self.cache.is_some() {
             tried.add("ld.so.cache");
         }
@@ -1137,25 +1132,30 @@ fn expand_path_list(list: &str, object_path: &str, plan: &SearchPlan) -> Vec<(St
         .collect()
 }
 
+// kept for callers being rewritten; use crate::abi
 /// The standard glibc loader of an ABI, for files that name none (shared libraries).
 pub(crate) fn standard_interpreter(machine: u16, is_64: bool) -> &'static str {
-    match (machine, is_64) {
-        (62, true) => "/lib64/ld-linux-x86-64.so.2",
-        (3, false) => "/lib/ld-linux.so.2",
-        (183, true) => "/lib/ld-linux-aarch64.so.1",
-        (40, false) => "/lib/ld-linux-armhf.so.3",
-        (21, true) => "/lib64/ld64.so.2",
-        (22, true) => "/lib/ld64.so.1",
-        (243, true) => "/lib/ld-linux-riscv64-lp64d.so.1",
-        (8, true) => "/lib64/ld.so.1",
-        _ => "/lib/ld.so.1",
-    }
+    let abi = Abi {
+        machine,
+        is_64,
+        big_endian: false,
+        hard_float: false,
+    };
+    abi.glibc_interpreter()
 }
 
-/// Debian's multiarch default directories for an ABI (what its ld.so compiles in).
-fn fallback_dirs(machine: u16, is_64: bool, hard_float: bool) -> Vec<String> {
-    let triplet = crate::needs::debian_triplet(machine, is_64, false, hard_float)
-        .or_else(|| crate::needs::debian_triplet(machine, is_64, true, hard_float));
+/// Debian's multiarch default directories for an ABI (what its ld.so compiles in); the
+/// triplet of either byte order.
+fn fallback_dirs(abi: Abi) -> Vec<String> {
+    let little = Abi {
+        big_endian: false,
+        ..abi
+    };
+    let big = Abi {
+        big_endian: true,
+        ..abi
+    };
+    let triplet = little.debian_triplet().or_else(|| big.debian_triplet());
     let mut dirs = Vec::new();
     if let Some(t) = triplet {
         dirs.push(format!("/lib/{t}/"));
@@ -1164,30 +1164,6 @@ fn fallback_dirs(machine: u16, is_64: bool, hard_float: bool) -> Vec<String> {
     dirs.push("/lib/".to_string());
     dirs.push("/usr/lib/".to_string());
     dirs
-}
-
-/// The `glibc-hwcaps` levels of an architecture, best first.
-fn default_hwcaps(machine: u16, is_64: bool) -> Vec<String> {
-    let levels: &[&str] = match (machine, is_64) {
-        (62, true) => &["x86-64-v4", "x86-64-v3", "x86-64-v2"],
-        (21, true) => &["power10", "power9"],
-        (22, true) => &["z16", "z15", "z14", "z13"],
-        _ => &[],
-    };
-    levels.iter().map(|s| s.to_string()).collect()
-}
-
-/// `$PLATFORM` as the kernel's AT_PLATFORM spells it.
-fn platform_of(machine: u16, is_64: bool) -> &'static str {
-    match (machine, is_64) {
-        (62, true) => "x86_64",
-        (3, false) => "i686",
-        (183, true) => "aarch64",
-        (40, false) => "v7l",
-        (21, true) => "power9",
-        (22, true) => "z13",
-        _ => "",
-    }
 }
 
 /// A system list of directories, where it comes from, and a note when it was cut.
