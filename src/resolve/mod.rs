@@ -24,7 +24,7 @@ pub(crate) mod root;
 // The lookups of a batch hash names and paths a hundred thousand times: foldhash is seeded
 // per process like the standard hasher, and several times faster on short strings.
 use foldhash::{HashMap, HashMapExt, HashSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::abi::Abi;
@@ -35,6 +35,9 @@ use crate::report::{
 use ldcache::LdCache;
 use object::LoadInfo;
 use root::{Identity, InRoot, Root, join_path, parent};
+
+/// Said when `/etc/ld.so.cache` is there but not in a format this loader reads.
+const UNREADABLE_CACHE: &str = "/etc/ld.so.cache is not a cache this loader reads";
 
 /// The most objects one closure holds; a hostile root cannot make it grow further.
 const MAX_OBJECTS: usize = 4096;
@@ -134,19 +137,34 @@ struct Loaded {
 /// its own from [`Resolver::share`]; the libraries read are then shared among them.
 #[derive(Debug)]
 pub struct Resolver {
+    /// What every resolver of the root shares: read once, by the first.
+    shared: Arc<Shared>,
+    /// The root, with the lookups of this resolver remembered.
     root: Root,
-    /// The root directory made absolute, and with its links resolved on the host (to
-    /// place files inside it).
-    root_absolute: std::path::PathBuf,
-    root_canonical: std::path::PathBuf,
+    memo: Memo,
+}
+
+/// What the resolvers of one root share (across threads).
+#[derive(Debug)]
+struct Shared {
+    /// The root directory as given, made absolute, and with its links resolved on the
+    /// host (to place files inside it).
+    dir: PathBuf,
+    root_absolute: PathBuf,
+    root_canonical: PathBuf,
     limits: Limits,
     options: ResolveOptions,
-    cache: Option<Arc<LdCache>>,
+    cache: Option<LdCache>,
     cache_problem: Option<String>,
     conf_dirs: Option<Vec<String>>,
     conf_problems: Vec<String>,
-    /// Every library read, shared with the resolvers made by [`Resolver::share`].
-    objects: Arc<Mutex<ObjectCache>>,
+    /// Every library read.
+    objects: Mutex<ObjectCache>,
+}
+
+/// What one resolver remembers of its searches (each thread its own, no locking).
+#[derive(Debug, Default)]
+struct Memo {
     /// Per loader path: its default directories, where they come from, and a note when
     /// the list was cut.
     default_dirs: HashMap<String, SystemDirs>,
@@ -217,8 +235,8 @@ impl Resolver {
         let (cache, cache_problem) = match root.read("/etc/ld.so.cache", MAX_CACHE_BYTES) {
             None => (None, None),
             Some(bytes) => match LdCache::parse(bytes, MAX_CACHE_ENTRIES) {
-                Some(cache) => (Some(Arc::new(cache)), None),
-                None => (None, Some("/etc/ld.so.cache is not a cache this loader reads".to_string())),
+                Some(cache) => (Some(cache), None),
+                None => (None, Some(UNREADABLE_CACHE.to_string())),
             },
         };
         let conf = ldconf::read(&root);
@@ -226,25 +244,23 @@ impl Resolver {
             Some(c) => (Some(c.dirs), c.problems),
             None => (None, Vec::new()),
         };
-        let root_canonical = std::fs::canonicalize(root.dir()).unwrap_or_else(|_| root.dir().to_path_buf());
-        let root_absolute = std::path::absolute(root.dir()).unwrap_or_else(|_| root.dir().to_path_buf());
-        Resolver {
-            root,
-            root_absolute,
-            root_canonical,
+        let dir = root.dir().to_path_buf();
+        let shared = Shared {
+            root_canonical: std::fs::canonicalize(&dir).unwrap_or_else(|_| dir.clone()),
+            root_absolute: std::path::absolute(&dir).unwrap_or_else(|_| dir.clone()),
+            dir,
             limits: limits.clone(),
             options: options.clone(),
             cache,
             cache_problem,
             conf_dirs,
             conf_problems,
-            objects: Arc::default(),
-            default_dirs: HashMap::new(),
-            notes: HashMap::new(),
-            plans: HashMap::new(),
-            searches: HashMap::new(),
-            searches_remembered: 0,
-            version_checks: HashMap::new(),
+            objects: Mutex::default(),
+        };
+        Resolver {
+            shared: Arc::new(shared),
+            root,
+            memo: Memo::default(),
         }
     }
 
@@ -257,41 +273,28 @@ impl Resolver {
     /// has read and will read (for another thread: each keeps its own lookups).
     pub fn share(&self) -> Resolver {
         Resolver {
-            root: Root::new(self.root.dir()),
-            root_absolute: self.root_absolute.clone(),
-            root_canonical: self.root_canonical.clone(),
-            limits: self.limits.clone(),
-            options: self.options.clone(),
-            cache: self.cache.clone(),
-            cache_problem: self.cache_problem.clone(),
-            conf_dirs: self.conf_dirs.clone(),
-            conf_problems: self.conf_problems.clone(),
-            objects: Arc::clone(&self.objects),
-            default_dirs: HashMap::new(),
-            notes: HashMap::new(),
-            plans: HashMap::new(),
-            searches: HashMap::new(),
-            searches_remembered: 0,
-            version_checks: HashMap::new(),
+            shared: Arc::clone(&self.shared),
+            root: Root::new(&self.shared.dir),
+            memo: Memo::default(),
         }
     }
 
     /// Reads an object found at an in-root path, once per file (device and inode), and
     /// remembers it by path too (a run asks for the same libraries over and over).
     fn load(&self, canonical: &str) -> Option<(Arc<LoadInfo>, Option<Identity>)> {
-        let known = self.objects.lock().unwrap_or_else(PoisonError::into_inner).by_path.get(canonical).cloned();
+        let known = self.shared.objects.lock().unwrap_or_else(PoisonError::into_inner).by_path.get(canonical).cloned();
         if let Some((info, identity)) = known {
             return Some((info, Some(identity)));
         }
         let host = self.root.host(canonical);
         let identity = self.root.identity(canonical)?;
-        let known = self.objects.lock().unwrap_or_else(PoisonError::into_inner).by_identity.get(&identity).cloned();
+        let known = self.shared.objects.lock().unwrap_or_else(PoisonError::into_inner).by_identity.get(&identity).cloned();
         let info = match known {
             Some(info) => info,
             // Read without holding the lock; two threads may both read a library once.
-            None => Arc::new(object::read(&host, &self.limits).ok()?),
+            None => Arc::new(object::read(&host, &self.shared.limits).ok()?),
         };
-        let mut cache = self.objects.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut cache = self.shared.objects.lock().unwrap_or_else(PoisonError::into_inner);
         if cache.by_identity.len() < MAX_OBJECTS.saturating_mul(4) {
             cache.by_identity.entry(identity).or_insert_with(|| Arc::clone(&info));
         }
@@ -314,7 +317,7 @@ impl Resolver {
 
     /// The closure of `file`, and the same as a tree (for display).
     pub fn closure_tree(&mut self, file: &Path) -> (Closure, ClosureTree) {
-        let main = object::read(file, &self.limits);
+        let main = object::read(file, &self.shared.limits);
         self.closure_from(file, main, true)
     }
 
@@ -527,10 +530,10 @@ impl Resolver {
                 Flavor::Musl => "musl",
             }
             .to_string(),
-            ld_so_cache: self.cache.as_ref().map(|c| c.format.to_string()),
+            ld_so_cache: self.shared.cache.as_ref().map(|c| c.format.to_string()),
             default_dirs: search.default_dirs.clone(),
             default_dirs_from: search.default_dirs_from.clone(),
-            ld_library_path: self.options.ld_library_path.clone().unwrap_or_default(),
+            ld_library_path: self.shared.options.ld_library_path.clone().unwrap_or_default(),
         });
         let nodes = if want_tree {
             loaded
@@ -555,7 +558,7 @@ impl Resolver {
         // would see it (and with the lookups remembered).
         if let Ok(absolute) = std::path::absolute(file) {
             let plain = !absolute.components().any(|c| c == std::path::Component::ParentDir);
-            for root in [&self.root_absolute, &self.root_canonical] {
+            for root in [&self.shared.root_absolute, &self.shared.root_canonical] {
                 let inside = absolute.strip_prefix(root).ok().filter(|_| plain);
                 if let Some(Ok(path)) = inside.map(|rel| self.root.canonical(&rel.to_string_lossy())) {
                     return path;
@@ -563,7 +566,7 @@ impl Resolver {
             }
         }
         let absolute = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf());
-        match absolute.strip_prefix(&self.root_canonical) {
+        match absolute.strip_prefix(&self.shared.root_canonical) {
             Ok(rel) => join_path("/", &rel.to_string_lossy()),
             Err(_) => join_path("/", &absolute.to_string_lossy()),
         }
@@ -676,12 +679,12 @@ impl Resolver {
                 };
                 let versions = &need.versions;
                 let missing = match (user.identity, provider.identity) {
-                    (Some(u), Some(p)) => match self.version_checks.get(&(u, need_index, p)) {
+                    (Some(u), Some(p)) => match self.memo.version_checks.get(&(u, need_index, p)) {
                         Some(known) => known.clone(),
                         None => {
                             let computed = missing_versions(versions, &provider.info);
-                            if self.version_checks.len() < MAX_REMEMBERED {
-                                self.version_checks.insert((u, need_index, p), computed.clone());
+                            if self.memo.version_checks.len() < MAX_REMEMBERED {
+                                self.memo.version_checks.insert((u, need_index, p), computed.clone());
                             }
                             computed
                         }
@@ -721,7 +724,7 @@ impl Resolver {
         let nodeflib = loaded.get(loader).is_some_and(|l| l.info.nodeflib);
         let context_free = chain_has_no_paths(loaded, loader);
         if context_free {
-            if let Some(known) = self.searches.get(&(plan.id, nodeflib)).and_then(|m| m.get(name)) {
+            if let Some(known) = self.memo.searches.get(&(plan.id, nodeflib)).and_then(|m| m.get(name)) {
                 return known.clone();
             }
         }
@@ -731,10 +734,10 @@ impl Resolver {
             Flavor::Musl => self.search_musl(name, loader, loaded, plan, &mut tried),
         };
         let result = found.ok_or(tried.list);
-        if context_free && self.searches_remembered < MAX_REMEMBERED {
-            let per_plan = self.searches.entry((plan.id, nodeflib)).or_default();
+        if context_free && self.memo.searches_remembered < MAX_REMEMBERED {
+            let per_plan = self.memo.searches.entry((plan.id, nodeflib)).or_default();
             if per_plan.insert(name.into(), result.clone()).is_none() {
-                self.searches_remembered = self.searches_remembered.saturating_add(1);
+                self.memo.searches_remembered = self.memo.searches_remembered.saturating_add(1);
             }
         }
         result
@@ -747,13 +750,13 @@ impl Resolver {
             interpreter: main.interpreter.clone(),
             abi: main.abi(),
         };
-        if let Some(plan) = self.plans.get(&key) {
+        if let Some(plan) = self.memo.plans.get(&key) {
             return Arc::clone(plan);
         }
         let mut plan = self.search_summary(flavor, main);
-        plan.id = self.plans.len();
+        plan.id = self.memo.plans.len();
         let plan = Arc::new(plan);
-        self.plans.insert(key, Arc::clone(&plan));
+        self.memo.plans.insert(key, Arc::clone(&plan));
         plan
     }
 
@@ -764,6 +767,7 @@ impl Resolver {
             Flavor::Musl => (Vec::new(), String::new(), None),
         };
         let hwcaps = self
+            .shared
             .options
             .hwcaps
             .clone()
@@ -778,11 +782,11 @@ impl Resolver {
             Flavor::Glibc => (Vec::new(), "", None),
         };
         if flavor == Flavor::Glibc {
-            notes = match self.notes.get(&default_dirs) {
+            notes = match self.memo.notes.get(&default_dirs) {
                 Some(known) => known.clone(),
                 None => {
                     let computed = self.configuration_notes(&default_dirs);
-                    self.notes.insert(default_dirs.clone(), computed.clone());
+                    self.memo.notes.insert(default_dirs.clone(), computed.clone());
                     computed
                 }
             };
@@ -805,19 +809,19 @@ impl Resolver {
     /// directories (holding libraries) that the cache does not cover, or no cache at all.
     fn configuration_notes(&self, default_dirs: &[String]) -> Vec<String> {
         let mut notes = Vec::new();
-        if let Some(problem) = &self.cache_problem {
+        if let Some(problem) = &self.shared.cache_problem {
             notes.push(problem.clone());
         }
-        notes.extend(self.conf_problems.iter().cloned());
-        let Some(conf_dirs) = &self.conf_dirs else {
+        notes.extend(self.shared.conf_problems.iter().cloned());
+        let Some(conf_dirs) = &self.shared.conf_dirs else {
             return notes;
         };
         for dir in conf_dirs {
             let is_default = default_dirs.iter().any(|d| d.trim_end_matches('/') == dir);
-            let covered = self.cache.as_ref().is_some_and(|c| c.covers(dir));
+            let covered = self.shared.cache.as_ref().is_some_and(|c| c.covers(dir));
             let has_libraries = || self.root.list(dir).iter().any(|n| n.contains(".so"));
             if !is_default && !covered && has_libraries() {
-                notes.push(match self.cache {
+                notes.push(match self.shared.cache {
                     Some(_) => format!("{dir} is listed in ld.so.conf but not in /etc/ld.so.cache (stale cache: run ldconfig in the image)"),
                     None => format!("{dir} is listed in ld.so.conf, but there is no /etc/ld.so.cache: the loader reads ld.so.conf only through the cache, so it will not search {dir}"),
                 });
@@ -833,7 +837,7 @@ impl Resolver {
             .interpreter
             .clone()
             .unwrap_or_else(|| main.abi().glibc_interpreter().to_string());
-        if let Some(cached) = self.default_dirs.get(&interp) {
+        if let Some(cached) = self.memo.default_dirs.get(&interp) {
             return cached.clone();
         }
         let from_loader = self
@@ -851,7 +855,7 @@ impl Resolver {
                 None,
             ),
         };
-        self.default_dirs.insert(interp, result.clone());
+        self.memo.default_dirs.insert(interp, result.clone());
         result
     }
 
@@ -980,7 +984,7 @@ impl Resolver {
                 }
             }
         }
-        if let Some(dirs) = &self.options.ld_library_path {
+        if let Some(dirs) = &self.shared.options.ld_library_path {
             for dir in dirs.iter().filter(|d| !d.is_empty()) {
                 if let Some(hit) = self.try_dir(dir, name, main, &plan.hwcaps, true, tried) {
                     return Some(Found::new("ld_library_path", Some(dir.clone()), hit));
@@ -996,13 +1000,13 @@ impl Resolver {
         }
         let nodeflib = loader_obj.info.nodeflib;
         let flags = ldcache::accepted_flags(main.abi());
-        if self.cache.is_some() {
+        if self.shared.cache.is_some() {
             tried.add("ld.so.cache");
         }
         // The first entry for the ABI wins (ldconfig sorts the best first); entries in a
         // glibc-hwcaps level the CPU lacks are skipped, as are, under DF_1_NODEFLIB,
         // entries in the default directories.
-        let mut cached = self.cache.iter().flat_map(|c| c.lookup(name, &flags));
+        let mut cached = self.shared.cache.iter().flat_map(|c| c.lookup(name, &flags));
         if let Some(entry) = cached.find(|e| {
             let level_ok = !e.is_hwcaps()
                 || plan.hwcaps.iter().any(|level| e.path.contains(&format!("glibc-hwcaps/{level}/")));
@@ -1042,7 +1046,7 @@ impl Resolver {
         }
         // musl takes the first file that opens, whatever its machine (mapping then fails).
         let take = |dir: &str, tried: &mut Tried| self.try_dir(dir, name, &main, &[], false, tried);
-        if let Some(dirs) = &self.options.ld_library_path {
+        if let Some(dirs) = &self.shared.options.ld_library_path {
             for dir in dirs.iter().filter(|d| !d.is_empty()) {
                 if let Some(hit) = take(dir, tried) {
                     return usable(hit, &main).map(|h| Found::new("ld_library_path", Some(dir.clone()), h));
@@ -1324,6 +1328,17 @@ mod tests {
         assert_eq!(dirs.len(), MAX_SYSTEM_DIRS);
         assert_eq!(dirs.last().map(String::as_str), Some("/opt/255"));
         assert!(note.is_some_and(|n| n.starts_with("/etc/ld-musl-x86_64.path lists more than 256")));
+    }
+
+    #[test]
+    fn shared_resolvers_move_to_threads() {
+        fn send<T: Send>() {}
+        send::<Resolver>();
+        let dir = tempfile::tempdir().unwrap();
+        let first = Resolver::new(dir.path(), &Limits::default(), &ResolveOptions::default());
+        let second = first.share();
+        assert!(Arc::ptr_eq(&first.shared, &second.shared));
+        assert_eq!(second.root(), dir.path());
     }
 
     #[test]
