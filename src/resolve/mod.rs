@@ -39,6 +39,11 @@ use root::{Identity, InRoot, Root, join_path, parent};
 /// Said when `/etc/ld.so.cache` is there but not in a format this loader reads.
 const UNREADABLE_CACHE: &str = "/etc/ld.so.cache is not a cache this loader reads";
 
+/// Where the default directories come from when the loader could not be read.
+const FALLBACK_DIRS_FROM: &str = "Debian's multiarch defaults (the loader could not be read)";
+/// musl's built-in system path, for roots without a path file.
+const MUSL_DEFAULT_PATH: &[&str] = &["/lib", "/usr/local/lib", "/usr/lib"];
+
 /// The most objects one closure holds; a hostile root cannot make it grow further.
 const MAX_OBJECTS: usize = 4096;
 
@@ -175,7 +180,7 @@ struct Memo {
     /// Searches whose answer does not depend on the loading chain (no RPATH or RUNPATH
     /// involved): per (plan, DF_1_NODEFLIB), per name, the object found or the places
     /// tried. Keyed in two levels so that a lookup by `&str` allocates nothing.
-    searches: HashMap<(usize, bool), HashMap<Box<str>, SearchResult>>,
+    searches: HashMap<(usize, bool), HashMap<Box<str>, Outcome>>,
     /// How many searches are remembered in all.
     searches_remembered: usize,
     /// The versions a library needs that another does not define, per (user, index of the
@@ -195,13 +200,25 @@ struct PlanKey {
 #[derive(Debug, Default)]
 struct ObjectCache {
     by_identity: HashMap<Identity, Arc<LoadInfo>>,
-    by_path: HashMap<String, (Arc<LoadInfo>, Identity)>,
+    by_path: HashMap<String, SharedObject>,
 }
 
-/// What a search answers: the object found, or the places tried.
-type SearchResult = std::result::Result<Found, Vec<String>>;
+/// A shared object read: its loader facts and the file they were read from.
+#[derive(Debug, Clone)]
+struct SharedObject {
+    info: Arc<LoadInfo>,
+    identity: Identity,
+}
 
-/// The outcome of one search.
+/// What a search answers.
+#[derive(Debug, Clone)]
+enum Outcome {
+    Found(Found),
+    /// Nothing found; the places tried, in order.
+    NotFound { tried: Vec<String> },
+}
+
+/// An object a search found, and how.
 #[derive(Debug, Clone)]
 struct Found {
     found_as: Arc<str>,
@@ -209,21 +226,20 @@ struct Found {
     via: &'static str,
     entry: Option<String>,
     info: Arc<LoadInfo>,
-    identity: Option<Identity>,
+    identity: Identity,
 }
 
 impl Found {
-    /// The outcome of a search that found `hit`, by way of `via` (and its RPATH, RUNPATH
-    /// or `LD_LIBRARY_PATH` entry).
+    /// A search that found `hit`, by way of `via` (and its RPATH, RUNPATH or
+    /// `LD_LIBRARY_PATH` entry).
     fn new(via: &'static str, entry: Option<String>, hit: Hit) -> Found {
-        let (found_as, canonical, info, identity) = hit;
         Found {
-            found_as: found_as.into(),
-            canonical: canonical.into(),
+            found_as: hit.found_as.into(),
+            canonical: hit.canonical.into(),
             via,
             entry,
-            info,
-            identity,
+            info: hit.object.info,
+            identity: hit.object.identity,
         }
     }
 }
@@ -281,10 +297,10 @@ impl Resolver {
 
     /// Reads an object found at an in-root path, once per file (device and inode), and
     /// remembers it by path too (a run asks for the same libraries over and over).
-    fn load(&self, canonical: &str) -> Option<(Arc<LoadInfo>, Option<Identity>)> {
+    fn load(&self, canonical: &str) -> Option<SharedObject> {
         let known = self.shared.objects.lock().unwrap_or_else(PoisonError::into_inner).by_path.get(canonical).cloned();
-        if let Some((info, identity)) = known {
-            return Some((info, Some(identity)));
+        if known.is_some() {
+            return known;
         }
         let host = self.root.host(canonical);
         let identity = self.root.identity(canonical)?;
@@ -299,9 +315,13 @@ impl Resolver {
             cache.by_identity.entry(identity).or_insert_with(|| Arc::clone(&info));
         }
         if cache.by_path.len() < MAX_OBJECTS.saturating_mul(16) {
-            cache.by_path.insert(canonical.to_string(), (Arc::clone(&info), identity));
+            let object = SharedObject {
+                info: Arc::clone(&info),
+                identity,
+            };
+            cache.by_path.insert(canonical.to_string(), object);
         }
-        Some((info, Some(identity)))
+        Some(SharedObject { info, identity })
     }
 
     /// The closure of `file`: a host path, inside the root or not (a file outside is
@@ -370,7 +390,7 @@ impl Resolver {
                 found: found.is_ok(),
             });
             if let Ok(canonical) = found {
-                if let Some((info, identity)) = self.load(&canonical) {
+                if let Some(SharedObject { info, identity }) = self.load(&canonical) {
                     let mut names: Vec<Arc<str>> = vec![basename(interp).into()];
                     names.extend(info.soname.iter().cloned());
                     interpreter_index = Some(loaded.len());
@@ -380,7 +400,7 @@ impl Resolver {
                         canonical: canonical.into(),
                         info,
                         loader: None,
-                        identity,
+                        identity: Some(identity),
                         via: None,
                         listed: None,
                     });
@@ -449,8 +469,8 @@ impl Resolver {
                 }
                 let found = self.search(name, current, &loaded, &main_info, flavor, &search);
                 let found = match found {
-                    Ok(found) => found,
-                    Err(tried) => {
+                    Outcome::Found(found) => found,
+                    Outcome::NotFound { tried } => {
                         edge(name, TreeTarget::Missing);
                         match closure.missing.iter_mut().find(|m| *m.soname == **name) {
                             Some(m) => m.needed_by.push(needer.to_string()),
@@ -464,7 +484,7 @@ impl Resolver {
                     }
                 };
                 // The same file under another name is the same object.
-                if let Some(index) = found.identity.and_then(|id| by_identity.get(&id).copied()) {
+                if let Some(&index) = by_identity.get(&found.identity) {
                     if let Some(l) = loaded.get_mut(index) {
                         l.names.push(Arc::clone(name));
                     }
@@ -483,9 +503,7 @@ impl Resolver {
                 for n in names.iter().chain(std::iter::once(&found.found_as)) {
                     by_name.entry(Arc::clone(n)).or_insert(index);
                 }
-                if let Some(identity) = found.identity {
-                    by_identity.entry(identity).or_insert(index);
-                }
+                by_identity.entry(found.identity).or_insert(index);
                 edge(name, TreeTarget::Node(index));
                 let listed = closure.libraries.len();
                 closure.libraries.push(ClosureLibrary {
@@ -502,7 +520,7 @@ impl Resolver {
                     canonical: found.canonical,
                     info: found.info,
                     loader: Some(current),
-                    identity: found.identity,
+                    identity: Some(found.identity),
                     via: Some(found.via),
                     listed: Some(listed),
                 });
@@ -720,7 +738,7 @@ impl Resolver {
         main: &LoadInfo,
         flavor: Flavor,
         plan: &SearchPlan,
-    ) -> SearchResult {
+    ) -> Outcome {
         let nodeflib = loaded.get(loader).is_some_and(|l| l.info.nodeflib);
         let context_free = chain_has_no_paths(loaded, loader);
         if context_free {
@@ -733,7 +751,10 @@ impl Resolver {
             Flavor::Glibc => self.search_glibc(name, loader, loaded, main, plan, &mut tried),
             Flavor::Musl => self.search_musl(name, loader, loaded, plan, &mut tried),
         };
-        let result = found.ok_or(tried.list);
+        let result = match found {
+            Some(found) => Outcome::Found(found),
+            None => Outcome::NotFound { tried: tried.list },
+        };
         if context_free && self.memo.searches_remembered < MAX_REMEMBERED {
             let per_plan = self.memo.searches.entry((plan.id, nodeflib)).or_default();
             if per_plan.insert(name.into(), result.clone()).is_none() {
@@ -762,10 +783,11 @@ impl Resolver {
 
     fn search_summary(&mut self, flavor: Flavor, main: &LoadInfo) -> SearchPlan {
         let mut notes = Vec::new();
-        let (default_dirs, from, default_dirs_note) = match flavor {
+        let defaults = match flavor {
             Flavor::Glibc => self.glibc_default_dirs(main),
-            Flavor::Musl => (Vec::new(), String::new(), None),
+            Flavor::Musl => SystemDirs::default(),
         };
+        let default_dirs = defaults.dirs;
         let hwcaps = self
             .shared
             .options
@@ -777,9 +799,9 @@ impl Resolver {
             .map(|d| d.trim_start_matches('/').trim_end_matches('/').to_string())
             .unwrap_or_else(|| "lib".to_string());
         let platform = main.abi().platform().to_string();
-        let (musl_path, musl_path_from, musl_path_note) = match flavor {
+        let musl_path = match flavor {
             Flavor::Musl => self.musl_sys_path(main),
-            Flavor::Glibc => (Vec::new(), "", None),
+            Flavor::Glibc => SystemDirs::default(),
         };
         if flavor == Flavor::Glibc {
             notes = match self.memo.notes.get(&default_dirs) {
@@ -791,16 +813,16 @@ impl Resolver {
                 }
             };
         }
-        notes.extend(default_dirs_note.into_iter().chain(musl_path_note));
+        notes.extend(defaults.note.into_iter().chain(musl_path.note));
         SearchPlan {
             id: 0,
             default_dirs,
-            default_dirs_from: from,
+            default_dirs_from: defaults.from,
             hwcaps,
             lib,
             platform,
-            musl_path,
-            musl_path_from,
+            musl_path: musl_path.dirs,
+            musl_path_from: musl_path.from,
             notes,
         }
     }
@@ -845,15 +867,16 @@ impl Resolver {
             .read(&interp, MAX_LOADER_BYTES)
             .and_then(|bytes| system_dirs_in(&bytes));
         let result = match from_loader {
-            Some(mut dirs) => {
-                let note = cut_system_dirs(&mut dirs, &format!("{interp}'s compiled-in list"));
-                (dirs, format!("{interp} (its compiled-in list)"), note)
-            }
-            None => (
-                fallback_dirs(main.abi()),
-                "Debian's multiarch defaults (the loader could not be read)".to_string(),
-                None,
-            ),
+            Some(mut dirs) => SystemDirs {
+                note: cut_system_dirs(&mut dirs, &format!("{interp}'s compiled-in list")),
+                dirs,
+                from: format!("{interp} (its compiled-in list)"),
+            },
+            None => SystemDirs {
+                dirs: fallback_dirs(main.abi()),
+                from: FALLBACK_DIRS_FROM.to_string(),
+                note: None,
+            },
         };
         self.memo.default_dirs.insert(interp, result.clone());
         result
@@ -861,9 +884,13 @@ impl Resolver {
 
     /// musl's `etc/ld-musl-<arch>.path`, found next to the loader's directory.
     fn musl_sys_path(&self, main: &LoadInfo) -> SystemDirs<&'static str> {
-        let default = || vec!["/lib".to_string(), "/usr/local/lib".to_string(), "/usr/lib".to_string()];
+        let default = || SystemDirs {
+            dirs: MUSL_DEFAULT_PATH.iter().map(|d| d.to_string()).collect(),
+            from: "musl_default",
+            note: None,
+        };
         let Some(interp) = main.interpreter.as_deref() else {
-            return (default(), "musl_default", None);
+            return default();
         };
         let arch = basename(interp)
             .strip_prefix("ld-musl-")
@@ -882,10 +909,13 @@ impl Resolver {
                     .take(MAX_SYSTEM_DIRS.saturating_add(1))
                     .map(str::to_string)
                     .collect();
-                let note = cut_system_dirs(&mut dirs, &path_file);
-                (dirs, "musl_path_file", note)
+                SystemDirs {
+                    note: cut_system_dirs(&mut dirs, &path_file),
+                    dirs,
+                    from: "musl_path_file",
+                }
             }
-            None => (default(), "musl_default", None),
+            None => default(),
         }
     }
 
@@ -912,14 +942,18 @@ impl Resolver {
             let Ok(canonical) = self.root.file(&path) else {
                 continue;
             };
-            let Some((info, identity)) = self.load(&canonical) else {
+            let Some(object) = self.load(&canonical) else {
                 if check_abi {
                     continue;
                 }
                 return None;
             };
-            if !check_abi || info.compatible_with(main) {
-                return Some((path, canonical, info, identity));
+            if !check_abi || object.info.compatible_with(main) {
+                return Some(Hit {
+                    found_as: path,
+                    canonical,
+                    object,
+                });
             }
         }
         None
@@ -936,8 +970,13 @@ impl Resolver {
     fn direct(&self, name: &str, main: &LoadInfo, check_abi: bool) -> Option<Found> {
         let path = join_path("/", name);
         let canonical = self.root.file(&path).ok()?;
-        let (info, identity) = self.load(&canonical)?;
-        (!check_abi || info.compatible_with(main)).then(|| Found::new("direct", None, (path, canonical, info, identity)))
+        let object = self.load(&canonical)?;
+        let hit = Hit {
+            found_as: path,
+            canonical,
+            object,
+        };
+        (!check_abi || hit.object.info.compatible_with(main)).then(|| Found::new("direct", None, hit))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -1014,9 +1053,14 @@ impl Resolver {
             level_ok && !(nodeflib && in_default)
         }) {
             if let Ok(canonical) = self.root.file(&entry.path) {
-                if let Some((info, identity)) = self.load(&canonical) {
-                    if info.compatible_with(main) {
-                        return Some(Found::new("ld_so_cache", None, (entry.path.to_string(), canonical, info, identity)));
+                if let Some(object) = self.load(&canonical) {
+                    if object.info.compatible_with(main) {
+                        let hit = Hit {
+                            found_as: entry.path.to_string(),
+                            canonical,
+                            object,
+                        };
+                        return Some(Found::new("ld_so_cache", None, hit));
                     }
                 }
             }
@@ -1098,8 +1142,14 @@ impl Tried {
     }
 }
 
-/// A candidate found: the path as found, its canonical path, the object, its identity.
-type Hit = (String, InRoot, Arc<LoadInfo>, Option<Identity>);
+/// A candidate found.
+#[derive(Debug)]
+struct Hit {
+    /// The path as found (search directory + name), which gives `$ORIGIN`.
+    found_as: String,
+    canonical: InRoot,
+    object: SharedObject,
+}
 
 /// `origin` for a library found through an RPATH or RUNPATH entry relative to its object
 /// (`$ORIGIN/../lib`, the layout of bundles and wheels), else `via`.
@@ -1113,7 +1163,7 @@ fn origin_or(via: &'static str, entry: &str) -> &'static str {
 
 /// musl fails (rather than searching on) when the first file found cannot be mapped.
 fn usable(hit: Hit, main: &LoadInfo) -> Option<Hit> {
-    hit.2.compatible_with(main).then_some(hit)
+    hit.object.info.compatible_with(main).then_some(hit)
 }
 
 /// Splits an RPATH/RUNPATH on `:` and expands `$ORIGIN`, `$LIB` and `$PLATFORM` (also in
@@ -1170,8 +1220,15 @@ fn fallback_dirs(abi: Abi) -> Vec<String> {
     dirs
 }
 
-/// A system list of directories, where it comes from, and a note when it was cut.
-type SystemDirs<From = String> = (Vec<String>, From, Option<String>);
+/// A system list of directories.
+#[derive(Debug, Clone, Default)]
+struct SystemDirs<From = String> {
+    dirs: Vec<String>,
+    /// Where the list comes from.
+    from: From,
+    /// Said when the list was cut.
+    note: Option<String>,
+}
 
 /// Keeps the first [`MAX_SYSTEM_DIRS`] of a system list; the note saying so when it was
 /// longer.
@@ -1288,13 +1345,13 @@ mod tests {
             interpreter: Some("/lib64/ld-linux-x86-64.so.2".to_string()),
             ..LoadInfo::default()
         };
-        let (dirs, from, _) = resolver.glibc_default_dirs(&main);
+        let SystemDirs { dirs, from, .. } = resolver.glibc_default_dirs(&main);
         assert!(from.starts_with("Debian's multiarch defaults"), "{from}");
         assert!(!dirs.iter().any(|d| d.contains("far")), "{dirs:?}");
         // Within the cap, the list is found.
         std::fs::write(dir.path().join("lib64/ld-linux-x86-64.so.2"), &loader[cap..]).unwrap();
         let mut resolver = Resolver::new(dir.path(), &Limits::default(), &ResolveOptions::default());
-        let (dirs, _, _) = resolver.glibc_default_dirs(&main);
+        let dirs = resolver.glibc_default_dirs(&main).dirs;
         assert_eq!(dirs, ["/lib/far/", "/usr/lib/far/", "/lib/", "/usr/lib/"]);
     }
 
@@ -1323,7 +1380,7 @@ mod tests {
             interpreter: Some("/lib/ld-musl-x86_64.so.1".to_string()),
             ..LoadInfo::default()
         };
-        let (dirs, from, note) = resolver.musl_sys_path(&main);
+        let SystemDirs { dirs, from, note } = resolver.musl_sys_path(&main);
         assert_eq!(from, "musl_path_file");
         assert_eq!(dirs.len(), MAX_SYSTEM_DIRS);
         assert_eq!(dirs.last().map(String::as_str), Some("/opt/255"));

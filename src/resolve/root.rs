@@ -36,7 +36,11 @@ pub(crate) struct Root {
 type Lookup = Result<(InRoot, Kind, Identity), RootError>;
 
 /// A file's device and inode: the same file under two names is one object.
-pub(crate) type Identity = (u64, u64);
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct Identity {
+    dev: u64,
+    ino: u64,
+}
 
 /// What a canonical path is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,7 +78,10 @@ impl Root {
                 Some(m) if m.is_dir() => Kind::Dir,
                 _ => Kind::Other,
             };
-            let identity = meta.map_or((0, 0), |m| (m.dev(), m.ino()));
+            let identity = meta.map_or(Identity { dev: 0, ino: 0 }, |m| Identity {
+                dev: m.dev(),
+                ino: m.ino(),
+            });
             (canonical, kind, identity)
         });
         let mut seen = self.seen.borrow_mut();
