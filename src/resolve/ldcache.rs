@@ -139,13 +139,20 @@ impl LdCache {
             flags: read_u32(data, at, t.big)?,
             key: read_u32(data, at.checked_add(4)?, t.big)?,
             value: read_u32(data, at.checked_add(8)?, t.big)?,
-            hwcap: if t.new { read_u64(data, at.checked_add(16)?, t.big)? } else { 0 },
+            hwcap: if t.new {
+                read_u64(data, at.checked_add(16)?, t.big)?
+            } else {
+                0
+            },
         })
     }
 
     /// The string at `offset` (from the strings' base).
     fn string(&self, offset: u32) -> Option<&[u8]> {
-        let base = self.table.strings.checked_add(usize::try_from(offset).ok()?)?;
+        let base = self
+            .table
+            .strings
+            .checked_add(usize::try_from(offset).ok()?)?;
         c_string(self.bytes(), base)
     }
 
@@ -174,9 +181,17 @@ impl LdCache {
 
     /// The entries for `soname` whose flags the loader of this ABI accepts, in file order;
     /// entries whose path is not a string are skipped.
-    pub fn lookup<'a>(&'a self, soname: &'a str, accepted_flags: &'a [u32]) -> impl Iterator<Item = CacheEntry<'a>> + 'a {
+    pub fn lookup<'a>(
+        &'a self,
+        soname: &'a str,
+        accepted_flags: &'a [u32],
+    ) -> impl Iterator<Item = CacheEntry<'a>> + 'a {
         let index = self.index();
-        let mut at = index.first.get(&self.hasher.hash_one(soname.as_bytes())).copied().unwrap_or(NO_ENTRY);
+        let mut at = index
+            .first
+            .get(&self.hasher.hash_one(soname.as_bytes()))
+            .copied()
+            .unwrap_or(NO_ENTRY);
         std::iter::from_fn(move || {
             let i = usize::try_from(at).ok()?;
             at = *index.next.get(i)?;
@@ -333,7 +348,10 @@ mod tests {
 
     /// The paths `cache` gives for `soname` under these flags.
     fn paths(cache: &LdCache, soname: &str, flags: &[u32]) -> Vec<String> {
-        cache.lookup(soname, flags).map(|e| e.path.into_owned()).collect()
+        cache
+            .lookup(soname, flags)
+            .map(|e| e.path.into_owned())
+            .collect()
     }
 
     #[test]
@@ -347,9 +365,15 @@ mod tests {
             hard_float: false,
         };
         let x86_64 = accepted_flags(abi(object::elf::EM_X86_64, true));
-        assert_eq!(paths(&cache, "libz.so.1", &x86_64), ["/lib/x86_64-linux-gnu/libz.so.1"]);
+        assert_eq!(
+            paths(&cache, "libz.so.1", &x86_64),
+            ["/lib/x86_64-linux-gnu/libz.so.1"]
+        );
         let i386 = accepted_flags(abi(object::elf::EM_386, false));
-        assert_eq!(paths(&cache, "libz.so.1", &i386), ["/lib/i386-linux-gnu/libz.so.1"]);
+        assert_eq!(
+            paths(&cache, "libz.so.1", &i386),
+            ["/lib/i386-linux-gnu/libz.so.1"]
+        );
         assert!(paths(&cache, "libz.so", &x86_64).is_empty());
         assert!(paths(&cache, "libz.so.1.2", &x86_64).is_empty());
         assert!(cache.covers("/lib/x86_64-linux-gnu"));
@@ -381,7 +405,10 @@ mod tests {
         both.extend_from_slice(&new_cache());
         let cache = LdCache::parse(both, 10).expect("parses");
         assert_eq!(cache.format, "old+new");
-        assert_eq!(paths(&cache, "libz.so.1", &[0x0303]), ["/lib/x86_64-linux-gnu/libz.so.1"]);
+        assert_eq!(
+            paths(&cache, "libz.so.1", &[0x0303]),
+            ["/lib/x86_64-linux-gnu/libz.so.1"]
+        );
         assert!(paths(&cache, "libm.so.6", &[0x0303]).is_empty());
     }
 
@@ -417,8 +444,15 @@ mod tests {
         let found: Vec<CacheEntry<'_>> = cache.lookup("libz.so.1", &[0x0303]).collect();
         assert_eq!(found.len(), 100_000);
         let first = found[0].path.as_ptr();
-        assert!(found.iter().all(|e| matches!(e.path, Cow::Borrowed(_)) && e.path.len() == 4000));
-        assert!(found.iter().all(|e| e.path.as_ptr() == first), "one string, read in place");
+        assert!(
+            found
+                .iter()
+                .all(|e| matches!(e.path, Cow::Borrowed(_)) && e.path.len() == 4000)
+        );
+        assert!(
+            found.iter().all(|e| e.path.as_ptr() == first),
+            "one string, read in place"
+        );
         // The first acceptable entry is found without reading the rest.
         assert!(cache.lookup("libz.so.1", &[0x0303]).next().is_some());
     }
@@ -430,7 +464,12 @@ mod tests {
         let mut strings = b"libz.so.1\0/lib/libz.so.1\0".to_vec();
         let long = strings.len() as u32;
         strings.extend_from_slice(&[b'a'; 5000]);
-        let entries = [(0x0303, 0, long), (0x0303, long, 10), (0x0303, 0, 1 << 30), (0x0303, 0, 10)];
+        let entries = [
+            (0x0303, 0, long),
+            (0x0303, long, 10),
+            (0x0303, 0, 1 << 30),
+            (0x0303, 0, 10),
+        ];
         let cache = LdCache::parse(crafted_cache(&entries, &strings), 10).expect("parses");
         assert_eq!(paths(&cache, "libz.so.1", &[0x0303]), ["/lib/libz.so.1"]);
         assert!(cache.covers("/lib"));
@@ -465,7 +504,9 @@ mod tests {
                 for soname in ["libz.so.1", "", "libz"] {
                     for entry in cache.lookup(soname, &[0x0303, 0x0003, 1]) {
                         // At most MAX_STRING bytes, each at most 3 once made UTF-8.
-                        proptest::prop_assert!(!entry.path.is_empty() && entry.path.len() <= 3 * MAX_STRING);
+                        proptest::prop_assert!(
+                            !entry.path.is_empty() && entry.path.len() <= 3 * MAX_STRING
+                        );
                     }
                 }
                 let _ = cache.covers("/lib/x86_64-linux-gnu");

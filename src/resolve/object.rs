@@ -11,9 +11,9 @@ use object::{Endianness, ReadRef};
 use crate::abi::{self, Abi};
 use crate::elf::strings::StringUse;
 use crate::elf::symbols::VersionNeed;
-use crate::report;
 use crate::elf::{ElfFile, Ident};
 use crate::error::{Limits, Result};
+use crate::report;
 use crate::source::FileSource;
 
 /// One object as the loader sees it.
@@ -92,7 +92,10 @@ impl LoadInfo {
         self.is_64 == is_64
             && self.big_endian == big_endian
             && self.machine == machine
-            && matches!(elf::OsAbi(self.os_abi), elf::ELFOSABI_SYSV | elf::ELFOSABI_GNU)
+            && matches!(
+                elf::OsAbi(self.os_abi),
+                elf::ELFOSABI_SYSV | elf::ELFOSABI_GNU
+            )
             && matches!(elf::FileType(self.e_type), elf::ET_EXEC | elf::ET_DYN)
     }
 }
@@ -134,9 +137,17 @@ where
     for offset in &dynamic.needed {
         info.needed.push(text(strings.get(*offset)?).into());
     }
-    info.soname = dynamic.soname.map(|o| strings.get(o)).transpose()?.map(|s| text(s).into());
+    info.soname = dynamic
+        .soname
+        .map(|o| strings.get(o))
+        .transpose()?
+        .map(|s| text(s).into());
     info.rpath = dynamic.rpath.map(|o| strings.get(o)).transpose()?.map(text);
-    info.runpath = dynamic.runpath.map(|o| strings.get(o)).transpose()?.map(text);
+    info.runpath = dynamic
+        .runpath
+        .map(|o| strings.get(o))
+        .transpose()?
+        .map(text);
     // Version data that cannot be read leaves the checks it feeds empty, not the closure.
     if let Ok(needs) = elf.version_needs(&dynamic, &strings) {
         info.version_needs = LoadInfo::version_needs_of(&needs);
