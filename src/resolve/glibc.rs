@@ -342,7 +342,7 @@ mod tests {
             Resolver::new(dir.path(), &Limits::default(), &ResolveOptions::default());
         let main = LoadInfo {
             is_64: true,
-            machine: 62,
+            machine: ::object::elf::EM_X86_64.0,
             interpreter: Some("/lib64/ld-linux-x86-64.so.2".to_string()),
             ..LoadInfo::default()
         };

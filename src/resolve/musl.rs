@@ -157,7 +157,7 @@ mod tests {
         let resolver = Resolver::new(dir.path(), &Limits::default(), &ResolveOptions::default());
         let main = LoadInfo {
             is_64: true,
-            machine: 62,
+            machine: ::object::elf::EM_X86_64.0,
             interpreter: Some("/lib/ld-musl-x86_64.so.1".to_string()),
             ..LoadInfo::default()
         };
