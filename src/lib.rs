@@ -97,6 +97,9 @@
 
 /// Declares the modules that read file bytes, each denying the lints through which a hostile
 /// file could cause a panic or an overflow.
+///
+/// `cargo fmt` does not reach modules declared inside a macro: format them with `rustfmt`
+/// on the module's file.
 macro_rules! parser_modules {
     ($($name:ident),* $(,)?) => {
         $(
@@ -113,7 +116,8 @@ macro_rules! parser_modules {
 }
 
 parser_modules!(
-    classify, elf, inspect, judge, libc, needs, resolve, size, source, toolchain, verify, version
+    abi, classify, elf, inspect, judge, libc, needs, resolve, size, source, toolchain, verify,
+    version
 );
 pub mod bases;
 mod error;

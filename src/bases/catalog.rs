@@ -212,16 +212,7 @@ pub fn catalog() -> &'static Catalog {
 
 /// musl's loader path for an OCI platform.
 pub fn musl_loader(platform: &str) -> Option<&'static str> {
-    Some(match platform {
-        "linux/amd64" => "/lib/ld-musl-x86_64.so.1",
-        "linux/arm64" => "/lib/ld-musl-aarch64.so.1",
-        "linux/arm" => "/lib/ld-musl-armhf.so.1",
-        "linux/386" => "/lib/ld-musl-i386.so.1",
-        "linux/ppc64le" => "/lib/ld-musl-powerpc64le.so.1",
-        "linux/s390x" => "/lib/ld-musl-s390x.so.1",
-        "linux/riscv64" => "/lib/ld-musl-riscv64.so.1",
-        _ => return None,
-    })
+    crate::abi::musl_loader(platform)
 }
 
 #[cfg(test)]

@@ -49,22 +49,6 @@ pub(crate) fn android_api_level(notes: &Notes<'_>, endian: Endianness) -> Option
     })
 }
 
-/// The IRELATIVE relocation type for a machine, where glibc supports ifuncs.
-fn irelative_type(e_machine: u16) -> Option<u32> {
-    Some(match e_machine {
-        62 => 37,
-        3 => 42,
-        183 => 1032,
-        40 => 160,
-        20 | 21 => 248,
-        22 => 61,
-        243 => 58,
-        2 | 18 | 43 => 249,
-        258 => 12,
-        _ => return None,
-    })
-}
-
 /// Counts IRELATIVE relocations: through PT_DYNAMIC for static-pie files, through the
 /// `.rela.plt`/`.rela.iplt` sections (which static executables keep) otherwise.
 pub(crate) fn count_irelative<'data, H, R>(
@@ -76,7 +60,7 @@ where
     H: FileHeader<Endian = Endianness>,
     R: ReadRef<'data>,
 {
-    let Some(wanted) = irelative_type(elf.e_machine()) else {
+    let Some(wanted) = crate::abi::irelative_type(elf.e_machine()) else {
         return 0;
     };
     let is_64 = elf.header.is_class_64();
@@ -160,37 +144,37 @@ macro_rules! pat {
 /// Startup code (`_start` of crt1.o) of the C libraries, per machine, each checked on real
 /// binaries: glibc's x86_64/i386/aarch64 `_start` (PIE and not), musl's and klibc's x86_64
 /// `_start`.
-const ENTRY_SIGNATURES: &[(u16, LibcFamily, &[Pattern], Pattern, &str)] = &[
+const ENTRY_SIGNATURES: &[(raw::Machine, LibcFamily, &[Pattern], Pattern, &str)] = &[
     (
-        62,
+        raw::EM_X86_64,
         LibcFamily::Glibc,
         &[pat!(0xf3 0x0f 0x1e 0xfa)],
         pat!(0x31 0xed 0x49 0x89 0xd1 0x5e 0x48 0x89 0xe2 0x48 0x83 0xe4 0xf0 0x50 0x54),
         "entry point is glibc's x86_64 _start",
     ),
     (
-        62,
+        raw::EM_X86_64,
         LibcFamily::Musl,
         &[],
         pat!(0x48 0x31 0xed 0x48 0x89 0xe7 0x48 0x8d 0x35 _ _ _ _ 0x48 0x83 0xe4 0xf0 0xe8),
         "entry point is musl's x86_64 _start",
     ),
     (
-        62,
+        raw::EM_X86_64,
         LibcFamily::Klibc,
         &[],
         pat!(0x48 0x89 0xe7 0x48 0x89 0xd6 0xe8 _ _ _ _ 0xf4),
         "entry point is klibc's x86_64 _start",
     ),
     (
-        3,
+        raw::EM_386,
         LibcFamily::Glibc,
         &[pat!(0xf3 0x0f 0x1e 0xfb)],
         pat!(0x31 0xed 0x5e 0x89 0xe1 0x83 0xe4 0xf0 0x50 0x54 0x52),
         "entry point is glibc's i386 _start",
     ),
     (
-        183,
+        raw::EM_AARCH64,
         LibcFamily::Glibc,
         &[pat!(0x1f 0x20 0x03 0xd5), pat!(0x5f 0x24 0x03 0xd5)],
         pat!(0x1d 0x00 0x80 0xd2 0x1e 0x00 0x80 0xd2 0xe5 0x03 0x00 0xaa),
@@ -215,7 +199,7 @@ where
     H: FileHeader<Endian = Endianness>,
     R: ReadRef<'data>,
 {
-    let machine = elf.e_machine();
+    let machine = raw::Machine(elf.e_machine());
     if elf.endian != Endianness::Little || !ENTRY_SIGNATURES.iter().any(|s| s.0 == machine) {
         return None;
     }

@@ -202,23 +202,19 @@ pub(crate) fn derive(input: &NeedsInput<'_>) -> Vec<Need> {
     needs
 }
 
+// kept for callers being rewritten; use crate::abi
 /// Debian's multiarch triplet, which names its library directories.
-pub(crate) fn debian_triplet(e_machine: u16, is_64: bool, big_endian: bool, hard_float: bool) -> Option<&'static str> {
-    Some(match (e_machine, is_64, big_endian) {
-        (62, true, false) => "x86_64-linux-gnu",
-        (62, false, false) => "x86_64-linux-gnux32",
-        (3, false, false) => "i386-linux-gnu",
-        (183, true, false) => "aarch64-linux-gnu",
-        (40, false, false) if hard_float => "arm-linux-gnueabihf",
-        (40, false, false) => "arm-linux-gnueabi",
-        (21, true, false) => "powerpc64le-linux-gnu",
-        (21, true, true) => "powerpc64-linux-gnu",
-        (20, false, true) => "powerpc-linux-gnu",
-        (22, true, true) => "s390x-linux-gnu",
-        (243, true, false) => "riscv64-linux-gnu",
-        (8, true, false) => "mips64el-linux-gnuabi64",
-        (8, false, false) => "mipsel-linux-gnu",
-        (258, true, false) => "loongarch64-linux-gnu",
-        _ => return None,
-    })
+pub(crate) fn debian_triplet(
+    e_machine: u16,
+    is_64: bool,
+    big_endian: bool,
+    hard_float: bool,
+) -> Option<&'static str> {
+    let abi = crate::abi::Abi {
+        machine: e_machine,
+        is_64,
+        big_endian,
+        hard_float,
+    };
+    abi.debian_triplet()
 }

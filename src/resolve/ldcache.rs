@@ -16,6 +16,8 @@ use std::borrow::Cow;
 use std::hash::BuildHasher;
 use std::sync::OnceLock;
 
+use crate::abi::Abi;
+
 const OLD_MAGIC: &[u8] = b"ld.so-1.7.0";
 const NEW_MAGIC: &[u8] = b"glibc-ld.so.cache1.1";
 const OLD_HEADER: usize = 16;
@@ -137,13 +139,20 @@ impl LdCache {
             flags: read_u32(data, at, t.big)?,
             key: read_u32(data, at.checked_add(4)?, t.big)?,
             value: read_u32(data, at.checked_add(8)?, t.big)?,
-            hwcap: if t.new { read_u64(data, at.checked_add(16)?, t.big)? } else { 0 },
+            hwcap: if t.new {
+                read_u64(data, at.checked_add(16)?, t.big)?
+            } else {
+                0
+            },
         })
     }
 
     /// The string at `offset` (from the strings' base).
     fn string(&self, offset: u32) -> Option<&[u8]> {
-        let base = self.table.strings.checked_add(usize::try_from(offset).ok()?)?;
+        let base = self
+            .table
+            .strings
+            .checked_add(usize::try_from(offset).ok()?)?;
         c_string(self.bytes(), base)
     }
 
@@ -172,9 +181,17 @@ impl LdCache {
 
     /// The entries for `soname` whose flags the loader of this ABI accepts, in file order;
     /// entries whose path is not a string are skipped.
-    pub fn lookup<'a>(&'a self, soname: &'a str, accepted_flags: &'a [u32]) -> impl Iterator<Item = CacheEntry<'a>> + 'a {
+    pub fn lookup<'a>(
+        &'a self,
+        soname: &'a str,
+        accepted_flags: &'a [u32],
+    ) -> impl Iterator<Item = CacheEntry<'a>> + 'a {
         let index = self.index();
-        let mut at = index.first.get(&self.hasher.hash_one(soname.as_bytes())).copied().unwrap_or(NO_ENTRY);
+        let mut at = index
+            .first
+            .get(&self.hasher.hash_one(soname.as_bytes()))
+            .copied()
+            .unwrap_or(NO_ENTRY);
         std::iter::from_fn(move || {
             let i = usize::try_from(at).ok()?;
             at = *index.next.get(i)?;
@@ -283,30 +300,14 @@ fn c_string(data: &[u8], at: usize) -> Option<&[u8]> {
 }
 
 /// The cache flags glibc's loader accepts for an ABI (`_dl_cache_check_flags` and
-/// `_DL_CACHE_DEFAULT_ID` of each `sysdeps`): libc6 plus the ABI's bits; 32-bit ABIs
-/// without bits of their own also take plain ELF entries (1).
-pub(crate) fn accepted_flags(e_machine: u16, is_64: bool, big_endian: bool, hard_float: bool) -> Vec<u32> {
+/// `_DL_CACHE_DEFAULT_ID` of each `sysdeps`): libc6 plus the ABI's bits; ABIs without bits
+/// of their own also take plain ELF entries (1).
+pub(crate) fn accepted_flags(abi: Abi) -> Vec<u32> {
+    const ELF: u32 = 0x0001;
     const LIBC6: u32 = 0x0003;
-    let abi = match (e_machine, is_64) {
-        (62, true) => 0x0300,
-        (62, false) => 0x0800,
-        (183, true) => 0x0a00,
-        (40, false) if hard_float => 0x0900,
-        (40, false) => 0x0b00,
-        (21, true) => 0x0500,
-        (22, true) => 0x0400,
-        (43, true) | (2, true) => 0x0100,
-        (50, true) => 0x0200,
-        (8, true) => 0x0700,
-        (243, true) => 0x1000,
-        (258, true) => 0x1200,
-        _ => 0,
-    };
-    let _ = big_endian;
-    if abi == 0 {
-        vec![1, LIBC6]
-    } else {
-        vec![LIBC6 | abi]
+    match abi.cache_flags() {
+        Some(bits) => vec![LIBC6 | bits],
+        None => vec![ELF, LIBC6],
     }
 }
 
@@ -347,17 +348,32 @@ mod tests {
 
     /// The paths `cache` gives for `soname` under these flags.
     fn paths(cache: &LdCache, soname: &str, flags: &[u32]) -> Vec<String> {
-        cache.lookup(soname, flags).map(|e| e.path.into_owned()).collect()
+        cache
+            .lookup(soname, flags)
+            .map(|e| e.path.into_owned())
+            .collect()
     }
 
     #[test]
     fn new_format_and_abi_flags() {
         let cache = LdCache::parse(new_cache(), 1000).expect("parses");
         assert_eq!(cache.format, "new");
-        let x86_64 = accepted_flags(62, true, false, false);
-        assert_eq!(paths(&cache, "libz.so.1", &x86_64), ["/lib/x86_64-linux-gnu/libz.so.1"]);
-        let i386 = accepted_flags(3, false, false, false);
-        assert_eq!(paths(&cache, "libz.so.1", &i386), ["/lib/i386-linux-gnu/libz.so.1"]);
+        let abi = |machine: object::elf::Machine, is_64| Abi {
+            machine: machine.0,
+            is_64,
+            big_endian: false,
+            hard_float: false,
+        };
+        let x86_64 = accepted_flags(abi(object::elf::EM_X86_64, true));
+        assert_eq!(
+            paths(&cache, "libz.so.1", &x86_64),
+            ["/lib/x86_64-linux-gnu/libz.so.1"]
+        );
+        let i386 = accepted_flags(abi(object::elf::EM_386, false));
+        assert_eq!(
+            paths(&cache, "libz.so.1", &i386),
+            ["/lib/i386-linux-gnu/libz.so.1"]
+        );
         assert!(paths(&cache, "libz.so", &x86_64).is_empty());
         assert!(paths(&cache, "libz.so.1.2", &x86_64).is_empty());
         assert!(cache.covers("/lib/x86_64-linux-gnu"));
@@ -389,7 +405,10 @@ mod tests {
         both.extend_from_slice(&new_cache());
         let cache = LdCache::parse(both, 10).expect("parses");
         assert_eq!(cache.format, "old+new");
-        assert_eq!(paths(&cache, "libz.so.1", &[0x0303]), ["/lib/x86_64-linux-gnu/libz.so.1"]);
+        assert_eq!(
+            paths(&cache, "libz.so.1", &[0x0303]),
+            ["/lib/x86_64-linux-gnu/libz.so.1"]
+        );
         assert!(paths(&cache, "libm.so.6", &[0x0303]).is_empty());
     }
 
@@ -425,8 +444,15 @@ mod tests {
         let found: Vec<CacheEntry<'_>> = cache.lookup("libz.so.1", &[0x0303]).collect();
         assert_eq!(found.len(), 100_000);
         let first = found[0].path.as_ptr();
-        assert!(found.iter().all(|e| matches!(e.path, Cow::Borrowed(_)) && e.path.len() == 4000));
-        assert!(found.iter().all(|e| e.path.as_ptr() == first), "one string, read in place");
+        assert!(
+            found
+                .iter()
+                .all(|e| matches!(e.path, Cow::Borrowed(_)) && e.path.len() == 4000)
+        );
+        assert!(
+            found.iter().all(|e| e.path.as_ptr() == first),
+            "one string, read in place"
+        );
         // The first acceptable entry is found without reading the rest.
         assert!(cache.lookup("libz.so.1", &[0x0303]).next().is_some());
     }
@@ -438,7 +464,12 @@ mod tests {
         let mut strings = b"libz.so.1\0/lib/libz.so.1\0".to_vec();
         let long = strings.len() as u32;
         strings.extend_from_slice(&[b'a'; 5000]);
-        let entries = [(0x0303, 0, long), (0x0303, long, 10), (0x0303, 0, 1 << 30), (0x0303, 0, 10)];
+        let entries = [
+            (0x0303, 0, long),
+            (0x0303, long, 10),
+            (0x0303, 0, 1 << 30),
+            (0x0303, 0, 10),
+        ];
         let cache = LdCache::parse(crafted_cache(&entries, &strings), 10).expect("parses");
         assert_eq!(paths(&cache, "libz.so.1", &[0x0303]), ["/lib/libz.so.1"]);
         assert!(cache.covers("/lib"));
@@ -473,7 +504,9 @@ mod tests {
                 for soname in ["libz.so.1", "", "libz"] {
                     for entry in cache.lookup(soname, &[0x0303, 0x0003, 1]) {
                         // At most MAX_STRING bytes, each at most 3 once made UTF-8.
-                        proptest::prop_assert!(!entry.path.is_empty() && entry.path.len() <= 3 * MAX_STRING);
+                        proptest::prop_assert!(
+                            !entry.path.is_empty() && entry.path.len() <= 3 * MAX_STRING
+                        );
                     }
                 }
                 let _ = cache.covers("/lib/x86_64-linux-gnu");

@@ -89,7 +89,9 @@ impl Reader<'_> {
             return;
         }
         if self.problems.len() == MAX_PROBLEMS {
-            self.conf.problems.push(format!("ld.so.conf: more than {MAX_PROBLEMS} problems; the rest are not listed"));
+            self.conf.problems.push(format!(
+                "ld.so.conf: more than {MAX_PROBLEMS} problems; the rest are not listed"
+            ));
         } else {
             self.conf.problems.push(problem.clone());
         }
@@ -102,7 +104,9 @@ impl Reader<'_> {
             return;
         }
         if self.dirs.len() >= MAX_DIRS {
-            self.problem(format!("ld.so.conf: more than {MAX_DIRS} directories; the rest are not considered"));
+            self.problem(format!(
+                "ld.so.conf: more than {MAX_DIRS} directories; the rest are not considered"
+            ));
             return;
         }
         self.dirs.insert(dir.to_string());
@@ -113,7 +117,8 @@ impl Reader<'_> {
     fn glob_step(&mut self) -> bool {
         if self.glob_work >= MAX_GLOB_WORK {
             self.problem(format!(
-                "ld.so.conf: include globs cut after {MAX_GLOB_WORK} steps (directories listed, names matched, paths made)"
+                "ld.so.conf: include globs cut after {MAX_GLOB_WORK} steps \
+                 (directories listed, names matched, paths made)"
             ));
             return false;
         }
@@ -122,7 +127,10 @@ impl Reader<'_> {
     }
 
     fn read_file(&mut self, path: &str, depth: usize) {
-        let canonical = self.root.canonical(path).unwrap_or_else(|_| path.to_string());
+        let canonical = self
+            .root
+            .canonical(path)
+            .unwrap_or_else(|_| path.to_string());
         if self.visiting.contains(&canonical) {
             self.problem(format!("{path}: include cycle"));
             return;
@@ -138,7 +146,8 @@ impl Reader<'_> {
         }
         if self.done.len() >= MAX_FILES {
             self.problem(format!(
-                "ld.so.conf: more than {MAX_FILES} configuration files included; the rest were not read"
+                "ld.so.conf: more than {MAX_FILES} configuration files included; \
+                 the rest were not read"
             ));
             return;
         }
@@ -153,7 +162,9 @@ impl Reader<'_> {
             return;
         };
         self.done.insert(canonical.clone());
-        self.bytes_read = self.bytes_read.saturating_add(u64::try_from(bytes.len()).unwrap_or(u64::MAX));
+        self.bytes_read = self
+            .bytes_read
+            .saturating_add(u64::try_from(bytes.len()).unwrap_or(u64::MAX));
         self.visiting.push(canonical.clone());
         let text = String::from_utf8_lossy(&bytes);
         for line in text.lines() {
@@ -161,7 +172,10 @@ impl Reader<'_> {
             if line.is_empty() {
                 continue;
             }
-            if let Some(patterns) = line.strip_prefix("include").filter(|r| r.starts_with([' ', '\t'])) {
+            if let Some(patterns) = line
+                .strip_prefix("include")
+                .filter(|r| r.starts_with([' ', '\t']))
+            {
                 for pattern in patterns.split_whitespace() {
                     let pattern = if pattern.starts_with('/') {
                         pattern.to_string()
@@ -172,7 +186,9 @@ impl Reader<'_> {
                         self.read_file(&file, depth.saturating_add(1));
                     }
                 }
-            } else if line.starts_with("hwcap") && line.get(5..6).is_some_and(|c| c == " " || c == "\t") {
+            } else if line.starts_with("hwcap")
+                && line.get(5..6).is_some_and(|c| c == " " || c == "\t")
+            {
                 // Legacy hardware-capability lines name no directory.
             } else {
                 // `dir=TYPE` (libc5 era) keeps only the directory.
@@ -194,9 +210,15 @@ impl Reader<'_> {
             ));
             return Vec::new();
         }
-        if pattern.split('/').filter(|c| !c.is_empty()).nth(MAX_PATTERN_COMPONENTS).is_some() {
+        if pattern
+            .split('/')
+            .filter(|c| !c.is_empty())
+            .nth(MAX_PATTERN_COMPONENTS)
+            .is_some()
+        {
             self.problem(format!(
-                "include {}: a pattern of more than {MAX_PATTERN_COMPONENTS} components is not expanded",
+                "include {}: a pattern of more than {MAX_PATTERN_COMPONENTS} components \
+                 is not expanded",
                 shortened(pattern)
             ));
             return Vec::new();
@@ -225,7 +247,10 @@ impl Reader<'_> {
                     if !self.glob_step() {
                         break 'dirs;
                     }
-                    if wild && (name.starts_with('.') || !matches(component.as_bytes(), name.as_bytes())) {
+                    if wild
+                        && (name.starts_with('.')
+                            || !matches(component.as_bytes(), name.as_bytes()))
+                    {
                         continue;
                     }
                     let path = join_path(dir, &name);
@@ -234,7 +259,8 @@ impl Reader<'_> {
                     }
                     if next.len() >= MAX_GLOB_RESULTS {
                         self.problem(format!(
-                            "include {}: more than {MAX_GLOB_RESULTS} paths matched; the rest were not read",
+                            "include {}: more than {MAX_GLOB_RESULTS} paths matched; \
+                             the rest were not read",
                             shortened(pattern)
                         ));
                         break 'dirs;
@@ -364,7 +390,10 @@ mod tests {
         match (pattern.split_first(), name.split_first()) {
             (None, None) => true,
             (Some((b'*', rest)), _) => {
-                naive_matches(rest, name) || name.split_first().is_some_and(|(_, n)| naive_matches(pattern, n))
+                naive_matches(rest, name)
+                    || name
+                        .split_first()
+                        .is_some_and(|(_, n)| naive_matches(pattern, n))
             }
             (Some((b'?', rest)), Some((_, n))) => naive_matches(rest, n),
             (Some((b'[', rest)), Some((c, n))) => match rest.iter().position(|b| *b == b']') {
@@ -420,16 +449,28 @@ mod tests {
         fs::write(
             dir.path().join("etc/ld.so.conf"),
             format!(
-                "include /etc/c/{stars}\ninclude /etc/c/{component}\ninclude /etc/c/*a*a*a*a*a*a*a*a*a*a*ab\ninclude /etc/c/*.conf\n"
+                "include /etc/c/{stars}\ninclude /etc/c/{component}\n\
+                 include /etc/c/*a*a*a*a*a*a*a*a*a*a*ab\ninclude /etc/c/*.conf\n"
             ),
         )
         .unwrap();
         let conf = read(&root).expect("present");
         assert_eq!(conf.dirs, ["/opt/a"]);
         assert_eq!(conf.problems.len(), 2, "{:?}", conf.problems);
-        assert!(conf.problems[0].contains("longer than 4096 bytes"), "{:?}", conf.problems);
-        assert!(conf.problems[1].contains("longer than 255 bytes"), "{:?}", conf.problems);
-        assert!(conf.problems[0].len() < 200, "the pattern is quoted shortened");
+        assert!(
+            conf.problems[0].contains("longer than 4096 bytes"),
+            "{:?}",
+            conf.problems
+        );
+        assert!(
+            conf.problems[1].contains("longer than 255 bytes"),
+            "{:?}",
+            conf.problems
+        );
+        assert!(
+            conf.problems[0].len() < 200,
+            "the pattern is quoted shortened"
+        );
     }
 
     /// Nine files that each include all nine: every file is read once (not 9! times).
@@ -453,7 +494,13 @@ mod tests {
         assert_eq!(reader.conf.dirs, expected);
         // Each file's include of itself (and of those still being read) is a cycle.
         assert_eq!(reader.conf.problems.len(), 9, "{:?}", reader.conf.problems);
-        assert!(reader.conf.problems.iter().all(|p| p.ends_with("include cycle")));
+        assert!(
+            reader
+                .conf
+                .problems
+                .iter()
+                .all(|p| p.ends_with("include cycle"))
+        );
     }
 
     #[test]
@@ -463,14 +510,28 @@ mod tests {
         fs::create_dir_all(dir.path().join("etc/c")).unwrap();
         fs::write(dir.path().join("etc/ld.so.conf"), "include /etc/c/*.conf\n").unwrap();
         for i in 0..1100 {
-            fs::write(dir.path().join(format!("etc/c/{i:04}.conf")), format!("/opt/{i}\n")).unwrap();
+            fs::write(
+                dir.path().join(format!("etc/c/{i:04}.conf")),
+                format!("/opt/{i}\n"),
+            )
+            .unwrap();
         }
         let reader = read_all(&root).expect("present");
         assert_eq!(reader.done.len(), MAX_FILES);
         let problems = &reader.conf.problems;
         assert_eq!(problems.len(), 2, "{problems:?}");
-        assert!(problems.iter().any(|p| p.contains("more than 1024 paths matched")), "{problems:?}");
-        assert!(problems.iter().any(|p| p.contains("more than 256 configuration files")), "{problems:?}");
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("more than 1024 paths matched")),
+            "{problems:?}"
+        );
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("more than 256 configuration files")),
+            "{problems:?}"
+        );
         assert_eq!(reader.conf.dirs.first().map(String::as_str), Some("/opt/0"));
     }
 
@@ -493,10 +554,30 @@ mod tests {
         .unwrap();
         let reader = read_all(&root).expect("present");
         let problems = &reader.conf.problems;
-        assert!(problems.iter().any(|p| p.contains("include globs cut after 16384 steps")), "{problems:?}");
-        assert!(problems.iter().any(|p| p.contains("more than 1024 paths matched")), "{problems:?}");
-        assert!(problems.iter().any(|p| p.contains("more than 32 components")), "{problems:?}");
-        assert!(problems.iter().any(|p| p.contains("longer than 4096 bytes")), "{problems:?}");
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("include globs cut after 16384 steps")),
+            "{problems:?}"
+        );
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("more than 1024 paths matched")),
+            "{problems:?}"
+        );
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("more than 32 components")),
+            "{problems:?}"
+        );
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("longer than 4096 bytes")),
+            "{problems:?}"
+        );
     }
 
     #[test]
@@ -514,7 +595,10 @@ mod tests {
         let conf = read(&root).expect("present");
         let expected: Vec<String> = (0..MAX_DIRS).map(|i| format!("/opt/{i}")).collect();
         assert_eq!(conf.dirs, expected);
-        assert_eq!(conf.problems, ["ld.so.conf: more than 256 directories; the rest are not considered"]);
+        assert_eq!(
+            conf.problems,
+            ["ld.so.conf: more than 256 directories; the rest are not considered"]
+        );
     }
 
     #[test]
@@ -529,8 +613,18 @@ mod tests {
         fs::write(dir.path().join("etc/ld.so.conf"), conf).unwrap();
         let problems = read(&root).expect("present").problems;
         assert_eq!(problems.len(), MAX_PROBLEMS + 1, "{problems:?}");
-        assert_eq!(problems.iter().filter(|p| p.ends_with("include cycle")).count(), 1);
-        assert!(problems.last().is_some_and(|p| p.contains("the rest are not listed")));
+        assert_eq!(
+            problems
+                .iter()
+                .filter(|p| p.ends_with("include cycle"))
+                .count(),
+            1
+        );
+        assert!(
+            problems
+                .last()
+                .is_some_and(|p| p.contains("the rest are not listed"))
+        );
     }
 
     #[test]
@@ -543,10 +637,21 @@ mod tests {
             "# comment\ninclude ld.so.conf.d/*.conf\n/opt/first # trailing\n",
         )
         .unwrap();
-        fs::write(dir.path().join("etc/ld.so.conf.d/a.conf"), "/usr/local/lib\n/opt/libc5=libc5\n").unwrap();
-        fs::write(dir.path().join("etc/ld.so.conf.d/b.conf"), "include /etc/ld.so.conf\n/opt/b\n").unwrap();
+        fs::write(
+            dir.path().join("etc/ld.so.conf.d/a.conf"),
+            "/usr/local/lib\n/opt/libc5=libc5\n",
+        )
+        .unwrap();
+        fs::write(
+            dir.path().join("etc/ld.so.conf.d/b.conf"),
+            "include /etc/ld.so.conf\n/opt/b\n",
+        )
+        .unwrap();
         let conf = read(&root).expect("present");
-        assert_eq!(conf.dirs, ["/usr/local/lib", "/opt/libc5", "/opt/b", "/opt/first"]);
+        assert_eq!(
+            conf.dirs,
+            ["/usr/local/lib", "/opt/libc5", "/opt/b", "/opt/first"]
+        );
         assert_eq!(conf.problems.len(), 1, "{:?}", conf.problems);
     }
 }

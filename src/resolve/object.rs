@@ -4,15 +4,16 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use object::elf::{FileHeader32, FileHeader64};
+use object::elf::{self, FileHeader32, FileHeader64};
 use object::read::elf::FileHeader;
 use object::{Endianness, ReadRef};
 
+use crate::abi::{self, Abi};
 use crate::elf::strings::StringUse;
 use crate::elf::symbols::VersionNeed;
-use crate::report;
 use crate::elf::{ElfFile, Ident};
 use crate::error::{Limits, Result};
+use crate::report;
 use crate::source::FileSource;
 
 /// One object as the loader sees it.
@@ -37,9 +38,6 @@ pub(crate) struct LoadInfo {
     pub defined_versions: Vec<String>,
 }
 
-/// ARM's EF_ARM_ABI_FLOAT_HARD: hard-float and soft-float objects do not mix.
-const EF_ARM_ABI_FLOAT_HARD: u32 = 0x400;
-
 impl LoadInfo {
     /// The identity fields from the file header; the dynamic facts are left empty.
     pub fn identity<'data, H, R>(elf: &ElfFile<'data, H, R>, ident: Ident) -> LoadInfo
@@ -52,9 +50,19 @@ impl LoadInfo {
             big_endian: ident.big_endian,
             machine: elf.e_machine(),
             os_abi: ident.os_abi,
-            hard_float: elf.e_flags() & EF_ARM_ABI_FLOAT_HARD != 0,
+            hard_float: abi::hard_float(elf.e_flags()),
             e_type: elf.e_type(),
             ..LoadInfo::default()
+        }
+    }
+
+    /// The ABI its header states.
+    pub fn abi(&self) -> Abi {
+        Abi {
+            machine: self.machine,
+            is_64: self.is_64,
+            big_endian: self.big_endian,
+            hard_float: self.hard_float,
         }
     }
 
@@ -74,7 +82,7 @@ impl LoadInfo {
     /// a loadable type (`open_verify` in glibc `elf/dl-load.c`).
     pub fn compatible_with(&self, main: &LoadInfo) -> bool {
         self.loadable_for(main.machine, main.is_64, main.big_endian)
-            && (self.machine != 40 || self.hard_float == main.hard_float)
+            && (!abi::float_abi_matters(self.machine) || self.hard_float == main.hard_float)
     }
 
     /// The same checks, bar ARM's float ABI, for a program known by its header facts
@@ -84,8 +92,11 @@ impl LoadInfo {
         self.is_64 == is_64
             && self.big_endian == big_endian
             && self.machine == machine
-            && matches!(self.os_abi, 0 | 3)
-            && matches!(self.e_type, 2 | 3)
+            && matches!(
+                elf::OsAbi(self.os_abi),
+                elf::ELFOSABI_SYSV | elf::ELFOSABI_GNU
+            )
+            && matches!(elf::FileType(self.e_type), elf::ET_EXEC | elf::ET_DYN)
     }
 }
 
@@ -126,9 +137,17 @@ where
     for offset in &dynamic.needed {
         info.needed.push(text(strings.get(*offset)?).into());
     }
-    info.soname = dynamic.soname.map(|o| strings.get(o)).transpose()?.map(|s| text(s).into());
+    info.soname = dynamic
+        .soname
+        .map(|o| strings.get(o))
+        .transpose()?
+        .map(|s| text(s).into());
     info.rpath = dynamic.rpath.map(|o| strings.get(o)).transpose()?.map(text);
-    info.runpath = dynamic.runpath.map(|o| strings.get(o)).transpose()?.map(text);
+    info.runpath = dynamic
+        .runpath
+        .map(|o| strings.get(o))
+        .transpose()?
+        .map(text);
     // Version data that cannot be read leaves the checks it feeds empty, not the closure.
     if let Ok(needs) = elf.version_needs(&dynamic, &strings) {
         info.version_needs = LoadInfo::version_needs_of(&needs);

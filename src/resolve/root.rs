@@ -4,8 +4,8 @@
 //! root, `..` stops at the root, and a chain longer than the kernel's limit (40) is a loop.
 //! Nothing outside the root is ever read unless the root is `/`.
 
-use std::cell::RefCell;
 use foldhash::{HashMap, HashMapExt};
+use std::cell::RefCell;
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Component, Path, PathBuf};
@@ -36,7 +36,11 @@ pub(crate) struct Root {
 type Lookup = Result<(InRoot, Kind, Identity), RootError>;
 
 /// A file's device and inode: the same file under two names is one object.
-pub(crate) type Identity = (u64, u64);
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct Identity {
+    dev: u64,
+    ino: u64,
+}
 
 /// What a canonical path is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,7 +78,10 @@ impl Root {
                 Some(m) if m.is_dir() => Kind::Dir,
                 _ => Kind::Other,
             };
-            let identity = meta.map_or((0, 0), |m| (m.dev(), m.ino()));
+            let identity = meta.map_or(Identity { dev: 0, ino: 0 }, |m| Identity {
+                dev: m.dev(),
+                ino: m.ino(),
+            });
             (canonical, kind, identity)
         });
         let mut seen = self.seen.borrow_mut();
@@ -107,11 +114,15 @@ impl Root {
     /// Resolves every symbolic link of `path` (in-root, absolute or not) inside the root.
     /// Returns the canonical in-root path of an existing file or directory.
     pub fn canonical(&self, path: &str) -> Result<InRoot, RootError> {
-        self.resolve_with_metadata(path).map(|(canonical, _)| canonical)
+        self.resolve_with_metadata(path)
+            .map(|(canonical, _)| canonical)
     }
 
     /// [`Root::canonical`], with the final name's metadata when the walk read it.
-    fn resolve_with_metadata(&self, path: &str) -> Result<(InRoot, Option<fs::Metadata>), RootError> {
+    fn resolve_with_metadata(
+        &self,
+        path: &str,
+    ) -> Result<(InRoot, Option<fs::Metadata>), RootError> {
         let parts = components(path);
         // Without `..`, a path resolves as its (remembered) directory plus its last name:
         // one lstat instead of one per component. (Links are then counted per step rather
@@ -292,8 +303,14 @@ mod tests {
         let bytes: Vec<u8> = (0..40_000u32).map(|i| (i % 253) as u8).collect();
         fs::write(dir.path().join("etc/ld.so.cache"), &bytes).unwrap();
         fs::write(dir.path().join("etc/empty"), b"").unwrap();
-        assert_eq!(root.read("/etc/ld.so.cache", 1 << 20).as_deref(), Some(&bytes[..]));
-        assert_eq!(root.read("/etc/ld.so.cache", 1000).as_deref(), Some(&bytes[..1000]));
+        assert_eq!(
+            root.read("/etc/ld.so.cache", 1 << 20).as_deref(),
+            Some(&bytes[..])
+        );
+        assert_eq!(
+            root.read("/etc/ld.so.cache", 1000).as_deref(),
+            Some(&bytes[..1000])
+        );
         assert_eq!(root.read("/etc/empty", 1000).as_deref(), Some(&[][..]));
         assert_eq!(root.read("/etc/absent", 1000), None);
         // Only regular files are read: a device's length says nothing of what it yields.
@@ -310,14 +327,24 @@ mod tests {
         symlink("/usr/lib", dir.path().join("lib")).unwrap();
         // An absolute link to /etc/passwd means the root's /etc/passwd, which is absent.
         symlink("/etc/passwd", dir.path().join("usr/lib/escape")).unwrap();
-        symlink("../../../../../../etc/passwd", dir.path().join("usr/lib/dotdot")).unwrap();
+        symlink(
+            "../../../../../../etc/passwd",
+            dir.path().join("usr/lib/dotdot"),
+        )
+        .unwrap();
         symlink("loop2", dir.path().join("usr/lib/loop1")).unwrap();
         symlink("loop1", dir.path().join("usr/lib/loop2")).unwrap();
-        assert_eq!(root.file("/lib/libz.so.1"), Ok("/usr/lib/libz.so.1.2".to_string()));
+        assert_eq!(
+            root.file("/lib/libz.so.1"),
+            Ok("/usr/lib/libz.so.1.2".to_string())
+        );
         assert_eq!(root.file("/usr/lib/escape"), Err(RootError::Missing));
         assert_eq!(root.file("/usr/lib/dotdot"), Err(RootError::Missing));
         assert_eq!(root.file("/usr/lib/loop1"), Err(RootError::Loop));
-        assert_eq!(root.canonical("/usr/../lib/./libz.so.1"), Ok("/usr/lib/libz.so.1.2".to_string()));
+        assert_eq!(
+            root.canonical("/usr/../lib/./libz.so.1"),
+            Ok("/usr/lib/libz.so.1.2".to_string())
+        );
     }
 
     #[test]

@@ -1,0 +1,366 @@
+//! The closure walk: breadth first from the file, each DT_NEEDED entry met by an object
+//! already loaded (by name, SONAME or file) or by a search, into the report's closure and,
+//! when asked, a tree of the same edges.
+
+use foldhash::{HashMap, HashMapExt};
+use std::path::Path;
+use std::sync::Arc;
+
+use super::musl::musl_reserved;
+use super::object::{self, LoadInfo};
+use super::root::{Identity, join_path};
+use super::search::Outcome;
+use super::{Flavor, MAX_OBJECTS, Resolver, SharedObject, basename, flavor_of};
+use crate::report::{Closure, ClosureInterpreter, ClosureLibrary, ClosureSearch, MissingLibrary};
+
+/// The objects a closure is sized for at first: of /usr/bin's programs on a Debian system,
+/// half load at most 3 libraries and 95% at most 22.
+const CLOSURE_CAPACITY: usize = 32;
+
+/// What one DT_NEEDED entry resolved to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TreeTarget {
+    /// Another object of the tree (its index in [`ClosureTree::nodes`]).
+    Node(usize),
+    /// The loader itself (the interpreter, or a name musl folds into its loader).
+    Loader,
+    /// Not found.
+    Missing,
+}
+
+/// One object of a closure and what each of its DT_NEEDED entries resolved to, in order.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct TreeNode {
+    /// The canonical path inside the root.
+    pub path: String,
+    /// How it was found (`None` for the file itself and the interpreter).
+    pub found_via: Option<String>,
+    /// (DT_NEEDED name, what it resolved to).
+    pub needed: Vec<(String, TreeTarget)>,
+}
+
+/// A closure as a tree (node 0 is the file), with the directories tried for missing names.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ClosureTree {
+    /// Every object loaded, in load order.
+    pub nodes: Vec<TreeNode>,
+}
+
+/// A loaded object of the closure.
+#[derive(Debug, Clone)]
+pub(super) struct Loaded {
+    /// Names that match it: the names it was asked for by and its SONAME.
+    names: Vec<Arc<str>>,
+    /// The path as found (search directory + name), which gives `$ORIGIN`.
+    pub(super) found_as: Arc<str>,
+    /// The path with every symbolic link resolved inside the root.
+    pub(super) canonical: Arc<str>,
+    pub(super) info: Arc<LoadInfo>,
+    /// The object that first needed it.
+    pub(super) loader: Option<usize>,
+    pub(super) identity: Option<Identity>,
+    /// How it was found (`None` for the file itself and the interpreter).
+    via: Option<&'static str>,
+    /// Its place in `Closure::libraries`, when listed there (the file itself and the
+    /// interpreter are not).
+    listed: Option<usize>,
+}
+
+impl Resolver {
+    /// The closure of `file`: a host path, inside the root or not (a file outside is
+    /// analysed as about to be copied to the same path inside the root).
+    pub fn closure(&mut self, file: &Path) -> Closure {
+        self.closure_tree(file).0
+    }
+
+    /// The closure of `file`, whose loader facts are already known.
+    pub(crate) fn closure_of(&mut self, file: &Path, main: LoadInfo) -> Closure {
+        self.closure_from(file, Ok(main), false).0
+    }
+
+    /// The closure of `file`, and the same as a tree (for display).
+    pub fn closure_tree(&mut self, file: &Path) -> (Closure, ClosureTree) {
+        let main = object::read(file, &self.shared.limits);
+        self.closure_from(file, main, true)
+    }
+
+    /// The closure of a file whose loader facts are `main`; the tree only when wanted.
+    fn closure_from(
+        &mut self,
+        file: &Path,
+        main: crate::error::Result<LoadInfo>,
+        want_tree: bool,
+    ) -> (Closure, ClosureTree) {
+        let in_root = self.in_root_path(file);
+        let mut closure = Closure {
+            root: self.root.dir().to_string_lossy().into_owned(),
+            file_in_root: in_root.clone(),
+            interpreter: None,
+            libraries: Vec::new(),
+            missing: Vec::new(),
+            unmet_versions: Vec::new(),
+            search: None,
+            warnings: Vec::new(),
+            version_needs: Arc::default(),
+        };
+        let Ok(main_info) = main else {
+            closure
+                .warnings
+                .push("the file's dynamic section could not be read".into());
+            return (closure, ClosureTree { nodes: Vec::new() });
+        };
+        let main_info = Arc::new(main_info);
+        closure.version_needs = Arc::clone(&main_info.version_needs);
+        let flavor = flavor_of(&main_info);
+        let in_root: Arc<str> = in_root.into();
+        // Sized for a typical closure (a few dozen objects), so it rarely grows.
+        let mut loaded: Vec<Loaded> = Vec::with_capacity(CLOSURE_CAPACITY);
+        loaded.push(Loaded {
+            names: main_info.soname.iter().cloned().collect(),
+            found_as: Arc::clone(&in_root),
+            canonical: in_root,
+            info: Arc::clone(&main_info),
+            loader: None,
+            identity: None,
+            via: None,
+            listed: None,
+        });
+
+        // The interpreter is loaded before anything; it satisfies needs of its own name.
+        let mut interpreter_index = None;
+        if let Some(interp) = &main_info.interpreter {
+            let found = self.root.file(interp);
+            closure.interpreter = Some(ClosureInterpreter {
+                path: interp.clone(),
+                found: found.is_ok(),
+            });
+            if let Ok(canonical) = found {
+                if let Some(SharedObject { info, identity }) = self.load(&canonical) {
+                    let mut names: Vec<Arc<str>> = vec![basename(interp).into()];
+                    names.extend(info.soname.iter().cloned());
+                    interpreter_index = Some(loaded.len());
+                    loaded.push(Loaded {
+                        names,
+                        found_as: interp.as_str().into(),
+                        canonical: canonical.into(),
+                        info,
+                        loader: None,
+                        identity: Some(identity),
+                        via: None,
+                        listed: None,
+                    });
+                }
+            }
+        }
+
+        let search = self.plan(flavor, &main_info);
+        // Every name that matches a loaded object: the names it was asked for by, its
+        // SONAME, and the path it was found at.
+        let mut by_name: HashMap<Arc<str>, usize> = HashMap::with_capacity(CLOSURE_CAPACITY * 2);
+        // Every loaded file by identity (device and inode), the first object loaded from it:
+        // a lookup per library found, where scanning the objects made a closure of n
+        // objects cost n squared.
+        let mut by_identity: HashMap<Identity, usize> = HashMap::with_capacity(CLOSURE_CAPACITY);
+        for (index, l) in loaded.iter().enumerate() {
+            for name in l.names.iter().chain(std::iter::once(&l.found_as)) {
+                by_name.entry(Arc::clone(name)).or_insert(index);
+            }
+            if let Some(identity) = l.identity {
+                by_identity.entry(identity).or_insert(index);
+            }
+        }
+        let mut edges: Vec<Vec<(String, TreeTarget)>> = Vec::new();
+        let mut queue = Vec::with_capacity(CLOSURE_CAPACITY);
+        queue.push(0usize);
+        let mut next = 0usize;
+        // Set when the closure reached MAX_OBJECTS: the walk stops (and says so once).
+        let mut cut = false;
+        while let Some(&current) = queue.get(next) {
+            next = next.saturating_add(1);
+            let Some((current_info, needer)) = loaded
+                .get(current)
+                .map(|l| (Arc::clone(&l.info), Arc::clone(&l.canonical)))
+            else {
+                break;
+            };
+            let mut own: Vec<(String, TreeTarget)> = Vec::new();
+            let mut edge = |name: &str, target: TreeTarget| {
+                if want_tree {
+                    own.push((name.to_string(), target));
+                }
+            };
+            for name in &current_info.needed {
+                // Already loaded under this name, its SONAME, or (for a path) its path.
+                if let Some(&index) = by_name.get(name) {
+                    add_needed_by(&loaded, index, &needer, &mut closure.libraries);
+                    edge(
+                        name,
+                        if Some(index) == interpreter_index {
+                            TreeTarget::Loader
+                        } else {
+                            TreeTarget::Node(index)
+                        },
+                    );
+                    continue;
+                }
+                if flavor == Flavor::Musl && musl_reserved(name, main_info.interpreter.as_deref()) {
+                    if let Some(index) = interpreter_index {
+                        if let Some(l) = loaded.get_mut(index) {
+                            l.names.push(Arc::clone(name));
+                        }
+                        by_name.insert(Arc::clone(name), index);
+                    }
+                    edge(name, TreeTarget::Loader);
+                    continue;
+                }
+                let found = self.search(name, current, &loaded, &main_info, flavor, &search);
+                let found = match found {
+                    Outcome::Found(found) => found,
+                    Outcome::NotFound { tried } => {
+                        edge(name, TreeTarget::Missing);
+                        match closure.missing.iter_mut().find(|m| *m.soname == **name) {
+                            Some(m) => m.needed_by.push(needer.to_string()),
+                            None => closure.missing.push(MissingLibrary {
+                                soname: name.to_string(),
+                                needed_by: vec![needer.to_string()],
+                                tried,
+                            }),
+                        }
+                        continue;
+                    }
+                };
+                // The same file under another name is the same object.
+                if let Some(&index) = by_identity.get(&found.identity) {
+                    if let Some(l) = loaded.get_mut(index) {
+                        l.names.push(Arc::clone(name));
+                    }
+                    by_name.insert(Arc::clone(name), index);
+                    add_needed_by(&loaded, index, &needer, &mut closure.libraries);
+                    edge(name, TreeTarget::Node(index));
+                    continue;
+                }
+                if loaded.len() >= MAX_OBJECTS {
+                    cut = true;
+                    break;
+                }
+                let mut names = vec![Arc::clone(name)];
+                names.extend(found.info.soname.iter().cloned());
+                let index = loaded.len();
+                for n in names.iter().chain(std::iter::once(&found.found_as)) {
+                    by_name.entry(Arc::clone(n)).or_insert(index);
+                }
+                by_identity.entry(found.identity).or_insert(index);
+                edge(name, TreeTarget::Node(index));
+                let listed = closure.libraries.len();
+                closure.libraries.push(ClosureLibrary {
+                    soname: name.to_string(),
+                    path: found.canonical.to_string(),
+                    found_via: found.via.to_string(),
+                    search_entry: found.entry,
+                    needed_by: vec![needer.to_string()],
+                    version_needs: Arc::clone(&found.info.version_needs),
+                });
+                loaded.push(Loaded {
+                    names,
+                    found_as: found.found_as,
+                    canonical: found.canonical,
+                    info: found.info,
+                    loader: Some(current),
+                    identity: Some(found.identity),
+                    via: Some(found.via),
+                    listed: Some(listed),
+                });
+                queue.push(index);
+            }
+            if want_tree {
+                if edges.len() <= current {
+                    edges.resize(current.saturating_add(1), Vec::new());
+                }
+                if let Some(slot) = edges.get_mut(current) {
+                    *slot = own;
+                }
+            }
+            if cut {
+                closure
+                    .warnings
+                    .push(format!("closure cut at {MAX_OBJECTS} objects"));
+                break;
+            }
+        }
+
+        closure.unmet_versions = self.unmet_versions(&loaded, &by_name);
+        closure.warnings.extend(search.notes.iter().cloned());
+        closure.search = Some(ClosureSearch {
+            flavor: match flavor {
+                Flavor::Glibc => "glibc",
+                Flavor::Musl => "musl",
+            }
+            .to_string(),
+            ld_so_cache: self.shared.cache.as_ref().map(|c| c.format.to_string()),
+            default_dirs: search.default_dirs.clone(),
+            default_dirs_from: search.default_dirs_from.clone(),
+            ld_library_path: self
+                .shared
+                .options
+                .ld_library_path
+                .clone()
+                .unwrap_or_default(),
+        });
+        let nodes = if want_tree {
+            loaded
+                .iter()
+                .enumerate()
+                .map(|(i, l)| TreeNode {
+                    path: l.canonical.to_string(),
+                    found_via: l.via.map(str::to_string),
+                    needed: edges.get_mut(i).map(std::mem::take).unwrap_or_default(),
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        (closure, ClosureTree { nodes })
+    }
+
+    /// The in-root path of a host file: its path relative to the root when it lies inside,
+    /// else the same path (as if copied there).
+    fn in_root_path(&self, file: &Path) -> String {
+        // A file under the root's path resolves inside the root, as the loader in a chroot
+        // would see it (and with the lookups remembered).
+        if let Ok(absolute) = std::path::absolute(file) {
+            let plain = !absolute
+                .components()
+                .any(|c| c == std::path::Component::ParentDir);
+            for root in [&self.shared.root_absolute, &self.shared.root_canonical] {
+                let inside = absolute.strip_prefix(root).ok().filter(|_| plain);
+                if let Some(Ok(path)) =
+                    inside.map(|rel| self.root.canonical(&rel.to_string_lossy()))
+                {
+                    return path;
+                }
+            }
+        }
+        let absolute = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf());
+        match absolute.strip_prefix(&self.shared.root_canonical) {
+            Ok(rel) => join_path("/", &rel.to_string_lossy()),
+            Err(_) => join_path("/", &absolute.to_string_lossy()),
+        }
+    }
+}
+
+/// Records that `needer` needs the loaded object `index`, when it is a listed library (the
+/// file itself and the interpreter are not).
+fn add_needed_by(loaded: &[Loaded], index: usize, needer: &str, out: &mut [ClosureLibrary]) {
+    if let Some(lib) = loaded
+        .get(index)
+        .and_then(|l| l.listed)
+        .and_then(|pos| out.get_mut(pos))
+    {
+        if !lib.needed_by.iter().any(|n| n == needer) {
+            lib.needed_by.push(needer.to_string());
+        }
+    }
+}
