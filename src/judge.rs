@@ -11,7 +11,9 @@
 //! The libraries of the closure are not judged here: `verify` reads them from the closure
 //! resolved in the root itself, and the advice plans which to copy (its own business).
 
-use crate::report::{Certainty, Code, Endian, LibcFamily, Linkage, Need, NeedFile, NeedKind, Report};
+use crate::report::{
+    Certainty, Code, Endian, LibcFamily, Linkage, Need, NeedFile, NeedKind, Report,
+};
 use crate::resolve::basename;
 use crate::version::Version;
 
@@ -137,7 +139,11 @@ pub(crate) fn judge<'r>(report: &'r Report, root: &dyn RootFacts) -> Vec<Finding
         .libc()
         .filter(|(f, _)| *f == LibcFamily::Glibc)
         .and_then(|(_, v)| v);
-    for need in report.needs.iter().filter(|n| n.certainty != Certainty::Possible) {
+    for need in report
+        .needs
+        .iter()
+        .filter(|n| n.certainty != Certainty::Possible)
+    {
         judge_need(need, is_static, glibc, root, &mut findings);
     }
     findings
@@ -173,7 +179,11 @@ fn judge_need<'r>(
         }
         _ => {}
     }
-    for file in need.files.iter().filter(|f| f.required && condition_holds(f, glibc, is_static)) {
+    for file in need
+        .files
+        .iter()
+        .filter(|f| f.required && condition_holds(f, glibc, is_static))
+    {
         let path: &str = file.path.as_ref();
         if RUNTIME_INJECTED.contains(&path) {
             found(NeedFinding::RuntimeInjected(path));
@@ -212,7 +222,10 @@ pub(crate) fn condition_holds(file: &NeedFile, glibc: Option<Version>, is_static
 
 /// The glibc floor against a root's glibc: `Some(Ok(have))` when met, `Some(Err(have))`
 /// when the root's glibc is older, `None` when the root has no glibc of known version.
-pub(crate) fn glibc_floor(floor: Version, root: &dyn RootFacts) -> Option<Result<Version, Version>> {
+pub(crate) fn glibc_floor(
+    floor: Version,
+    root: &dyn RootFacts,
+) -> Option<Result<Version, Version>> {
     let (family, have) = root.libc()?;
     let have = have.filter(|_| family == LibcFamily::Glibc)?;
     Some(if floor > have { Err(have) } else { Ok(have) })
@@ -242,7 +255,12 @@ pub(crate) fn label(need: &Need) -> String {
 /// are hard-float).
 pub(crate) fn triplet(report: &Report) -> Option<&'static str> {
     let elf = &report.elf;
-    crate::needs::debian_triplet(elf.e_machine, elf.class == 64, elf.endian == Endian::Big, true)
+    crate::needs::debian_triplet(
+        elf.e_machine,
+        elf.class == 64,
+        elf.endian == Endian::Big,
+        true,
+    )
 }
 
 /// Sentences for people, each with the [`Code`] a tool matches on: the two parallel lists

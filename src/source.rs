@@ -363,11 +363,18 @@ mod tests {
         let (long, long_bytes) = file_of(40 << 10, 7);
         let (short, short_bytes) = file_of(5000, 13);
         let (longer, longer_bytes) = file_of(20 << 10, 11);
-        for (file, bytes) in [(&long, &long_bytes), (&short, &short_bytes), (&longer, &longer_bytes)] {
+        for (file, bytes) in [
+            (&long, &long_bytes),
+            (&short, &short_bytes),
+            (&longer, &longer_bytes),
+        ] {
             let source = FileSource::open(file.path()).unwrap();
             let whole = bytes.len().min(usize::try_from(PREFIX_BYTES).unwrap());
             assert_eq!(source.prefix.len(), whole);
-            assert_eq!((&source).read_bytes_at(0, whole as u64).unwrap(), &bytes[..whole]);
+            assert_eq!(
+                (&source).read_bytes_at(0, whole as u64).unwrap(),
+                &bytes[..whole]
+            );
             // The byte after a short file's end is not there, whatever the buffer held.
             assert!((&source).read_bytes_at(0, bytes.len() as u64 + 1).is_err());
         }

@@ -81,12 +81,19 @@ pub fn verify(report: &Report, root: &Path) -> Verification {
             ),
             Finding::LibcUnsupported(program) => problems.push(
                 Code::LibcUnsupported,
-                format!("a {program} program; the root has {}", root_has(facts.family())),
+                format!(
+                    "a {program} program; the root has {}",
+                    root_has(facts.family())
+                ),
             ),
             _ => {}
         }
     }
-    if let Some(floor) = report.libc.glibc_required.filter(|_| !judge::is_static(report)) {
+    if let Some(floor) = report
+        .libc
+        .glibc_required
+        .filter(|_| !judge::is_static(report))
+    {
         match judge::glibc_floor(floor, &facts) {
             Some(Err(have)) => problems.push(
                 Code::GlibcTooOld,
@@ -164,7 +171,9 @@ pub fn verify(report: &Report, root: &Path) -> Verification {
                 "{label}: a static program loads it only with its own glibc; not checked"
             )),
             NeedFinding::RuntimeInjected(path) => {
-                notes.push(format!("{path}: created by the container engine at run time"));
+                notes.push(format!(
+                    "{path}: created by the container engine at run time"
+                ));
             }
             NeedFinding::LibraryMissing(file) => problems.push(
                 Code::NeedLibraryMissing,
@@ -327,7 +336,9 @@ fn library_dirs(report: &Report) -> Vec<String> {
 fn root_libc(r: &Root, report: &Report, dirs: &[String]) -> Option<RootLibc> {
     let glibc_at = |path: String| RootLibc {
         family: LibcFamily::Glibc,
-        version: r.read(&path, MAX_LIBC_BYTES).and_then(|b| glibc_version(&b)),
+        version: r
+            .read(&path, MAX_LIBC_BYTES)
+            .and_then(|b| glibc_version(&b)),
         path,
     };
     let musl_at = |path: String| RootLibc {
@@ -346,7 +357,10 @@ fn root_libc(r: &Root, report: &Report, dirs: &[String]) -> Option<RootLibc> {
             }
         }
     }
-    if let Some(found) = dirs.iter().find_map(|d| r.file(&join_path(d, "libc.so.6")).ok()) {
+    if let Some(found) = dirs
+        .iter()
+        .find_map(|d| r.file(&join_path(d, "libc.so.6")).ok())
+    {
         return Some(glibc_at(found));
     }
     let mut loaders: Vec<String> = r
@@ -384,7 +398,9 @@ fn musl_version(bytes: &[u8]) -> Option<Version> {
         let text = std::str::from_utf8(s).ok()?;
         let parts: Vec<&str> = text.split('.').collect();
         let numeric = parts.len() == 3
-            && parts.iter().all(|p| !p.is_empty() && p.len() <= 4 && p.bytes().all(|b| b.is_ascii_digit()));
+            && parts
+                .iter()
+                .all(|p| !p.is_empty() && p.len() <= 4 && p.bytes().all(|b| b.is_ascii_digit()));
         numeric.then(|| Version::parse(text)).flatten()
     })
 }
@@ -395,10 +411,17 @@ mod tests {
 
     #[test]
     fn version_strings() {
-        let banner = b"xx\0GNU C Library (Debian GLIBC 2.36-9+deb12u14) stable release version 2.36.\n";
-        assert_eq!(glibc_version(banner).map(|v| v.to_string()).as_deref(), Some("2.36"));
+        let banner =
+            b"xx\0GNU C Library (Debian GLIBC 2.36-9+deb12u14) stable release version 2.36.\n";
+        assert_eq!(
+            glibc_version(banner).map(|v| v.to_string()).as_deref(),
+            Some("2.36")
+        );
         let musl = b"1.0.0x\0musl libc (x86_64)\0Version %s\n\0abc\x001.2.3\0";
-        assert_eq!(musl_version(musl).map(|v| v.to_string()).as_deref(), Some("1.2.3"));
+        assert_eq!(
+            musl_version(musl).map(|v| v.to_string()).as_deref(),
+            Some("1.2.3")
+        );
         assert_eq!(musl_version(b"nothing here\0"), None);
     }
 }

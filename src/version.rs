@@ -198,7 +198,16 @@ mod tests {
 
     #[test]
     fn refuses_what_is_no_version() {
-        for text in ["", "2.", ".2", "2..3", "1.2.3.4.5", "2.34a", "1234567890", "-1"] {
+        for text in [
+            "",
+            "2.",
+            ".2",
+            "2..3",
+            "1.2.3.4.5",
+            "2.34a",
+            "1234567890",
+            "-1",
+        ] {
             assert_eq!(Version::parse(text), None, "{text}");
         }
     }

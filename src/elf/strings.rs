@@ -65,7 +65,9 @@ impl<'data, R: ReadRef<'data>> StringTable<'data, R> {
                 let start = self.offset.checked_add(index)?;
                 let block = start & !(BLOCK_BYTES - 1);
                 let block_start = block.max(self.offset);
-                let block_end = block.checked_add(BLOCK_BYTES)?.min(self.offset.checked_add(self.size)?);
+                let block_end = block
+                    .checked_add(BLOCK_BYTES)?
+                    .min(self.offset.checked_add(self.size)?);
                 let stop = start.checked_add(count)?;
                 if stop <= block_end {
                     let bytes = self

@@ -541,7 +541,9 @@ where
                 break;
             };
             let aux_at = at.checked_add(u64::from(def.vd_aux.get(endian)));
-            if let Some(aux) = aux_at.and_then(|a| window.read_at::<raw::Verdaux<Endianness>>(a).ok()) {
+            if let Some(aux) =
+                aux_at.and_then(|a| window.read_at::<raw::Verdaux<Endianness>>(a).ok())
+            {
                 if let Ok(name) = strings.get(u64::from(aux.vda_name.get(endian))) {
                     names.push(name);
                 }

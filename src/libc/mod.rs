@@ -256,9 +256,7 @@ pub(crate) fn detect<'data, R: ReadRef<'data>>(input: &LibcInput<'_, 'data, R>) 
 }
 
 /// The highest `GLIBC_x.y` over all version needs, whichever library they name.
-pub(crate) fn glibc_floor<'data>(
-    needs: &[VersionNeed<'data>],
-) -> Option<(Version, &'data [u8])> {
+pub(crate) fn glibc_floor<'data>(needs: &[VersionNeed<'data>]) -> Option<(Version, &'data [u8])> {
     let mut best: Option<(Version, &'data [u8])> = None;
     for version in needs.iter().flat_map(|n| n.versions.iter()) {
         let Some(parsed) = Version::of_glibc_symbol(version.name) else {

@@ -76,7 +76,11 @@ impl Evidence {
 
     /// Evidence strings for found symbols: `getaddrinfo imported`.
     pub fn describe(&self, names: &[&str]) -> Vec<String> {
-        let how = if self.symbols_linked { "linked" } else { "imported" };
+        let how = if self.symbols_linked {
+            "linked"
+        } else {
+            "imported"
+        };
         names.iter().map(|n| format!("{n} {how}")).collect()
     }
 
@@ -127,24 +131,32 @@ fn build_markers(markers: Vec<&'static str>, shared: Option<&'static str>) -> Op
 
 fn glibc_markers() -> Option<&'static Markers> {
     static AC: OnceLock<Option<Markers>> = OnceLock::new();
-    AC.get_or_init(|| build_markers(markers::glibc(), Some(markers::NSS_ANCHOR))).as_ref()
+    AC.get_or_init(|| build_markers(markers::glibc(), Some(markers::NSS_ANCHOR)))
+        .as_ref()
 }
 
 fn musl_markers() -> Option<&'static Markers> {
     static AC: OnceLock<Option<Markers>> = OnceLock::new();
-    AC.get_or_init(|| build_markers(markers::musl(), None)).as_ref()
+    AC.get_or_init(|| build_markers(markers::musl(), None))
+        .as_ref()
 }
 
 fn go_markers() -> Option<&'static Markers> {
     static AC: OnceLock<Option<Markers>> = OnceLock::new();
-    AC.get_or_init(|| build_markers(markers::go(), None)).as_ref()
+    AC.get_or_init(|| build_markers(markers::go(), None))
+        .as_ref()
 }
 
 /// Adds every marker of `automaton` found in `data`.
 fn scan(data: &[u8], automaton: Option<&Markers>, found: &mut BTreeSet<&'static str>) {
     let Some(markers) = automaton else { return };
     for m in markers.ac.find_iter(data) {
-        for (marker, at) in markers.anchors.get(m.pattern().as_usize()).into_iter().flatten() {
+        for (marker, at) in markers
+            .anchors
+            .get(m.pattern().as_usize())
+            .into_iter()
+            .flatten()
+        {
             let holds = m
                 .start()
                 .checked_sub(*at)
@@ -167,7 +179,11 @@ impl Hasher for Fnv {
         self.0
     }
     fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
         for b in bytes {
             h = (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3);
         }
@@ -264,7 +280,10 @@ where
         if let Some(sections) = sections {
             match static_symbols(elf, sections) {
                 Ok(symbols) => {
-                    ev.symbols = symbols.into_iter().filter_map(|n| watched.get(n).copied()).collect();
+                    ev.symbols = symbols
+                        .into_iter()
+                        .filter_map(|n| watched.get(n).copied())
+                        .collect();
                     ev.symbols_linked = true;
                 }
                 Err(why) => ev.problems.push(why.to_string()),
@@ -282,8 +301,13 @@ where
     // static C programs (Go with cgo linked statically too) in their read-only data.
     if input.is_go {
         let pclntab = sections
-            .and_then(|s| s.by_name(b".gopclntab").and_then(|sh| s.file_range(sh, elf.len)))
-            .and_then(|(offset, size)| elf.read_up_to(offset, size.min(elf.limits.scan_budget_bytes)));
+            .and_then(|s| {
+                s.by_name(b".gopclntab")
+                    .and_then(|sh| s.file_range(sh, elf.len))
+            })
+            .and_then(|(offset, size)| {
+                elf.read_up_to(offset, size.min(elf.limits.scan_budget_bytes))
+            });
         if let Some(data) = pclntab.or_else(readonly) {
             ev.scanned = true;
             scan(data, go_markers(), &mut ev.markers);
@@ -306,7 +330,11 @@ where
     // The gconv directory matters only to the iconv rule.
     let static_glibc = input.is_static && input.family == LibcFamily::Glibc && converts;
     if converts || loads {
-        let data = if input.is_static { readonly() } else { readonly_head() };
+        let data = if input.is_static {
+            readonly()
+        } else {
+            readonly_head()
+        };
         if let Some(data) = data {
             if converts {
                 ev.charsets = charsets_in(data);
@@ -377,12 +405,17 @@ where
     for sym in syms {
         let defined = sym.st_shndx(endian) != raw::SHN_UNDEF;
         let global = matches!(sym.st_bind(), raw::STB_GLOBAL | raw::STB_WEAK);
-        let kind = matches!(sym.st_type(), raw::STT_FUNC | raw::STT_OBJECT | raw::STT_GNU_IFUNC);
+        let kind = matches!(
+            sym.st_type(),
+            raw::STT_FUNC | raw::STT_OBJECT | raw::STT_GNU_IFUNC
+        );
         if !(defined && global && kind) {
             continue;
         }
         let start = usize::try_from(sym.st_name(endian)).unwrap_or(usize::MAX);
-        let Some(rest) = strings.get(start..) else { continue };
+        let Some(rest) = strings.get(start..) else {
+            continue;
+        };
         let end = memchr::memchr(0, rest).unwrap_or(rest.len());
         if let Some(name) = rest.get(..end) {
             names.push(name);
@@ -395,7 +428,9 @@ where
 fn string_around(data: &[u8], at: usize) -> Option<&[u8]> {
     let before = data.get(at.saturating_sub(256)..at)?;
     let start = memchr::memrchr(0, before).map_or(at.saturating_sub(before.len()), |i| {
-        at.saturating_sub(before.len()).saturating_add(i).saturating_add(1)
+        at.saturating_sub(before.len())
+            .saturating_add(i)
+            .saturating_add(1)
     });
     let after = data.get(at..at.saturating_add(256).min(data.len()))?;
     let end = at.saturating_add(memchr::memchr(0, after)?);
@@ -423,11 +458,14 @@ fn charsets_in(data: &[u8]) -> Vec<&'static str> {
     };
     let mut found = BTreeSet::new();
     for m in ac.find_iter(data) {
-        let starts = m.start() == 0 || m.start().checked_sub(1).and_then(|i| data.get(i)) == Some(&0);
+        let starts =
+            m.start() == 0 || m.start().checked_sub(1).and_then(|i| data.get(i)) == Some(&0);
         let ends = data.get(m.end()) == Some(&0);
-        if let (true, true, Some((name, _))) =
-            (starts, ends, tables::MODULE_CHARSETS.get(m.pattern().as_usize()))
-        {
+        if let (true, true, Some((name, _))) = (
+            starts,
+            ends,
+            tables::MODULE_CHARSETS.get(m.pattern().as_usize()),
+        ) {
             found.insert(*name);
         }
     }
@@ -442,7 +480,9 @@ fn library_names_in(data: &[u8], needed: &[&[u8]]) -> Vec<String> {
         if found.len() >= MAX_DLOPEN_CANDIDATES {
             break;
         }
-        let Some(text) = string_around(data, at) else { continue };
+        let Some(text) = string_around(data, at) else {
+            continue;
+        };
         if looks_like_library(text) && !needed.contains(&text) && !is_c_library(text) {
             found.insert(String::from_utf8_lossy(text).into_owned());
         }
@@ -484,8 +524,13 @@ fn looks_like_library(text: &[u8]) -> bool {
 /// The gconv directory baked into a static glibc binary (`/usr/lib/x86_64-linux-gnu/gconv`).
 fn gconv_dir_in(data: &[u8]) -> Option<String> {
     for at in memchr::memmem::find_iter(data, b"/gconv") {
-        let Some(text) = string_around(data, at) else { continue };
-        if text.starts_with(b"/") && text.ends_with(b"/gconv") && text.iter().all(u8::is_ascii_graphic) {
+        let Some(text) = string_around(data, at) else {
+            continue;
+        };
+        if text.starts_with(b"/")
+            && text.ends_with(b"/gconv")
+            && text.iter().all(u8::is_ascii_graphic)
+        {
             return Some(String::from_utf8_lossy(text).into_owned());
         }
     }
@@ -527,14 +572,22 @@ mod tests {
         // Leftmost-first scanning would miss an anchor inside another, or one that starts
         // within another's match (a suffix of one that is a prefix of the other). Go's
         // function names lie NUL-separated in their table, so only containment matters there.
-        for (markers, overlaps_matter) in [(glibc_markers(), true), (musl_markers(), true), (go_markers(), false)] {
+        for (markers, overlaps_matter) in [
+            (glibc_markers(), true),
+            (musl_markers(), true),
+            (go_markers(), false),
+        ] {
             let markers = markers.expect("built");
             let anchors: Vec<&str> = markers
                 .anchors
                 .iter()
                 .map(|group| {
                     let (marker, at) = group[0];
-                    let len = if group.len() > 1 { markers::NSS_ANCHOR.len() } else { marker.len() };
+                    let len = if group.len() > 1 {
+                        markers::NSS_ANCHOR.len()
+                    } else {
+                        marker.len()
+                    };
                     &marker[at..at + len]
                 })
                 .collect();
@@ -552,18 +605,38 @@ mod tests {
         }
         // Every glibc NSS marker goes through the shared anchor, once.
         let glibc = glibc_markers().expect("built");
-        let shared = glibc.anchors.iter().find(|g| g.len() > 1).expect("a shared anchor");
+        let shared = glibc
+            .anchors
+            .iter()
+            .find(|g| g.len() > 1)
+            .expect("a shared anchor");
         assert_eq!(shared.len(), 15);
-        assert!(shared.iter().all(|(m, at)| m.matches(markers::NSS_ANCHOR).count() == 1 && m[*at..].starts_with(markers::NSS_ANCHOR)));
+        assert!(
+            shared
+                .iter()
+                .all(|(m, at)| m.matches(markers::NSS_ANCHOR).count() == 1
+                    && m[*at..].starts_with(markers::NSS_ANCHOR))
+        );
     }
 
     #[test]
     fn markers_found_side_by_side() {
         let mut found = BTreeSet::new();
-        scan(b"x/etc/passwd/etc/hosts\0_nss_files_\0/bin/sh", musl_markers(), &mut found);
-        assert_eq!(found.iter().copied().collect::<Vec<_>>(), ["/bin/sh", "/etc/hosts", "/etc/passwd"]);
+        scan(
+            b"x/etc/passwd/etc/hosts\0_nss_files_\0/bin/sh",
+            musl_markers(),
+            &mut found,
+        );
+        assert_eq!(
+            found.iter().copied().collect::<Vec<_>>(),
+            ["/bin/sh", "/etc/hosts", "/etc/passwd"]
+        );
         found.clear();
-        scan(b"x/etc/gai.conf__nss_hosts_lookup2\0_nss_files_\0/bin/sh", glibc_markers(), &mut found);
+        scan(
+            b"x/etc/gai.conf__nss_hosts_lookup2\0_nss_files_\0/bin/sh",
+            glibc_markers(),
+            &mut found,
+        );
         assert_eq!(
             found.into_iter().collect::<Vec<_>>(),
             ["/etc/gai.conf", "__nss_hosts_lookup2", "_nss_files_"]
@@ -572,10 +645,27 @@ mod tests {
 
     #[test]
     fn library_names() {
-        for good in [&b"libfoo.so"[..], b"libfoo.so.1", b"libidn2.so.0", b"/usr/lib/x/libssl.so.3", b"libstdc++.so.6"] {
-            assert!(looks_like_library(good), "{}", String::from_utf8_lossy(good));
+        for good in [
+            &b"libfoo.so"[..],
+            b"libfoo.so.1",
+            b"libidn2.so.0",
+            b"/usr/lib/x/libssl.so.3",
+            b"libstdc++.so.6",
+        ] {
+            assert!(
+                looks_like_library(good),
+                "{}",
+                String::from_utf8_lossy(good)
+            );
         }
-        for bad in [&b"foo.so"[..], b"libfoo.sox", b"lib.so", b"libfoo.so.", b"libfoo.so.1a", b"lib foo.so"] {
+        for bad in [
+            &b"foo.so"[..],
+            b"libfoo.sox",
+            b"lib.so",
+            b"libfoo.so.",
+            b"libfoo.so.1a",
+            b"lib foo.so",
+        ] {
             assert!(!looks_like_library(bad), "{}", String::from_utf8_lossy(bad));
         }
         let data = b"\0libcrypt.so.1\0hello\0libc.so.6\0%s.so\0";
@@ -604,6 +694,9 @@ mod tests {
     #[test]
     fn gconv_dir() {
         let data = b"\0gconv-modules\0/usr/lib/x86_64-linux-gnu/gconv\0GCONV_PATH\0";
-        assert_eq!(gconv_dir_in(data).as_deref(), Some("/usr/lib/x86_64-linux-gnu/gconv"));
+        assert_eq!(
+            gconv_dir_in(data).as_deref(),
+            Some("/usr/lib/x86_64-linux-gnu/gconv")
+        );
     }
 }

@@ -24,7 +24,8 @@ fn nss(input: &NeedsInput<'_>, out: &mut Vec<Need>) {
     let loader_linked = ev.marker(markers::NSS_LOADER) || ev.marker(markers::NSS_FUNCTION);
     // In a static binary, getaddrinfo links the services lookup (for named services) and
     // gethostbyname2_r: that is not a use of its own, and /etc/services is optional there.
-    let getaddrinfo_linked = input.is_static && (ev.has("getaddrinfo") || ev.marker(markers::GAI_CONF));
+    let getaddrinfo_linked =
+        input.is_static && (ev.has("getaddrinfo") || ev.marker(markers::GAI_CONF));
     let mut any = false;
     for (index, db) in NSS_DATABASES.iter().enumerate() {
         let mut functions = ev.found(category::nss(index));
@@ -32,14 +33,18 @@ fn nss(input: &NeedsInput<'_>, out: &mut Vec<Need>) {
             functions.retain(|f| !matches!(*f, "getservbyname_r" | "gethostbyname2_r"));
         }
         let marker = input.is_static && ev.marker(db.static_marker);
-        let pulled_by_getaddrinfo = getaddrinfo_linked && db.name == "services" && functions.is_empty();
+        let pulled_by_getaddrinfo =
+            getaddrinfo_linked && db.name == "services" && functions.is_empty();
         if (functions.is_empty() && !marker) || pulled_by_getaddrinfo {
             continue;
         }
         any = true;
         let mut evidence = ev.describe(&functions);
         if marker {
-            evidence.push(format!("{} in read-only data (the {} lookup is linked)", db.static_marker, db.name));
+            evidence.push(format!(
+                "{} in read-only data (the {} lookup is linked)",
+                db.static_marker, db.name
+            ));
         }
         out.push(database_need(input, db, evidence));
     }
@@ -81,11 +86,17 @@ fn database_need(input: &NeedsInput<'_>, db: &NssDatabase, evidence: Vec<String>
         .evidence_all(evidence);
     if db.name == "hosts" {
         need = need
-            .optional("/etc/resolv.conf", Some("DNS lookups; missing means the name server on 127.0.0.1"))
+            .optional(
+                "/etc/resolv.conf",
+                Some("DNS lookups; missing means the name server on 127.0.0.1"),
+            )
             .optional("/etc/host.conf", None);
         if ev.has("getaddrinfo") || ev.marker(markers::GAI_CONF) {
             need = need
-                .optional("/etc/gai.conf", Some("address sorting when a name has several addresses"))
+                .optional(
+                    "/etc/gai.conf",
+                    Some("address sorting when a name has several addresses"),
+                )
                 .optional("/etc/services", Some("a service given by name"));
         }
     }
@@ -96,7 +107,9 @@ fn database_need(input: &NeedsInput<'_>, db: &NssDatabase, evidence: Vec<String>
     if input.is_static {
         let builtin = ev.marker(markers::NSS_FILES_BUILTIN);
         if builtin {
-            need = need.evidence("files/dns services built in (glibc >= 2.34): no module is loaded for them");
+            need = need.evidence(
+                "files/dns services built in (glibc >= 2.34): no module is loaded for them",
+            );
         } else {
             let same = "the same glibc version the binary was linked with";
             need = need
@@ -111,7 +124,8 @@ fn database_need(input: &NeedsInput<'_>, db: &NssDatabase, evidence: Vec<String>
         }
     } else if input.may_run_on_glibc_before_2_34() {
         let below = super::GLIBC_NSS_BUILT_IN;
-        need = need.required_below_glibc(input.library_path("libnss_files.so.2"), BEFORE_2_34, below);
+        need =
+            need.required_below_glibc(input.library_path("libnss_files.so.2"), BEFORE_2_34, below);
         if db.name == "hosts" {
             need = need
                 .optional_below_glibc(input.library_path("libnss_dns.so.2"), BEFORE_2_34, below)
@@ -144,7 +158,12 @@ fn gconv(input: &NeedsInput<'_>, out: &mut Vec<Need>) {
     let mut modules: Vec<&str> = ev
         .charsets
         .iter()
-        .filter_map(|c| tables::MODULE_CHARSETS.iter().find(|(n, _)| n == c).map(|(_, m)| *m))
+        .filter_map(|c| {
+            tables::MODULE_CHARSETS
+                .iter()
+                .find(|(n, _)| n == c)
+                .map(|(_, m)| *m)
+        })
         .collect();
     modules.sort_unstable();
     modules.dedup();
@@ -152,13 +171,17 @@ fn gconv(input: &NeedsInput<'_>, out: &mut Vec<Need>) {
         need = need.evidence(format!("charset name {charset} in read-only data"));
     }
     if modules.is_empty() {
-        need = need.optional(format!("{dir}/"), Some("the modules of the charsets converted"));
+        need = need.optional(
+            format!("{dir}/"),
+            Some("the modules of the charsets converted"),
+        );
     }
     for module in modules {
         need = need.required(format!("{dir}/{module}"), None);
     }
     if input.is_static {
-        need = need.evidence("static binary: the modules must come from the glibc it was linked with");
+        need =
+            need.evidence("static binary: the modules must come from the glibc it was linked with");
     }
     out.push(need.build());
 }
@@ -215,8 +238,14 @@ fn locale(input: &NeedsInput<'_>, out: &mut Vec<Need>) {
         Certainty::Possible,
         "locales other than C need glibc's locale data; stays in C without it",
     )
-    .optional("/usr/lib/locale/locale-archive", Some("locales compiled with localedef"))
-    .optional("/usr/lib/locale/C.utf8/", Some("LANG=C.UTF-8 (not built into glibc)"))
+    .optional(
+        "/usr/lib/locale/locale-archive",
+        Some("locales compiled with localedef"),
+    )
+    .optional(
+        "/usr/lib/locale/C.utf8/",
+        Some("LANG=C.UTF-8 (not built into glibc)"),
+    )
     .evidence_all(ev.describe(&functions));
     if marker {
         need = need.evidence("locale-archive path in read-only data");
@@ -243,7 +272,10 @@ fn idn(input: &NeedsInput<'_>, out: &mut Vec<Need>) {
             Certainty::Possible,
             "AI_IDN/NI_IDN lookups of non-ASCII names dlopen libidn2",
         )
-        .optional(input.library_path("libidn2.so.0"), Some("AI_IDN or NI_IDN with a non-ASCII name"))
+        .optional(
+            input.library_path("libidn2.so.0"),
+            Some("AI_IDN or NI_IDN with a non-ASCII name"),
+        )
         .evidence_all(evidence)
         .build(),
     );

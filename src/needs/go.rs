@@ -22,7 +22,11 @@ pub(super) fn needs(input: &NeedsInput<'_>, go: &Go, out: &mut Vec<Need>) {
             .collect()
     };
 
-    let resolver = found(&[markers::GO_DNS_CONFIG, markers::GO_LOOKUP_IP, markers::GO_HOSTS_ORDER]);
+    let resolver = found(&[
+        markers::GO_DNS_CONFIG,
+        markers::GO_LOOKUP_IP,
+        markers::GO_HOSTS_ORDER,
+    ]);
     if !resolver.is_empty() && !has_tag("netcgo") {
         let mut need = NeedBuilder::new(
             NeedKind::EtcFile,
@@ -36,11 +40,17 @@ pub(super) fn needs(input: &NeedsInput<'_>, go: &Go, out: &mut Vec<Need>) {
         .evidence_all(resolver);
         if ev.marker(markers::GO_READ_SERVICES) {
             need = need
-                .optional("/etc/services", Some("service names beyond Go's built-in list"))
+                .optional(
+                    "/etc/services",
+                    Some("service names beyond Go's built-in list"),
+                )
                 .evidence(format!("Go function {}", markers::GO_READ_SERVICES));
         }
         if ev.marker(markers::GO_READ_PROTOCOLS) {
-            need = need.optional("/etc/protocols", Some("protocol names beyond Go's built-in list"));
+            need = need.optional(
+                "/etc/protocols",
+                Some("protocol names beyond Go's built-in list"),
+            );
         }
         if has_tag("netgo") {
             need = need.evidence("built with -tags netgo");
@@ -76,7 +86,10 @@ pub(super) fn needs(input: &NeedsInput<'_>, go: &Go, out: &mut Vec<Need>) {
     let roots = found(&[markers::GO_X509_ROOTS]);
     if !roots.is_empty() {
         let fallback = ev.marker(markers::GO_X509_FALLBACK)
-            || go.deps.iter().any(|d| d.path.starts_with("golang.org/x/crypto/x509roots/fallback"));
+            || go
+                .deps
+                .iter()
+                .any(|d| d.path.starts_with("golang.org/x/crypto/x509roots/fallback"));
         let (certainty, summary) = if fallback {
             (
                 Certainty::Possible,
@@ -89,10 +102,15 @@ pub(super) fn needs(input: &NeedsInput<'_>, go: &Go, out: &mut Vec<Need>) {
             )
         };
         out.push(
-            NeedBuilder::new(NeedKind::CaCertificates, "go crypto/x509", certainty, summary)
-                .required(CA_BUNDLE, Some(GO_CA_SEARCH))
-                .evidence_all(roots)
-                .build(),
+            NeedBuilder::new(
+                NeedKind::CaCertificates,
+                "go crypto/x509",
+                certainty,
+                summary,
+            )
+            .required(CA_BUNDLE, Some(GO_CA_SEARCH))
+            .evidence_all(roots)
+            .build(),
         );
     }
 

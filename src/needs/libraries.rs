@@ -74,8 +74,12 @@ fn dlopen_notes(input: &NeedsInput<'_>, out: &mut Vec<Need>) {
             "suggested" => Certainty::Possible,
             _ => Certainty::Likely,
         };
-        let Some(first) = note.sonames.first() else { continue };
-        let Some(path) = input.named_library_path(first) else { continue };
+        let Some(first) = note.sonames.first() else {
+            continue;
+        };
+        let Some(path) = input.named_library_path(first) else {
+            continue;
+        };
         let name = note.feature.clone().unwrap_or_else(|| first.clone());
         let summary = match &note.description {
             Some(d) => format!("loads {first} at run time ({d})"),

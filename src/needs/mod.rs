@@ -134,7 +134,12 @@ impl NeedBuilder {
         condition: &'static str,
         below: Version,
     ) -> Self {
-        self.push(path.into(), true, Some(Text::Borrowed(condition)), Some(below));
+        self.push(
+            path.into(),
+            true,
+            Some(Text::Borrowed(condition)),
+            Some(below),
+        );
         self
     }
 
@@ -145,7 +150,12 @@ impl NeedBuilder {
         condition: &'static str,
         below: Version,
     ) -> Self {
-        self.push(path.into(), false, Some(Text::Borrowed(condition)), Some(below));
+        self.push(
+            path.into(),
+            false,
+            Some(Text::Borrowed(condition)),
+            Some(below),
+        );
         self
     }
 

@@ -74,7 +74,10 @@ pub(super) fn time_zones(input: &NeedsInput<'_>, out: &mut Vec<Need>) {
         "local time reads /etc/localtime, or TZ's zone under /usr/share/zoneinfo; UTC without them",
     )
     .optional("/etc/localtime", Some("a local time zone other than UTC"))
-    .required("/usr/share/zoneinfo/", Some("TZ names a zone, e.g. TZ=Europe/Berlin"))
+    .required(
+        "/usr/share/zoneinfo/",
+        Some("TZ names a zone, e.g. TZ=Europe/Berlin"),
+    )
     .evidence_all(ev.describe(&found));
     if marker {
         need = need.evidence("zoneinfo path in read-only data");
@@ -91,7 +94,10 @@ pub(super) fn shell(input: &NeedsInput<'_>, out: &mut Vec<Need>) {
         return;
     }
     let (certainty, extra) = if found.is_empty() {
-        (Certainty::Possible, Some("/bin/sh in read-only data".to_string()))
+        (
+            Certainty::Possible,
+            Some("/bin/sh in read-only data".to_string()),
+        )
     } else {
         (Certainty::Likely, None)
     };

@@ -17,8 +17,18 @@ pub(crate) const NSS_DATABASES: &[NssDatabase] = &[
     NssDatabase {
         name: "passwd",
         functions: &[
-            "getpwnam", "getpwnam_r", "getpwuid", "getpwuid_r", "getpwent", "getpwent_r",
-            "setpwent", "endpwent", "getpw", "getlogin", "getlogin_r", "cuserid",
+            "getpwnam",
+            "getpwnam_r",
+            "getpwuid",
+            "getpwuid_r",
+            "getpwent",
+            "getpwent_r",
+            "setpwent",
+            "endpwent",
+            "getpw",
+            "getlogin",
+            "getlogin_r",
+            "cuserid",
         ],
         file: "/etc/passwd",
         static_marker: "__nss_passwd_lookup2",
@@ -26,31 +36,69 @@ pub(crate) const NSS_DATABASES: &[NssDatabase] = &[
     NssDatabase {
         name: "group",
         functions: &[
-            "getgrnam", "getgrnam_r", "getgrgid", "getgrgid_r", "getgrent", "getgrent_r",
-            "setgrent", "endgrent", "initgroups", "getgrouplist",
+            "getgrnam",
+            "getgrnam_r",
+            "getgrgid",
+            "getgrgid_r",
+            "getgrent",
+            "getgrent_r",
+            "setgrent",
+            "endgrent",
+            "initgroups",
+            "getgrouplist",
         ],
         file: "/etc/group",
         static_marker: "__nss_group_lookup2",
     },
     NssDatabase {
         name: "shadow",
-        functions: &["getspnam", "getspnam_r", "getspent", "getspent_r", "setspent", "endspent"],
+        functions: &[
+            "getspnam",
+            "getspnam_r",
+            "getspent",
+            "getspent_r",
+            "setspent",
+            "endspent",
+        ],
         file: "/etc/shadow",
         static_marker: "__nss_shadow_lookup2",
     },
     NssDatabase {
         name: "gshadow",
-        functions: &["getsgnam", "getsgnam_r", "getsgent", "getsgent_r", "setsgent", "endsgent"],
+        functions: &[
+            "getsgnam",
+            "getsgnam_r",
+            "getsgent",
+            "getsgent_r",
+            "setsgent",
+            "endsgent",
+        ],
         file: "/etc/gshadow",
         static_marker: "__nss_gshadow_lookup2",
     },
     NssDatabase {
         name: "hosts",
         functions: &[
-            "gethostbyname", "gethostbyname_r", "gethostbyname2", "gethostbyname2_r",
-            "gethostbyaddr", "gethostbyaddr_r", "gethostent", "gethostent_r", "sethostent",
-            "endhostent", "getaddrinfo", "getaddrinfo_a", "getnameinfo", "rcmd", "rcmd_af",
-            "rexec", "rexec_af", "ruserok", "ruserok_af", "iruserok",
+            "gethostbyname",
+            "gethostbyname_r",
+            "gethostbyname2",
+            "gethostbyname2_r",
+            "gethostbyaddr",
+            "gethostbyaddr_r",
+            "gethostent",
+            "gethostent_r",
+            "sethostent",
+            "endhostent",
+            "getaddrinfo",
+            "getaddrinfo_a",
+            "getnameinfo",
+            "rcmd",
+            "rcmd_af",
+            "rexec",
+            "rexec_af",
+            "ruserok",
+            "ruserok_af",
+            "iruserok",
         ],
         file: "/etc/hosts",
         static_marker: "__nss_hosts_lookup2",
@@ -58,8 +106,14 @@ pub(crate) const NSS_DATABASES: &[NssDatabase] = &[
     NssDatabase {
         name: "services",
         functions: &[
-            "getservbyname", "getservbyname_r", "getservbyport", "getservbyport_r",
-            "getservent", "getservent_r", "setservent", "endservent",
+            "getservbyname",
+            "getservbyname_r",
+            "getservbyport",
+            "getservbyport_r",
+            "getservent",
+            "getservent_r",
+            "setservent",
+            "endservent",
         ],
         file: "/etc/services",
         static_marker: "__nss_services_lookup2",
@@ -67,8 +121,14 @@ pub(crate) const NSS_DATABASES: &[NssDatabase] = &[
     NssDatabase {
         name: "protocols",
         functions: &[
-            "getprotobyname", "getprotobyname_r", "getprotobynumber", "getprotobynumber_r",
-            "getprotoent", "getprotoent_r", "setprotoent", "endprotoent",
+            "getprotobyname",
+            "getprotobyname_r",
+            "getprotobynumber",
+            "getprotobynumber_r",
+            "getprotoent",
+            "getprotoent_r",
+            "setprotoent",
+            "endprotoent",
         ],
         file: "/etc/protocols",
         static_marker: "__nss_protocols_lookup2",
@@ -76,8 +136,14 @@ pub(crate) const NSS_DATABASES: &[NssDatabase] = &[
     NssDatabase {
         name: "networks",
         functions: &[
-            "getnetbyname", "getnetbyname_r", "getnetbyaddr", "getnetbyaddr_r", "getnetent",
-            "getnetent_r", "setnetent", "endnetent",
+            "getnetbyname",
+            "getnetbyname_r",
+            "getnetbyaddr",
+            "getnetbyaddr_r",
+            "getnetent",
+            "getnetent_r",
+            "setnetent",
+            "endnetent",
         ],
         file: "/etc/networks",
         static_marker: "__nss_networks_lookup2",
@@ -85,8 +151,14 @@ pub(crate) const NSS_DATABASES: &[NssDatabase] = &[
     NssDatabase {
         name: "rpc",
         functions: &[
-            "getrpcbyname", "getrpcbyname_r", "getrpcbynumber", "getrpcbynumber_r",
-            "getrpcent", "getrpcent_r", "setrpcent", "endrpcent",
+            "getrpcbyname",
+            "getrpcbyname_r",
+            "getrpcbynumber",
+            "getrpcbynumber_r",
+            "getrpcent",
+            "getrpcent_r",
+            "setrpcent",
+            "endrpcent",
         ],
         file: "/etc/rpc",
         static_marker: "__nss_rpc_lookup2",
@@ -99,15 +171,25 @@ pub(crate) const NSS_DATABASES: &[NssDatabase] = &[
     },
     NssDatabase {
         name: "netgroup",
-        functions: &["setnetgrent", "getnetgrent", "getnetgrent_r", "endnetgrent", "innetgr"],
+        functions: &[
+            "setnetgrent",
+            "getnetgrent",
+            "getnetgrent_r",
+            "endnetgrent",
+            "innetgr",
+        ],
         file: "/etc/netgroup",
         static_marker: "__nss_netgroup_lookup2",
     },
     NssDatabase {
         name: "aliases",
         functions: &[
-            "getaliasbyname", "getaliasbyname_r", "getaliasent", "getaliasent_r",
-            "setaliasent", "endaliasent",
+            "getaliasbyname",
+            "getaliasbyname_r",
+            "getaliasent",
+            "getaliasent_r",
+            "setaliasent",
+            "endaliasent",
         ],
         file: "/etc/aliases",
         static_marker: "__nss_aliases_lookup2",
@@ -120,8 +202,17 @@ pub(crate) const SHELL_FUNCTIONS: &[&str] = &["system", "popen", "wordexp"];
 
 /// Functions that read time-zone data (glibc `time/tzset.c`; musl `src/time/__tz.c`).
 pub(crate) const TZ_FUNCTIONS: &[&str] = &[
-    "tzset", "localtime", "localtime_r", "mktime", "ctime", "ctime_r", "strftime",
-    "strftime_l", "timelocal", "getdate", "getdate_r",
+    "tzset",
+    "localtime",
+    "localtime_r",
+    "mktime",
+    "ctime",
+    "ctime_r",
+    "strftime",
+    "strftime_l",
+    "timelocal",
+    "getdate",
+    "getdate_r",
 ];
 
 /// Functions that load locale data (glibc `locale/loadarchive.c`, `intl/`).
@@ -282,7 +373,14 @@ pub(crate) mod markers {
     /// The markers the static-glibc rules read, looked for in read-only data. Each C
     /// library has its own set: the fewer the patterns, the faster the scan of megabytes.
     pub fn glibc() -> Vec<&'static str> {
-        let mut all = vec![NSS_LOADER, NSS_FUNCTION, NSS_FILES_BUILTIN, GAI_CONF, LIBIDN2, LOCALE_ARCHIVE];
+        let mut all = vec![
+            NSS_LOADER,
+            NSS_FUNCTION,
+            NSS_FILES_BUILTIN,
+            GAI_CONF,
+            LIBIDN2,
+            LOCALE_ARCHIVE,
+        ];
         all.extend(super::NSS_DATABASES.iter().map(|db| db.static_marker));
         all
     }
@@ -297,10 +395,21 @@ pub(crate) mod markers {
     /// The Go function names, looked for in Go's function-name table.
     pub fn go() -> Vec<&'static str> {
         vec![
-            GO_DNS_CONFIG, GO_HOSTS_ORDER, GO_LOOKUP_IP, GO_READ_SERVICES, GO_READ_PROTOCOLS,
-            GO_CGO_LOOKUP, GO_USER_LOOKUP, GO_USER_CURRENT, GO_GROUP_LOOKUP, GO_USER_CGO,
+            GO_DNS_CONFIG,
+            GO_HOSTS_ORDER,
+            GO_LOOKUP_IP,
+            GO_READ_SERVICES,
+            GO_READ_PROTOCOLS,
+            GO_CGO_LOOKUP,
+            GO_USER_LOOKUP,
+            GO_USER_CURRENT,
+            GO_GROUP_LOOKUP,
+            GO_USER_CGO,
             GO_X509_ROOTS,
-            GO_X509_FALLBACK, GO_LOAD_LOCATION, GO_INIT_LOCAL, GO_TZDATA,
+            GO_X509_FALLBACK,
+            GO_LOAD_LOCATION,
+            GO_INIT_LOCAL,
+            GO_TZDATA,
         ]
     }
 }

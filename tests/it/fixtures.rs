@@ -99,7 +99,6 @@ fn article_hello_world_every_way() {
             let floor = report
                 .libc
                 .glibc_required
-                .clone()
                 .expect("dynamic glibc has a floor");
             assert!(
                 report
