@@ -49,10 +49,12 @@
 //!
 //! # Base images
 //!
-//! [`bases::recommend`] judges every image of a versioned [`bases::catalog`] against a
-//! report (its closure resolved in the build stage's root), picks one by [`bases::Policy`],
-//! and lists the files to copy and a Dockerfile run stage; [`verify()`] checks a real root
-//! filesystem and says what is missing:
+//! [`bases::recommend`] judges every image of a versioned catalog (compiled into the crate)
+//! against a report (its closure resolved in the build stage's root), picks one by
+//! [`bases::Policy`], and lists the files to copy and a Dockerfile run stage; [`verify()`]
+//! checks a real root filesystem and says what is missing. Both ask one judgement of the
+//! root (an image's catalog facts, or a real root's files): the C library family, the
+//! interpreter, the glibc floor, the libraries and the hidden needs' files.
 //!
 //! ```no_run
 //! use runbase::bases::{recommend, Policy, RecommendOptions};
@@ -62,11 +64,48 @@
 //! let build = Path::new("/");
 //! let mut resolver = Resolver::new(build, &Limits::default(), &ResolveOptions::default());
 //! let report = inspect_in_root(Path::new("app"), &Options::default(), &mut resolver)?;
-//! let options = RecommendOptions { policy: Policy::Smallest, build_root: build, program_from: None };
+//! let mut options = RecommendOptions::default();
+//! options.policy = Policy::Distroless;
+//! options.build_root = build;
 //! let advice = recommend(&report, &options);
 //! println!("{:?}\n{}", advice.base, advice.dockerfile.unwrap_or_default());
 //! # Ok::<(), runbase::Error>(())
 //! ```
+//!
+//! # Reason codes
+//!
+//! Every sentence a tool may act on comes with a [`report::Code`], in a parallel list of
+//! the same length and order: `recommendation.why` and `why_codes`, each alternative's
+//! `why` and `why_codes`, `verification.problems` and `problem_codes`. The sentence is for
+//! people and may be reworded; the code is part of the contract. A build tool matches on
+//! the code and reads the particulars (which library, which path) from the sentence or from
+//! the report's structured keys (`closure.missing`, `needs[].files`, `libc.glibc_required`).
+//!
+//! | code | where | meaning |
+//! | --- | --- | --- |
+//! | `chosen` | recommendation | the image the policy chose, and whether files are added |
+//! | `none_fits` | recommendation | no image the policy admits can run the file |
+//! | `not_a_program` | alternatives | a library or object file: nothing to start |
+//! | `platform_unsupported` | alternatives | the image is not published for the platform |
+//! | `static_program` | alternatives | static: no loader or library needed from the image |
+//! | `libc_mismatch` | both | glibc program, musl root (or the reverse, or none) |
+//! | `libc_unsupported` | both | a C library no root here carries (bionic, uClibc) |
+//! | `interpreter_missing` | both | PT_INTERP absent: the kernel's bare "no such file" |
+//! | `glibc_too_old` | both | the root's glibc is below the floor (program or copies) |
+//! | `glibc_floor_met` | alternatives | the root's glibc is at or above the floor |
+//! | `libraries_unresolved` | alternatives | no closure: libraries checked by name only |
+//! | `library_missing` | both | a library of the closure is missing and cannot be copied |
+//! | `version_missing` | verification | a library lacks a symbol version its users need |
+//! | `libc_part_missing` | alternatives | a part of glibc the image's glibc lacks (never copied) |
+//! | `need_library_missing` | verification | a library a hidden need names is missing |
+//! | `need_file_missing` | verification | a file a hidden need requires is missing |
+//! | `not_in_build_root` | alternatives | a needed file is in neither the image nor the build stage |
+//! | `shell_missing` | both | `/bin/sh` is needed and missing |
+//! | `ca_bundle_missing` | verification | no CA bundle where TLS runtimes look |
+//! | `nss_service_unusable` | both | `nsswitch.conf` routes a database to services the program cannot load |
+//! | `not_planned` | alternatives | a static program's glibc modules: only its own glibc can load them |
+//! | `file_added` | alternatives, recommendation | a file copied from the build stage, and why |
+//! | `end_of_life` | alternatives | the image's support ended; it is never chosen |
 //!
 //! # Guarantees
 //!
@@ -86,7 +125,8 @@
 //!
 //! # Features
 //!
-//! - `schema`: derives a JSON Schema for the report types ([`schemars`]).
+//! - `schema`: derives a JSON Schema for the report types (with `schemars`), published by
+//!   `report_schema()` and `error_line_schema()`.
 //! - `image`: reads container images (`docker save` tarballs, OCI layouts) into a root
 //!   filesystem (`image` module; `tar`, `flate2`, `ruzstd`).
 //! - `cli`: the `runbase` command-line tool (implies `schema` and `image`).
@@ -139,9 +179,6 @@ pub use resolve::{ClosureTree, ResolveOptions, Resolver, TreeNode, TreeTarget};
 pub use source::{FileSource, ReadRef, map_file};
 pub use verify::verify;
 pub use version::{ParseVersionError, Version};
-
-#[cfg(feature = "schema")]
-pub use schemars;
 
 /// The JSON Schema of a report line, generated from the Rust types.
 ///

@@ -14,7 +14,7 @@ pub use crate::version::{ParseVersionError, Version};
 
 /// Text that is usually one of runbase's own fixed strings (kinds, paths, explanations):
 /// borrowed when it is, so that a report of many needs costs few allocations.
-pub type Text = std::borrow::Cow<'static, str>;
+pub(crate) type Text = std::borrow::Cow<'static, str>;
 
 /// The contract's spelling of each word-valued enum, for people and for `format!`.
 macro_rules! display_as_str {

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::Command;
 
 use runbase::bases::{BaseImage, Policy, RecommendOptions, catalog, recommend};
-use runbase::report::Recommendation;
+use runbase::report::{Code, Recommendation};
 
 use crate::support::{
     Overlay, copy, copy_tree, fixture, image, report_in, require_root, roots, stand_in,
@@ -25,6 +25,21 @@ fn options(policy: Policy) -> RecommendOptions<'static> {
     let mut options = RecommendOptions::default();
     options.policy = policy;
     options
+}
+
+/// Whether a sentence containing `text` stands with the code spelled `code` beside it. The
+/// contract's parallel lists (`why`/`why_codes`, `problems`/`problem_codes`) must have one
+/// code per sentence.
+fn said(sentences: &[String], codes: &[Code], code: &str, text: &str) -> bool {
+    assert_eq!(
+        sentences.len(),
+        codes.len(),
+        "one code per sentence: {sentences:?} {codes:?}"
+    );
+    sentences
+        .iter()
+        .zip(codes)
+        .any(|(s, c)| s.contains(text) && c.as_str() == code)
 }
 
 fn alternative<'a>(rec: &'a Recommendation, base: &str) -> &'a runbase::report::Alternative {
@@ -69,6 +84,7 @@ fn the_articles_matrix() {
             "{other}: {:?}",
             alt.why
         );
+        assert_eq!(alt.why_codes[0].as_str(), "libc_mismatch", "{other}");
     }
     let dockerfile = rec.dockerfile.as_deref().expect("dockerfile");
     assert!(dockerfile.contains("FROM busybox:glibc\n"), "{dockerfile}");
@@ -110,7 +126,12 @@ fn the_articles_matrix() {
         let alt = alternative(&rec, distroless);
         assert_eq!(alt.verdict.as_str(), "fails");
         assert!(
-            alt.why.iter().any(|w| w.contains("passwd: compat")),
+            said(
+                &alt.why,
+                &alt.why_codes,
+                "nss_service_unusable",
+                "passwd: compat"
+            ),
             "{:?}",
             alt.why
         );
@@ -168,7 +189,7 @@ fn a_glibc_floor_above_bookworm_rules_out_bookworm_images() {
         let alt = alternative(&rec, old);
         assert_eq!(alt.verdict.as_str(), "fails", "{old}");
         assert!(
-            alt.why.iter().any(|w| w.contains("glibc >= 2.38")),
+            said(&alt.why, &alt.why_codes, "glibc_too_old", "glibc >= 2.38"),
             "{old}: {:?}",
             alt.why
         );
@@ -405,17 +426,21 @@ fn verify_predicts_failures_that_running_confirms() {
     let v = runbase::verify(&report, musl.path());
     assert!(!v.runs);
     assert!(
-        v.problems
-            .iter()
-            .any(|p| p.contains("interpreter /lib64/ld-linux-x86-64.so.2 is absent")),
+        said(
+            &v.problems,
+            &v.problem_codes,
+            "interpreter_missing",
+            "interpreter /lib64/ld-linux-x86-64.so.2 is absent"
+        ),
         "{:?}",
         v.problems
     );
-    assert!(
-        v.problems
-            .iter()
-            .any(|p| p.contains("a glibc program; the root has musl"))
-    );
+    assert!(said(
+        &v.problems,
+        &v.problem_codes,
+        "libc_mismatch",
+        "a glibc program; the root has musl"
+    ));
     let err = try_run_in_root(musl.path(), "/app/hello", &[], &[]).expect_err("must not start");
     assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
     // The root's musl version, read from its loader, is the package's.
@@ -455,10 +480,15 @@ fn verify_predicts_failures_that_running_confirms() {
     );
     assert!(!v.runs);
     assert!(
-        v.problems
+        said(
+            &v.problems,
+            &v.problem_codes,
+            "glibc_too_old",
+            "needs glibc >= 2.99"
+        ) && v
+            .problems
             .iter()
-            .any(|p| p.contains("needs glibc >= 2.99")
-                && p.contains(&format!("glibc is {root_glibc}"))),
+            .any(|p| p.ends_with(&format!("glibc is {root_glibc}"))),
         "{:?}",
         v.problems
     );
@@ -480,7 +510,12 @@ fn verify_predicts_failures_that_running_confirms() {
     let v = runbase::verify(&report, distroless.path());
     assert!(!v.runs);
     assert!(
-        v.problems.iter().any(|p| p.contains("`passwd: compat`")),
+        said(
+            &v.problems,
+            &v.problem_codes,
+            "nss_service_unusable",
+            "`passwd: compat`"
+        ),
         "{:?}",
         v.problems
     );
@@ -638,7 +673,12 @@ fn a_copied_library_raises_the_glibc_floor() {
     let ubuntu = alternative(&rec, "ubuntu:22.04");
     assert_eq!(ubuntu.verdict.as_str(), "fails");
     assert!(
-        ubuntu.why.iter().any(|w| w.contains("glibc >= 2.36")),
+        said(
+            &ubuntu.why,
+            &ubuntu.why_codes,
+            "glibc_too_old",
+            "glibc >= 2.36"
+        ),
         "{:?}",
         ubuntu.why
     );
@@ -698,7 +738,9 @@ fn what_cannot_be_planned_fails() {
     assert!(
         rec.alternatives
             .iter()
-            .all(|a| a.verdict.as_str() == "fails" && a.why[0].contains("not a program"))
+            .all(|a| a.verdict.as_str() == "fails"
+                && a.why[0].contains("not a program")
+                && a.why_codes[0].as_str() == "not_a_program")
     );
 
     // A build stage without /etc/passwd cannot provide it: scratch fails, and the choice is
@@ -713,10 +755,12 @@ fn what_cannot_be_planned_fails() {
     let scratch = alternative(&rec, "scratch");
     assert_eq!(scratch.verdict.as_str(), "fails");
     assert!(
-        scratch
-            .why
-            .iter()
-            .any(|w| w.contains("/etc/passwd is not in the build root")),
+        said(
+            &scratch.why,
+            &scratch.why_codes,
+            "not_in_build_root",
+            "/etc/passwd is not in the build root"
+        ),
         "{:?}",
         scratch.why
     );

@@ -71,3 +71,47 @@ fn schema_requires_every_contract_key() {
         );
     }
 }
+
+/// The words the contract (ARCHITECTURE.md) fixes are the only ones the schema admits.
+#[test]
+fn schema_lists_the_fixed_words() {
+    let schema = serde_json::to_value(runbase::report_schema()).unwrap();
+    let error_schema = serde_json::to_value(runbase::error_line_schema()).unwrap();
+    let words_in = |schema: &serde_json::Value, def: &str| -> Vec<String> {
+        let variants = schema["$defs"][def]["oneOf"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{def} is not an enum in the schema"));
+        variants
+            .iter()
+            .map(|v| v["const"].as_str().expect("a word").to_string())
+            .collect()
+    };
+    let words = |def: &str| words_in(&schema, def);
+    let kinds = [
+        "ca_certificates",
+        "dlopen",
+        "etc_file",
+        "gconv",
+        "libgcc_s",
+        "locale",
+        "nss",
+        "shell",
+        "tzdata",
+    ];
+    assert_eq!(words("NeedKind"), kinds);
+    assert_eq!(words("Verdict"), ["works", "works_with_files", "fails"]);
+    assert_eq!(words("Policy"), ["smallest", "debuggable", "distroless"]);
+    assert_eq!(words("CrateKind"), ["build", "runtime"]);
+    let errors = [
+        "not_elf",
+        "truncated",
+        "malformed",
+        "unsupported",
+        "limit_exceeded",
+        "io",
+    ];
+    assert_eq!(words_in(&error_schema, "ErrorKind"), errors);
+    assert!(words("Code").contains(&"libc_mismatch".to_string()));
+    // A version is a string of dotted numbers.
+    assert_eq!(schema["$defs"]["Version"]["type"], "string");
+}
