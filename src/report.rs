@@ -449,6 +449,9 @@ pub struct Need {
     pub files: Vec<NeedFile>,
     /// What led to it.
     pub evidence: Vec<String>,
+    /// For a need that comes from a library of the closure: the libraries from the
+    /// program down to it (`["libcurl.so.4", "libssl.so.3"]`); empty for the file's own.
+    pub via: Vec<String>,
 }
 
 /// A file a need asks for.
@@ -879,10 +882,15 @@ pub struct RootLibc {
 pub struct AddFile {
     /// Path in the image.
     pub path: String,
-    /// Path in the build stage or the root.
+    /// Path in the build stage or the root; empty when the file is written from
+    /// `content` instead (nothing of the build stage is copied then).
     pub from: String,
     /// Why.
     pub why: String,
+    /// The file's whole text, when runbase writes it rather than copying the build
+    /// stage's: user and group databases hold only `root` and `nobody`, so the build
+    /// host's accounts (and never its password hashes) reach the image.
+    pub content: Option<String>,
 }
 
 /// One base image evaluated.

@@ -23,10 +23,25 @@ pub(crate) fn render(
     let _ = writeln!(out, "FROM {}", base.from);
     copy(&mut out, program_from, &e.program_path);
     for add in &e.add_files {
-        copy(&mut out, &add.from, &add.path);
+        match &add.content {
+            Some(text) => write_file(&mut out, text, &add.path),
+            None => copy(&mut out, &add.from, &add.path),
+        }
     }
     let _ = writeln!(out, "ENTRYPOINT [{}]", json_string(&e.program_path));
     out
+}
+
+/// A file written from its text with a here-document (BuildKit's Dockerfile syntax 1.4 and
+/// later, the default since Docker 23): no shell is needed in the image. Only runbase's own
+/// fixed texts and paths are written this way.
+fn write_file(out: &mut String, text: &str, to: &str) {
+    let _ = writeln!(out, "COPY <<EOF {to}");
+    out.push_str(text);
+    if !text.ends_with('\n') {
+        out.push('\n');
+    }
+    let _ = writeln!(out, "EOF");
 }
 
 /// Paths with spaces or quotes go in the JSON form of COPY; plain ones stay readable.

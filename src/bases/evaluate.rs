@@ -140,9 +140,19 @@ impl Plan<'_> {
     }
 
     /// Adds a file unless the base has it or it is already planned; a file the build root
-    /// does not have cannot be copied, so the base fails.
+    /// does not have cannot be copied, so the base fails. The account databases are never
+    /// copied: they are written with only `root` and `nobody`.
     fn ensure_file(&mut self, path: &str, why: String) {
         if self.base.has_file(path) || self.add.iter().any(|a| a.path == path) {
+            return;
+        }
+        if let Some(content) = generated(path) {
+            self.add.push(AddFile {
+                path: path.to_string(),
+                from: String::new(),
+                why: format!("{why} (written with root and nobody only, not copied)"),
+                content: Some(content.to_string()),
+            });
             return;
         }
         if !self.ctx.in_build_root(path) {
@@ -156,6 +166,7 @@ impl Plan<'_> {
             path: path.to_string(),
             from: path.to_string(),
             why,
+            content: None,
         });
     }
 
@@ -181,6 +192,23 @@ impl Plan<'_> {
         }
         self.ensure_file(path, why);
     }
+}
+
+/// The account databases an image gets when a program looks up users or groups: `root`
+/// and `nobody` (Debian's ids), and no password (`*` in the shadow files: no login). The
+/// build stage's own files are never copied: they list its accounts, and the shadow files
+/// their password hashes.
+fn generated(path: &str) -> Option<&'static str> {
+    Some(match path {
+        "/etc/passwd" => {
+            "root:x:0:0:root:/root:/sbin/nologin\n\
+             nobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\n"
+        }
+        "/etc/group" => "root:x:0:\nnogroup:x:65534:\n",
+        "/etc/shadow" => "root:*:19000:0:99999:7:::\nnobody:*:19000:0:99999:7:::\n",
+        "/etc/gshadow" => "root:*::\nnogroup:*::\n",
+        _ => return None,
+    })
 }
 
 pub(crate) fn evaluate(report: &Report, base: &BaseImage, ctx: &Context<'_>) -> Evaluation {
@@ -237,7 +265,10 @@ pub(crate) fn evaluate(report: &Report, base: &BaseImage, ctx: &Context<'_>) -> 
     let added_bytes = plan
         .add
         .iter()
-        .map(|a| ctx.size_of(&a.from))
+        .map(|a| match &a.content {
+            Some(text) => Some(text.len() as u64),
+            None => ctx.size_of(&a.from),
+        })
         .try_fold(report.size.file_bytes, |sum, size| {
             size.map(|s| sum.saturating_add(s))
         });
@@ -467,6 +498,7 @@ fn plan_libraries(
                 path: dest,
                 from: lib.path.clone(),
                 why: reason.clone(),
+                content: None,
             });
         }
     }

@@ -98,6 +98,7 @@ impl NeedBuilder {
                 summary: summary.into(),
                 files: Vec::new(),
                 evidence: Vec::new(),
+                via: Vec::new(),
             },
         }
     }

@@ -346,10 +346,14 @@ fn apply(rec: &Recommendation, program: &Path, dir: &Path) -> String {
     let base = image(rec.base.as_deref().expect("a base"));
     stand_in(base, dir);
     for add in &rec.add_files {
-        copy_tree(
-            Path::new(&add.from),
-            &dir.join(add.path.trim_start_matches('/')),
-        );
+        let to = dir.join(add.path.trim_start_matches('/'));
+        match &add.content {
+            Some(text) => {
+                std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+                std::fs::write(&to, text).unwrap();
+            }
+            None => copy_tree(Path::new(&add.from), &to),
+        }
     }
     let at = rec.program_path.clone().expect("program path");
     copy(program, &dir.join(at.trim_start_matches('/')));
@@ -598,7 +602,10 @@ fn command_line_recommend_and_verify() {
     );
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("base         scratch"), "{text}");
-    assert!(text.contains("/etc/passwd  <-  /etc/passwd"), "{text}");
+    assert!(
+        text.contains("/etc/passwd  <-  (written: root and nobody only)"),
+        "{text}"
+    );
 
     run_expecting(
         runbase()
@@ -743,8 +750,8 @@ fn what_cannot_be_planned_fails() {
                 && a.why_codes[0].as_str() == "not_a_program")
     );
 
-    // A build stage without /etc/passwd cannot provide it: scratch fails, and the choice is
-    // the smallest image that has the file itself.
+    // A build stage without /etc/passwd: the file is written (root and nobody), not
+    // copied, so scratch still takes the program, and nothing comes from the build stage.
     let build = tempfile::tempdir().unwrap();
     let report = report_in(&fixture("getaddrinfo-gcc-static"), build.path());
     let rec = recommend(&report, &{
@@ -752,20 +759,16 @@ fn what_cannot_be_planned_fails() {
         o.build_root = build.path();
         o
     });
-    let scratch = alternative(&rec, "scratch");
-    assert_eq!(scratch.verdict.as_str(), "fails");
+    assert_eq!(rec.base.as_deref(), Some("scratch"), "{:?}", rec.why);
+    let passwd = rec
+        .add_files
+        .iter()
+        .find(|a| a.path == "/etc/passwd")
+        .expect("/etc/passwd written");
     assert!(
-        said(
-            &scratch.why,
-            &scratch.why_codes,
-            "not_in_build_root",
-            "/etc/passwd is not in the build root"
-        ),
-        "{:?}",
-        scratch.why
+        passwd.from.is_empty() && passwd.content.is_some(),
+        "{passwd:?}"
     );
-    assert_eq!(rec.base.as_deref(), Some("busybox:uclibc"), "{:?}", rec.why);
-    assert!(rec.add_files.is_empty());
 }
 
 #[cfg(feature = "cli")]
@@ -798,5 +801,70 @@ fn dockerfile_copies_from_absolute_paths_and_verify_finds_the_programs_libc() {
     assert_eq!(
         line["verification"]["libc"]["version"],
         dpkg_version(Path::new("/"), "musl").as_str()
+    );
+}
+
+/// User and group databases are written with root and nobody only: the build stage's own
+/// files (its accounts, and the shadow files' password hashes) never reach an image.
+#[test]
+fn account_files_are_written_never_copied() {
+    // Looks up uid 0 in /etc/passwd; the same need for the shadow database is what a
+    // program calling getspnam has.
+    let mut report = report_in(&fixture("getaddrinfo-gcc-static"), Path::new("/"));
+    let passwd = report
+        .needs
+        .iter()
+        .find(|n| n.kind.as_str() == "nss" && n.name.as_deref() == Some("passwd"))
+        .expect("an nss passwd need")
+        .clone();
+    let mut shadow = passwd.clone();
+    shadow.name = Some("shadow".into());
+    for file in &mut shadow.files {
+        if file.path == "/etc/passwd" {
+            file.path = "/etc/shadow".into();
+        }
+    }
+    report.needs.push(shadow);
+    let rec = recommend(&report, &options(Policy::Smallest));
+    let mut written = 0;
+    for alt in &rec.alternatives {
+        for add in &alt.add_files {
+            let account = ["/etc/passwd", "/etc/group", "/etc/shadow", "/etc/gshadow"];
+            assert!(
+                !account.contains(&add.from.as_str()),
+                "{}: {add:?}",
+                alt.base
+            );
+            if !account.contains(&add.path.as_str()) {
+                continue;
+            }
+            written += 1;
+            let text = add.content.as_deref().expect("written, not copied");
+            let names: Vec<&str> = text.lines().map(|l| l.split(':').next().unwrap()).collect();
+            assert!(
+                names == ["root", "nobody"] || names == ["root", "nogroup"],
+                "{text}"
+            );
+            if add.path.ends_with("shadow") {
+                // No password: `*` never matches a hash.
+                assert!(
+                    text.lines().all(|l| l.split(':').nth(1) == Some("*")),
+                    "{text}"
+                );
+            }
+        }
+    }
+    assert!(
+        written >= 2,
+        "scratch needs both /etc/passwd and /etc/shadow"
+    );
+    let dockerfile = rec.dockerfile.as_deref().expect("a Dockerfile");
+    assert!(
+        dockerfile.contains("COPY <<EOF /etc/passwd\nroot:x:0:0:"),
+        "{dockerfile}"
+    );
+    assert!(
+        !dockerfile.contains("--from=build /etc/shadow"),
+        "{dockerfile}"
     );
 }

@@ -143,7 +143,10 @@ fn write_recommendation(out: &mut impl Write, report: &Report) -> io::Result<()>
     if !rec.add_files.is_empty() {
         writeln!(out, "  add")?;
         for f in &rec.add_files {
-            writeln!(out, "    {}  <-  {}", f.path, f.from)?;
+            match &f.content {
+                Some(_) => writeln!(out, "    {}  <-  (written: root and nobody only)", f.path)?,
+                None => writeln!(out, "    {}  <-  {}", f.path, f.from)?,
+            }
         }
     }
     writeln!(
