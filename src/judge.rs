@@ -101,8 +101,8 @@ pub(crate) fn is_static(report: &Report) -> bool {
 }
 
 /// Judges `report` against `root`: the program as a whole first (whether it is one, the
-/// platform, the C library family, the interpreter), then each hidden need that is
-/// `required` or `likely`. `possible` needs are not judged.
+/// platform, the C library family, the interpreter), then each hidden need. What a finding
+/// weighs is the caller's, by the need's certainty (see [`weighs`]).
 pub(crate) fn judge<'r>(report: &'r Report, root: &dyn RootFacts) -> Vec<Finding<'r>> {
     let mut findings = Vec::new();
     if !report.executable {
@@ -139,11 +139,7 @@ pub(crate) fn judge<'r>(report: &'r Report, root: &dyn RootFacts) -> Vec<Finding
         .libc()
         .filter(|(f, _)| *f == LibcFamily::Glibc)
         .and_then(|(_, v)| v);
-    for need in report
-        .needs
-        .iter()
-        .filter(|n| n.certainty != Certainty::Possible)
-    {
+    for need in &report.needs {
         judge_need(need, is_static, glibc, root, &mut findings);
     }
     findings
@@ -207,6 +203,24 @@ fn judge_need<'r>(
             }
         }
     }
+}
+
+/// What an unmet need weighs, by its certainty: a `required` or `likely` one fails the
+/// root; a `possible` one (weaker hints) is a warning, unless the caller asked to include
+/// possible needs.
+pub(crate) fn weighs(need: &Need, include_possible: bool) -> Weight {
+    if need.certainty == Certainty::Possible && !include_possible {
+        Weight::Warning
+    } else {
+        Weight::Fails
+    }
+}
+
+/// See [`weighs`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Weight {
+    Fails,
+    Warning,
 }
 
 /// Whether a need's file matters in a root with this glibc: `glibc < X` holds for a glibc

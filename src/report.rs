@@ -746,6 +746,12 @@ pub enum Code {
     NotPlanned,
     /// A file is added to the image, and why.
     FileAdded,
+    /// A `likely` need's file is in neither the image nor the build stage: not added, and
+    /// not failing the image (the program runs without it where it was built).
+    BuildStageLacks,
+    /// A `possible` need (a weaker hint) the image does not meet: not planned unless
+    /// possible needs are included.
+    PossibleNotPlanned,
     /// The image's support has ended; it is never chosen.
     EndOfLife,
 }
@@ -776,6 +782,8 @@ impl Code {
             Code::NssServiceUnusable => "nss_service_unusable",
             Code::NotPlanned => "not_planned",
             Code::FileAdded => "file_added",
+            Code::BuildStageLacks => "build_stage_lacks",
+            Code::PossibleNotPlanned => "possible_not_planned",
             Code::EndOfLife => "end_of_life",
         }
     }
@@ -797,6 +805,11 @@ pub struct Verification {
     pub problems: Vec<String>,
     /// What each sentence of `problems` says, as a code for tools: same length and order.
     pub problem_codes: Vec<Code>,
+    /// What a `possible` need (a weaker hint, such as a library name near `dlopen`) lacks:
+    /// the program may still run, so these do not make `runs` false.
+    pub warnings: Vec<String>,
+    /// The code of each sentence of `warnings`: same length and order.
+    pub warning_codes: Vec<Code>,
     /// What was checked and holds, and what could not be checked.
     pub notes: Vec<String>,
     /// The image the root was unpacked from, when `root` names an image (a `docker save`

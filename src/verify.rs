@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use crate::error::Limits;
-use crate::judge::{self, Finding, NeedFinding, RootFacts, Sentences};
+use crate::judge::{self, Finding, NeedFinding, RootFacts, Sentences, Weight};
 use crate::report::{Code, Endian, LibcFamily, NeedKind, Report, RootLibc, Verification};
 use crate::resolve::basename;
 use crate::resolve::root::{Root, join_path, parent};
@@ -151,13 +151,18 @@ pub fn verify(report: &Report, root: &Path) -> Verification {
         notes.push("libraries not resolved (no closure in the report)".into());
     }
 
-    // The hidden needs.
+    // The hidden needs: what a `possible` one lacks is a warning, the rest problems.
+    let mut warnings = Sentences::default();
     for finding in &findings {
         let Finding::Need(need, what) = finding else {
             continue;
         };
         let label = judge::label(need);
         let summary = &need.summary;
+        let problems = match judge::weighs(need, false) {
+            Weight::Fails => &mut problems,
+            Weight::Warning => &mut warnings,
+        };
         match what {
             NeedFinding::ShellMissing => problems.push(
                 Code::ShellMissing,
@@ -204,6 +209,8 @@ pub fn verify(report: &Report, root: &Path) -> Verification {
         libc,
         problems: problems.text,
         problem_codes: problems.codes,
+        warnings: warnings.text,
+        warning_codes: warnings.codes,
         notes,
         image: None,
     }

@@ -13,8 +13,8 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::catalog::{BaseImage, Catalog, musl_loader};
-use crate::judge::{self, Finding, NeedFinding, RootFacts, Sentences};
-use crate::report::{AddFile, Code, LibcFamily, NeedFile, NeedKind, Report, Verdict};
+use crate::judge::{self, Finding, NeedFinding, RootFacts, Sentences, Weight};
+use crate::report::{AddFile, Certainty, Code, LibcFamily, NeedFile, NeedKind, Report, Verdict};
 use crate::resolve::basename;
 use crate::resolve::root::{Root, join_path, parent};
 use crate::version::Version;
@@ -41,6 +41,8 @@ pub(crate) struct Context<'a> {
     /// Sizes of build-root paths, measured once for all images (a zoneinfo tree is
     /// planned for many of them).
     pub sizes: RefCell<HashMap<String, Option<u64>>>,
+    /// Whether `possible` needs are planned like likely ones.
+    pub include_possible: bool,
 }
 
 impl Context<'_> {
@@ -139,10 +141,12 @@ impl Plan<'_> {
         self.fails.push_once(code, reason);
     }
 
-    /// Adds a file unless the base has it or it is already planned; a file the build root
-    /// does not have cannot be copied, so the base fails. The account databases are never
-    /// copied: they are written with only `root` and `nobody`.
-    fn ensure_file(&mut self, path: &str, why: String) {
+    /// Adds a file unless the base has it or it is already planned. The account databases
+    /// are never copied: they are written with only `root` and `nobody`. A file the build
+    /// stage does not have cannot be copied: that fails the base for a `required` need; a
+    /// `likely` one is only warned about, since the program runs without it where it was
+    /// built.
+    fn ensure_file(&mut self, path: &str, certainty: Certainty, why: String) {
         if self.base.has_file(path) || self.add.iter().any(|a| a.path == path) {
             return;
         }
@@ -156,10 +160,20 @@ impl Plan<'_> {
             return;
         }
         if !self.ctx.in_build_root(path) {
-            self.fail(
-                Code::NotInBuildRoot,
-                format!("{why}: {path} is not in the build root, so it cannot be copied"),
-            );
+            if certainty == Certainty::Required {
+                self.fail(
+                    Code::NotInBuildRoot,
+                    format!("{why}: {path} is not in the build root, so it cannot be copied"),
+                );
+            } else {
+                self.why.push_once(
+                    Code::BuildStageLacks,
+                    format!(
+                        "{why}: {path} is not in the build stage either, so it is not added \
+                         (the program runs without it there)"
+                    ),
+                );
+            }
             return;
         }
         self.add.push(AddFile {
@@ -172,7 +186,13 @@ impl Plan<'_> {
 
     /// A library a need names that the image lacks: glibc's own parts only ever come with
     /// the image's glibc; anything else is copied.
-    fn ensure_library(&mut self, file: &NeedFile, is_static: bool, why: String) {
+    fn ensure_library(
+        &mut self,
+        file: &NeedFile,
+        certainty: Certainty,
+        is_static: bool,
+        why: String,
+    ) {
         let path: &str = file.path.as_ref();
         let name = basename(path);
         if is_libc_part(self.ctx.catalog, name) {
@@ -190,7 +210,7 @@ impl Plan<'_> {
             self.fail(Code::LibcPartMissing, reason);
             return;
         }
-        self.ensure_file(path, why);
+        self.ensure_file(path, certainty, why);
     }
 }
 
@@ -506,7 +526,8 @@ fn plan_libraries(
 }
 
 /// The hidden needs the judgement found unmet: files the image lacks are added, what
-/// cannot be added fails the image.
+/// cannot be added fails the image. A `possible` need is only said, unless possible needs
+/// are included.
 fn plan_needs(findings: &[Finding<'_>], is_static: bool, plan: &mut Plan<'_>) {
     let base = plan.base;
     for finding in findings {
@@ -514,6 +535,26 @@ fn plan_needs(findings: &[Finding<'_>], is_static: bool, plan: &mut Plan<'_>) {
             continue;
         };
         let label = judge::label(need);
+        if judge::weighs(need, plan.ctx.include_possible) == Weight::Warning {
+            let lacks = match what {
+                NeedFinding::ShellMissing => "/bin/sh".to_string(),
+                NeedFinding::CaBundleMissing(_) => "a CA bundle".to_string(),
+                NeedFinding::LibraryMissing(file) => basename(&file.path).to_string(),
+                NeedFinding::FileMissing(file) => file.path.to_string(),
+                NeedFinding::NssUnusable { db, .. } => format!("a usable `{db}` service"),
+                NeedFinding::NotPlanned | NeedFinding::RuntimeInjected(_) => continue,
+            };
+            plan.why.push_once(
+                Code::PossibleNotPlanned,
+                format!(
+                    "{label}: {} lacks {lacks}; not planned, as the need is only possible \
+                     ({})",
+                    base.name, need.summary
+                ),
+            );
+            continue;
+        }
+        let certainty = need.certainty;
         let why = || format!("{label}: {}", need.summary);
         match what {
             NeedFinding::ShellMissing => plan.fail(
@@ -529,14 +570,16 @@ fn plan_needs(findings: &[Finding<'_>], is_static: bool, plan: &mut Plan<'_>) {
             NeedFinding::CaBundleMissing(first) => {
                 if let Some(file) = first {
                     if judge::is_library(&file.path) {
-                        plan.ensure_library(file, is_static, why());
+                        plan.ensure_library(file, certainty, is_static, why());
                     } else {
-                        plan.ensure_file(&file.path, why());
+                        plan.ensure_file(&file.path, certainty, why());
                     }
                 }
             }
-            NeedFinding::LibraryMissing(file) => plan.ensure_library(file, is_static, why()),
-            NeedFinding::FileMissing(file) => plan.ensure_file(&file.path, why()),
+            NeedFinding::LibraryMissing(file) => {
+                plan.ensure_library(file, certainty, is_static, why());
+            }
+            NeedFinding::FileMissing(file) => plan.ensure_file(&file.path, certainty, why()),
             // glibc >= 2.34 has `files` and `dns` built in; any other service is a module
             // that a static program can load only from its own glibc version.
             NeedFinding::NssUnusable { db, services } => {

@@ -62,6 +62,9 @@ pub struct RecommendOptions<'a> {
     /// The program's path in the build stage (for `COPY --from`); the report's path when
     /// `None`.
     pub program_from: Option<&'a str>,
+    /// Plan the files of `possible` needs too (weaker hints, such as a library name near
+    /// `dlopen`); by default they are only said, with the code `possible_not_planned`.
+    pub include_possible: bool,
 }
 
 impl Default for RecommendOptions<'_> {
@@ -70,6 +73,7 @@ impl Default for RecommendOptions<'_> {
             policy: Policy::default(),
             build_root: Path::new("/"),
             program_from: None,
+            include_possible: false,
         }
     }
 }
@@ -91,6 +95,7 @@ pub fn recommend(report: &Report, options: &RecommendOptions<'_>) -> Recommendat
         build_root: &build_root,
         program_from: &program_from,
         sizes: Default::default(),
+        include_possible: options.include_possible,
     };
 
     let mut evaluated: Vec<(&BaseImage, evaluate::Evaluation)> = catalog

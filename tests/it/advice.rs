@@ -868,3 +868,113 @@ fn account_files_are_written_never_copied() {
         "{dockerfile}"
     );
 }
+
+/// What the build stage lacks cannot fail an image for a `likely` need: the program runs
+/// without it where it was built. The recommendation says so, with its code.
+#[test]
+fn a_likely_file_the_build_stage_lacks_is_a_warning() {
+    // tz-musl-static loads zones by name: tzdata likely, /usr/share/zoneinfo/ required.
+    let empty = tempfile::tempdir().unwrap();
+    let report = report_in(&fixture("tz-musl-static"), empty.path());
+    let tz = report
+        .needs
+        .iter()
+        .find(|n| n.kind.as_str() == "tzdata")
+        .expect("a tzdata need");
+    assert_eq!(tz.certainty.as_str(), "likely");
+    let rec = recommend(&report, &{
+        let mut o = options(Policy::Smallest);
+        o.build_root = empty.path();
+        o
+    });
+    assert_eq!(rec.base.as_deref(), Some("scratch"), "{:?}", rec.why);
+    let scratch = alternative(&rec, "scratch");
+    assert_eq!(scratch.verdict.as_str(), "works");
+    assert!(
+        said(
+            &scratch.why,
+            &scratch.why_codes,
+            "build_stage_lacks",
+            "/usr/share/zoneinfo/ is not in the build stage either"
+        ),
+        "{:?}",
+        scratch.why
+    );
+    // With the build stage holding the zones, they are added.
+    let rec = advise(&fixture("tz-musl-static"), Policy::Smallest);
+    assert!(
+        rec.add_files
+            .iter()
+            .any(|a| a.path == "/usr/share/zoneinfo/"),
+        "{:?}",
+        rec.add_files
+    );
+}
+
+/// A `possible` need is said, with its code, and planned only when asked for; verify lists
+/// what it lacks as a warning, and the program still counts as running.
+#[test]
+fn possible_needs_are_warnings_unless_included() {
+    let mut report = report_in(&fixture("tz-musl-static"), Path::new("/"));
+    for need in &mut report.needs {
+        need.certainty = "possible".parse_certainty();
+    }
+    let rec = recommend(&report, &options(Policy::Smallest));
+    let scratch = alternative(&rec, "scratch");
+    assert_eq!(scratch.verdict.as_str(), "works", "{:?}", scratch.why);
+    assert!(scratch.add_files.is_empty());
+    assert!(
+        said(
+            &scratch.why,
+            &scratch.why_codes,
+            "possible_not_planned",
+            "scratch lacks /usr/share/zoneinfo/"
+        ),
+        "{:?}",
+        scratch.why
+    );
+    let rec = recommend(&report, &{
+        let mut o = options(Policy::Smallest);
+        o.include_possible = true;
+        o
+    });
+    assert!(
+        rec.add_files
+            .iter()
+            .any(|a| a.path == "/usr/share/zoneinfo/"),
+        "{:?}",
+        rec.add_files
+    );
+
+    // verify: a root with the program and nothing else it needs (a static program).
+    let root = tempfile::tempdir().unwrap();
+    copy(&fixture("tz-musl-static"), &root.path().join("app/tz"));
+    let mut report = report_in(&root.path().join("app/tz"), root.path());
+    for need in &mut report.needs {
+        need.certainty = "possible".parse_certainty();
+    }
+    let v = runbase::verify(&report, root.path());
+    assert!(v.runs, "{:?}", v.problems);
+    assert!(
+        said(
+            &v.warnings,
+            &v.warning_codes,
+            "need_file_missing",
+            "/usr/share/zoneinfo/ is missing"
+        ),
+        "{:?}",
+        v.warnings
+    );
+}
+
+/// The contract's word for a certainty, parsed through serde as a tool reading the JSON
+/// would.
+trait ParseCertainty {
+    fn parse_certainty(self) -> runbase::report::Certainty;
+}
+
+impl ParseCertainty for &str {
+    fn parse_certainty(self) -> runbase::report::Certainty {
+        serde_json::from_value(serde_json::Value::String(self.to_string())).unwrap()
+    }
+}

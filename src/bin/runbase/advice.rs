@@ -47,6 +47,10 @@ pub(crate) struct RecommendArgs {
     /// Print only the Dockerfile snippet of each file.
     #[arg(long)]
     dockerfile: bool,
+    /// Also plan the files of needs that are only `possible` (weaker hints, such as a
+    /// library name near `dlopen`); without it they are only mentioned.
+    #[arg(long, value_name = "CERTAINTY", value_parser = ["possible"])]
+    include: Option<String>,
     /// Print the report lines of the contract, with `recommendation` filled.
     #[arg(long)]
     json: bool,
@@ -92,6 +96,7 @@ pub(crate) fn run_recommend(args: &RecommendArgs) -> io::Result<ExitCode> {
         let mut options = RecommendOptions::default();
         options.policy = args.policy;
         options.build_root = &build_root;
+        options.include_possible = args.include.is_some();
         let rec = recommend(&report, &options);
         if args.root.is_none() {
             // The contract fills `closure` only when a root was given.
@@ -248,6 +253,9 @@ fn write_verification(out: &mut impl Write, report: &Report, root: &Path) -> io:
     }
     for p in &v.problems {
         writeln!(out, "  missing  {p}")?;
+    }
+    for w in &v.warnings {
+        writeln!(out, "  maybe    {w}")?;
     }
     for n in &v.notes {
         writeln!(out, "  ok       {n}")?;
