@@ -74,6 +74,15 @@ pub fn inspect_in_root(
     // The file was just read: the closure starts from what was found, without reading it
     // again.
     report.closure = load.map(|load| resolver.closure_of(path, load));
+    if let Some(closure) = &report.closure {
+        // The program's needs are its own and those of the libraries it loads.
+        let own = std::mem::take(&mut report.needs);
+        report.needs = needs::with_closure(own, closure, |lib| resolver.library_needs(lib));
+        report.needs_not_read = closure.missing.iter().map(|m| m.soname.clone()).collect();
+        needs::runtime_exact(&mut report.needs, closure, |lib| {
+            resolver.read(lib, needs::MAX_LIBRARY_BYTES)
+        });
+    }
     Ok(report)
 }
 
@@ -89,7 +98,9 @@ pub fn inspect_data<'data, R: ReadRef<'data>>(
     data: R,
     options: &Options,
 ) -> Result<Report> {
-    inspect_source(label, data, options, false).map(|(report, _)| report)
+    let (mut report, _) = inspect_source(label, data, options, false)?;
+    report.needs_not_read = needs::libraries_not_read(&report.needed);
+    Ok(report)
 }
 
 /// The analysis; with `want_load`, also what the loader reads of the file (for its closure).
@@ -493,6 +504,7 @@ where
         verification: None,
         build_id,
         warnings,
+        needs_not_read: Vec::new(),
     }
 }
 

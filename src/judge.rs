@@ -159,7 +159,9 @@ fn judge_need<'r>(
             found(NeedFinding::ShellMissing);
             return;
         }
-        NeedKind::CaCertificates => {
+        // Runtimes that search a list take any bundle of it; the others open the path
+        // compiled into them, judged below as any required file.
+        NeedKind::CaCertificates if searches_a_list(need) => {
             if !root.has_ca_bundle() {
                 let first = need
                     .files
@@ -203,6 +205,14 @@ fn judge_need<'r>(
             }
         }
     }
+}
+
+/// Whether a CA need's runtime takes the first bundle it finds in a list of places (Go,
+/// openssl-probe), rather than the one path compiled into it (OpenSSL, GnuTLS, libcurl).
+fn searches_a_list(need: &Need) -> bool {
+    need.name
+        .as_deref()
+        .is_some_and(|n| crate::needs::CA_SEARCHES_A_LIST.contains(&n))
 }
 
 /// What an unmet need weighs, by its certainty: a `required` or `likely` one fails the

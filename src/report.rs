@@ -80,8 +80,13 @@ pub struct Report {
     pub rust: Option<Rust>,
     /// Size facts: what stripping would save, packing.
     pub size: Size,
-    /// Hidden run-time needs.
+    /// Hidden run-time needs: the file's own, and with a closure those of its libraries
+    /// (each says `via` which).
     pub needs: Vec<Need>,
+    /// The libraries whose hidden needs are not in `needs`, because they were not read:
+    /// without a root (`--root`) every DT_NEEDED but the C library's own; with one, those
+    /// not found. Empty when `needs` is complete.
+    pub needs_not_read: Vec<String>,
     /// The shared-library closure inside a root filesystem, when one was given.
     pub closure: Option<Closure>,
     /// The base-image recommendation, when asked for.

@@ -112,7 +112,6 @@ impl RootFacts for CatalogImage<'_> {
 
     fn covers(&self, kind: NeedKind) -> bool {
         match kind {
-            NeedKind::CaCertificates => self.base.ca_certificates.is_some(),
             NeedKind::Tzdata => self.base.tzdata,
             NeedKind::Gconv => self.base.gconv,
             _ => false,

@@ -71,13 +71,17 @@ fn database_need(input: &NeedsInput<'_>, db: &NssDatabase, evidence: Vec<String>
         && !input
             .go
             .is_some_and(|g| g.tags.iter().any(|t| t == "netcgo"));
-    let certainty = if go_resolver {
+    // Netgroups are looked up only where a configuration names one (`@group` in
+    // hosts.allow, exports, sudoers); without any, innetgr answers "no" and nothing fails.
+    let certainty = if go_resolver || db.name == "netgroup" {
         Certainty::Possible
     } else {
         Certainty::Likely
     };
     let summary = if go_resolver {
         "Go resolves names itself; glibc's hosts lookup (NSS) runs only when GODEBUG=netdns=cgo or the system configuration makes Go defer to it".to_string()
+    } else if db.name == "netgroup" {
+        "NSS netgroup lookups read /etc/netgroup, when a configuration names a netgroup".to_string()
     } else {
         format!("NSS {} lookups read {}", db.name, db.file)
     };

@@ -2,7 +2,7 @@
 //! certificates, Mozilla NSS's modules, `.note.dlopen` metadata, library names near
 //! `dlopen`, and the Rust crates that read the system CA store or time-zone database.
 
-use super::tables::{self, CA_BUNDLE, crates};
+use super::tables::{self, CA_BUNDLE, OPENSSL_DIR, crates};
 use super::{NeedBuilder, NeedsInput};
 use crate::report::{Certainty, Need, NeedKind};
 
@@ -11,14 +11,18 @@ const PROBE_CA_SEARCH: &str = "or the first of /etc/pki/ca-trust/extracted/pem/t
 
 pub(super) fn needs(input: &NeedsInput<'_>, out: &mut Vec<Need>) {
     openssl(input, out);
+    curl(input, out);
+    gnutls(input, out);
     mozilla_nss(input, out);
     dlopen_notes(input, out);
     dlopen_heuristic(input, out);
     rust_crates(input, out);
 }
 
-/// Dynamic OpenSSL looks for CA certificates under its OPENSSLDIR (Debian: /usr/lib/ssl,
-/// whose cert.pem and certs/ point into /etc/ssl).
+/// Dynamic OpenSSL verifies peers against `cert.pem` (or the hashed `certs/`) under its
+/// OPENSSLDIR, compiled into libcrypto (Debian: /usr/lib/ssl, whose cert.pem links to the
+/// system bundle); distroless images have the bundle but no OPENSSLDIR. The directory is
+/// Debian's here; a closure resolved in a root reads it from that root's libcrypto.
 fn openssl(input: &NeedsInput<'_>, out: &mut Vec<Need>) {
     // auditwheel renames bundled copies (`libssl-6a9b88ec.so.3`): match the stem.
     let is_openssl = |name: &str| {
@@ -36,11 +40,59 @@ fn openssl(input: &NeedsInput<'_>, out: &mut Vec<Need>) {
             NeedKind::CaCertificates,
             "openssl",
             Certainty::Likely,
-            "uses OpenSSL, which verifies peers against the bundle under its OPENSSLDIR (Debian /usr/lib/ssl) or SSL_CERT_FILE",
+            "uses OpenSSL, which verifies peers against cert.pem under its OPENSSLDIR unless SSL_CERT_FILE says otherwise",
+        )
+        .required(
+            format!("{OPENSSL_DIR}/cert.pem"),
+            Some("or hashed certificates in OPENSSLDIR/certs/, or SSL_CERT_FILE/SSL_CERT_DIR"),
+        )
+        .evidence_all(libs.iter().map(|l| format!("needs {l}")))
+        .build(),
+    );
+}
+
+/// libcurl opens the CA bundle compiled into it (`CURL_CA_BUNDLE`; Debian:
+/// /etc/ssl/certs/ca-certificates.crt) for every TLS transfer, whichever TLS library it
+/// uses: curl fails with error 77 without it.
+fn curl(input: &NeedsInput<'_>, out: &mut Vec<Need>) {
+    let libs: Vec<&String> = input
+        .needed
+        .iter()
+        .filter(|n| n.starts_with("libcurl.so.") || n.starts_with("libcurl-gnutls.so."))
+        .collect();
+    if libs.is_empty() {
+        return;
+    }
+    out.push(
+        NeedBuilder::new(
+            NeedKind::CaCertificates,
+            "curl",
+            Certainty::Likely,
+            "uses libcurl, which opens its compiled-in CA bundle for TLS transfers unless told another (CURL_CA_BUNDLE, --cacert)",
         )
         .required(CA_BUNDLE, None)
-        .required("/usr/lib/ssl/cert.pem", Some("unless SSL_CERT_FILE points at the bundle (distroless sets it)"))
         .evidence_all(libs.iter().map(|l| format!("needs {l}")))
+        .build(),
+    );
+}
+
+/// GnuTLS loads the system trust from the file compiled into it (Debian:
+/// /etc/ssl/certs/ca-certificates.crt) when the program asks for it.
+fn gnutls(input: &NeedsInput<'_>, out: &mut Vec<Need>) {
+    let ev = input.evidence;
+    let calls = ev.found(tables::category::GNUTLS_TRUST);
+    if calls.is_empty() {
+        return;
+    }
+    out.push(
+        NeedBuilder::new(
+            NeedKind::CaCertificates,
+            "gnutls",
+            Certainty::Likely,
+            "loads GnuTLS's system trust, the CA bundle compiled into libgnutls",
+        )
+        .required(CA_BUNDLE, None)
+        .evidence_all(ev.describe(&calls))
         .build(),
     );
 }

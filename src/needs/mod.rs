@@ -8,14 +8,19 @@
 //! the operation is imported or linked, `possible` for weaker hints, `required` when the
 //! program fails at start (a `.note.dlopen` entry marked required).
 
+mod closure;
 mod gather;
 mod glibc;
 mod go;
 mod libraries;
 mod musl;
 mod tables;
+mod trust;
 
+pub(crate) use closure::{libraries_not_read, with_closure};
 pub(crate) use gather::{Evidence, GatherInput, gather};
+pub(crate) use tables::CA_SEARCHES_A_LIST;
+pub(crate) use trust::{MAX_LIBRARY_BYTES, runtime_exact};
 
 use crate::report::{Certainty, Go, LibcFamily, Need, NeedFile, NeedKind, Rust, Text};
 use crate::version::Version;

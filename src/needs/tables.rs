@@ -275,6 +275,7 @@ pub(crate) mod category {
     pub const DLOPEN: u32 = 1 << 22;
     pub const IDN: u32 = 1 << 23;
     pub const STATIC_GLIBC_ALWAYS: u32 = 1 << 24;
+    pub const GNUTLS_TRUST: u32 = 1 << 25;
 
     /// The bit of an NSS database.
     pub fn nss(index: usize) -> u32 {
@@ -284,6 +285,12 @@ pub(crate) mod category {
             .unwrap_or(0)
     }
 }
+
+/// GnuTLS calls that load the system trust store (the CA bundle compiled into libgnutls).
+pub(crate) const GNUTLS_TRUST_FUNCTIONS: &[&str] = &[
+    "gnutls_certificate_set_x509_system_trust",
+    "gnutls_x509_trust_list_add_system_trust",
+];
 
 /// Every function name a rule looks at, with the categories it belongs to: symbols outside
 /// this list are not kept, and those in it are tagged once, so that rules test bits.
@@ -302,6 +309,7 @@ pub(crate) fn watched_functions() -> Vec<(&'static str, u32)> {
         (DLOPEN_FUNCTIONS, category::DLOPEN),
         (IDN_FUNCTIONS, category::IDN),
         (STATIC_GLIBC_ALWAYS, category::STATIC_GLIBC_ALWAYS),
+        (GNUTLS_TRUST_FUNCTIONS, category::GNUTLS_TRUST),
     ] {
         all.extend(list.iter().map(|f| (*f, bit)));
     }
@@ -431,5 +439,15 @@ pub(crate) mod crates {
 }
 
 /// Where the runtimes look for a CA bundle, first one found wins (Go `crypto/x509/
-/// root_linux.go`; openssl-probe 0.2).
+/// root_linux.go`; openssl-probe 0.2); also the path Debian compiles into libcurl
+/// (`CURL_CA_BUNDLE`) and GnuTLS (`--with-default-trust-store-file`).
 pub(crate) const CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
+
+/// Debian's OPENSSLDIR, where dynamic OpenSSL looks for `cert.pem` and `certs/` when the
+/// library in the root does not say otherwise (its `OPENSSLDIR: "..."` string).
+pub(crate) const OPENSSL_DIR: &str = "/usr/lib/ssl";
+
+/// The CA needs (by name) whose runtime takes the first bundle it finds in a list of
+/// places (Go's crypto/x509, openssl-probe): any bundle of the list will do. Every other
+/// runtime opens the path compiled into it, and only that path.
+pub(crate) const CA_SEARCHES_A_LIST: &[&str] = &["go crypto/x509", "rust system roots"];

@@ -34,6 +34,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crate::abi::Abi;
 use crate::error::Limits;
+use crate::report::Need;
 use ldcache::LdCache;
 use object::LoadInfo;
 use root::{Identity, Root};
@@ -104,6 +105,9 @@ struct Shared {
     conf_problems: Vec<String>,
     /// Every library read.
     objects: Mutex<ObjectCache>,
+    /// The hidden needs of each library read for them, by path inside the root (`None`:
+    /// it could not be analysed).
+    library_needs: Mutex<HashMap<String, Option<Arc<[Need]>>>>,
 }
 
 /// What one resolver remembers of its searches (each thread its own, no locking).
@@ -176,6 +180,7 @@ impl Resolver {
             conf_dirs,
             conf_problems,
             objects: Mutex::default(),
+            library_needs: Mutex::default(),
         };
         Resolver {
             shared: Arc::new(shared),
@@ -187,6 +192,32 @@ impl Resolver {
     /// The root directory.
     pub fn root(&self) -> &Path {
         self.root.dir()
+    }
+
+    /// The hidden needs of the library at `path` inside the root (a closure's library:
+    /// its path has no links left), analysed once per run and shared by every resolver of
+    /// the root; `None` when it cannot be analysed.
+    pub(crate) fn library_needs(&self, path: &str) -> Option<Arc<[Need]>> {
+        let lock = || {
+            self.shared
+                .library_needs
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+        };
+        if let Some(known) = lock().get(path) {
+            return known.clone();
+        }
+        let options = crate::Options::with_limits(self.shared.limits.clone());
+        let needs = crate::inspect_path(&self.root.host(path), &options)
+            .ok()
+            .map(|report| Arc::from(report.needs));
+        lock().insert(path.to_string(), needs.clone());
+        needs
+    }
+
+    /// Up to `max` bytes of the file at `path` inside the root, links resolved inside it.
+    pub(crate) fn read(&self, path: &str, max: u64) -> Option<Vec<u8>> {
+        self.root.read(path, max)
     }
 
     /// Another resolver for the same root and options that shares the libraries this one

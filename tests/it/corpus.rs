@@ -58,7 +58,7 @@ fn goblin_facts(bytes: &[u8]) -> Option<(Report, Vec<String>)> {
     let mut report: Report = serde_json::from_value(serde_json::json!({
         "schema_version": 1, "path": "", "platform": null, "linkage": "other",
         "executable": false, "closure": null, "recommendation": null, "build_id": null,
-        "warnings": [], "go": null, "rust": null, "needs": [],
+        "warnings": [], "go": null, "rust": null, "needs": [], "needs_not_read": [],
         "elf": {"class": if elf.is_64 {64} else {32},
                 "endian": if elf.little_endian {"little"} else {"big"},
                 "machine": "", "e_machine": elf.header.e_machine, "type": "other",

@@ -127,8 +127,15 @@ pub fn write_report(out: &mut impl Write, r: &Report) -> io::Result<()> {
             )?;
         }
     }
-    if r.needs.is_empty() {
+    if r.needs.is_empty() && r.needs_not_read.is_empty() {
         writeln!(out, "  needs        nothing hidden")?;
+    }
+    if !r.needs_not_read.is_empty() {
+        writeln!(
+            out,
+            "  needs        not known for its libraries ({}): give --root to read them",
+            r.needs_not_read.join(", ")
+        )?;
     }
     for need in &r.needs {
         let name = need
