@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::catalog::{BaseImage, Catalog, musl_loader};
 use crate::judge::{self, Finding, NeedFinding, RootFacts, Sentences};
-use crate::report::{AddFile, Code, LibcFamily, NeedFile, NeedKind, Report, Verdict};
+use crate::report::{AddFile, Code, FoundVia, LibcFamily, NeedFile, NeedKind, Report, Verdict};
 use crate::resolve::basename;
 use crate::resolve::root::{Root, join_path, parent};
 use crate::version::Version;
@@ -440,7 +440,7 @@ fn plan_libraries(
     let origin_needers: BTreeSet<&str> = reasons
         .keys()
         .filter_map(|&i| closure.libraries.get(i))
-        .filter(|lib| lib.found_via == "origin")
+        .filter(|lib| lib.found_via == FoundVia::Origin)
         .flat_map(|lib| lib.needed_by.iter().map(String::as_str))
         .collect();
     for (&i, reason) in &reasons {
@@ -448,16 +448,16 @@ fn plan_libraries(
             continue;
         };
         let file_name = basename(&lib.soname);
-        let keep = lib.found_via == "origin" || origin_needers.contains(lib.path.as_str());
-        let dest = match (lib.found_via.as_str(), &lib.search_entry) {
+        let keep = lib.found_via == FoundVia::Origin || origin_needers.contains(lib.path.as_str());
+        let dest = match (lib.found_via, &lib.search_entry) {
             _ if keep => join_path(&parent(&lib.path), file_name),
-            ("direct", _) => lib.soname.clone(),
-            ("rpath" | "runpath" | "inherited_rpath", Some(entry))
+            (FoundVia::Direct, _) => lib.soname.clone(),
+            (FoundVia::Rpath | FoundVia::Runpath | FoundVia::InheritedRpath, Some(entry))
                 if entry.starts_with('/') && !entry.contains('$') =>
             {
                 join_path(entry, file_name)
             }
-            ("rpath" | "runpath" | "inherited_rpath", _) => {
+            (FoundVia::Rpath | FoundVia::Runpath | FoundVia::InheritedRpath, _) => {
                 join_path(&parent(&lib.path), file_name)
             }
             _ => join_path(lib_dir.as_deref().unwrap_or(&parent(&lib.path)), file_name),

@@ -12,7 +12,7 @@ use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use runbase::report::Closure;
+use runbase::report::{Closure, FoundVia};
 use runbase::{Limits, ResolveOptions, Resolver};
 
 use crate::support::{copy, fixture, readelf, require_root, roots, run_in_root};
@@ -192,7 +192,7 @@ fn rpath_is_inherited_runpath_is_not() {
     assert!(
         c.libraries
             .iter()
-            .all(|l| l.soname == "libc.so.6" || l.found_via == "ld_library_path")
+            .all(|l| l.soname == "libc.so.6" || l.found_via == FoundVia::LdLibraryPath)
     );
 }
 
@@ -220,7 +220,7 @@ fn wrong_architecture_loops_and_escapes_are_skipped() {
         .find(|l| l.soname == "libb.so")
         .expect("libb found");
     assert_eq!(libb.path, "/usr/lib/x86_64-linux-gnu/libb.so");
-    assert_eq!(libb.found_via, "default_dir");
+    assert_eq!(libb.found_via, FoundVia::DefaultDir);
 
     // liba.so a symbolic-link loop, then an absolute link out of the root: not found.
     std::fs::remove_file(r.join("opt/rp/liba.so")).unwrap();
@@ -251,7 +251,7 @@ fn origin_in_a_wheel_layout() {
         .find(|l| l.soname == "libb.so")
         .expect("libb");
     assert_eq!(libb.path, "/site/pkg.libs/libb.so");
-    assert_eq!(libb.found_via, "origin");
+    assert_eq!(libb.found_via, FoundVia::Origin);
     assert_eq!(libb.search_entry.as_deref(), Some("$ORIGIN/../pkg.libs"));
     // The same file outside the root is analysed as if copied to the same path inside.
     let outside = tempfile::tempdir().unwrap();
@@ -300,7 +300,7 @@ fn ld_so_conf_counts_only_through_the_cache() {
     assert!(
         c.libraries
             .iter()
-            .any(|l| l.soname == "liba.so" && l.found_via == "ld_so_cache")
+            .any(|l| l.soname == "liba.so" && l.found_via == FoundVia::LdSoCache)
     );
     assert!(c.warnings.is_empty(), "{:?}", c.warnings);
     // A directory added to ld.so.conf after the cache was built: the loader does not look
@@ -570,7 +570,8 @@ fn musl_rules_match_its_loader() {
         .find(|l| l.soname == "libb.so")
         .expect("libb");
     assert_eq!(
-        libb.found_via, "inherited_rpath",
+        libb.found_via,
+        FoundVia::InheritedRpath,
         "musl searches the loaders' paths too"
     );
     // The path file replaces the default directories.
@@ -586,7 +587,9 @@ fn musl_rules_match_its_loader() {
         &|p| canonical_in(r, p),
     );
     assert!(
-        c.libraries.iter().all(|l| l.found_via == "musl_path_file"),
+        c.libraries
+            .iter()
+            .all(|l| l.found_via == FoundVia::MuslPathFile),
         "{:?}",
         c.libraries
     );
