@@ -13,6 +13,7 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::catalog::{BaseImage, Catalog, musl_loader};
+use crate::abi::Abi;
 use crate::judge::{self, Finding, NeedFinding, RootFacts, Sentences};
 use crate::report::{AddFile, Code, FoundVia, LibcFamily, NeedFile, NeedKind, Report, Verdict};
 use crate::resolve::basename;
@@ -64,9 +65,8 @@ impl Context<'_> {
 struct CatalogImage<'a> {
     base: &'a BaseImage,
     catalog: &'a Catalog,
-    /// The program's machine and class, for the glibc interpreter images have.
-    e_machine: u16,
-    is_64: bool,
+    /// The program's ABI, for the glibc interpreter images have.
+    abi: Abi,
     /// The program's platform, for the musl loader images have.
     platform: &'a str,
 }
@@ -84,7 +84,7 @@ impl RootFacts for CatalogImage<'_> {
     /// platform (any, when the platform's is not known).
     fn has_interpreter(&self, path: &str) -> bool {
         if self.base.is_glibc() {
-            path == crate::resolve::standard_interpreter(self.e_machine, self.is_64)
+            path == self.abi.glibc_interpreter()
         } else if self.base.is_musl() {
             musl_loader(self.platform).is_none_or(|l| l == path)
         } else {
@@ -187,8 +187,7 @@ pub(crate) fn evaluate(report: &Report, base: &BaseImage, ctx: &Context<'_>) -> 
     let facts = CatalogImage {
         base,
         catalog: ctx.catalog,
-        e_machine: report.elf.e_machine,
-        is_64: report.elf.class == 64,
+        abi: judge::image_abi(report),
         platform: report.platform.as_deref().unwrap_or(""),
     };
     let findings = judge::judge(report, &facts);
@@ -290,8 +289,7 @@ fn plan_libraries(
         _ => None,
     }) {
         let reason = if base.is_glibc() {
-            let standard =
-                crate::resolve::standard_interpreter(report.elf.e_machine, report.elf.class == 64);
+            let standard = judge::image_abi(report).glibc_interpreter();
             format!("asks for the interpreter {interp}; glibc images have {standard}")
         } else {
             format!(

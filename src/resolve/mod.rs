@@ -32,7 +32,6 @@ use foldhash::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use crate::abi::Abi;
 use crate::error::Limits;
 use crate::report::LoaderRules;
 use ldcache::LdCache;
@@ -247,18 +246,6 @@ fn rules_of(info: &LoadInfo) -> LoaderRules {
     } else {
         LoaderRules::Glibc
     }
-}
-
-// kept for callers being rewritten; use crate::abi
-/// The standard glibc loader of an ABI, for files that name none (shared libraries).
-pub(crate) fn standard_interpreter(machine: u16, is_64: bool) -> &'static str {
-    let abi = Abi {
-        machine,
-        is_64,
-        big_endian: false,
-        hard_float: false,
-    };
-    abi.glibc_interpreter()
 }
 
 #[cfg(test)]
