@@ -18,6 +18,7 @@
 
 mod closure;
 mod glibc;
+mod glob;
 mod ldcache;
 mod ldconf;
 mod musl;
