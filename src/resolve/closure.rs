@@ -326,9 +326,44 @@ impl Resolver {
         (closure, ClosureTree { nodes })
     }
 
+    /// Where the root's loader would find the library `name` for the program `main`, whose
+    /// in-root path (its `$ORIGIN`) is `in_root`: the canonical in-root path of the object
+    /// found. The name is searched as a DT_NEEDED entry of the program is: its RPATH or
+    /// RUNPATH, `LD_LIBRARY_PATH` when given, then `/etc/ld.so.cache` and the default
+    /// directories (glibc), or the path file or default path (musl); a candidate of another
+    /// ABI is skipped (glibc) or fails the load (musl). A name musl folds into its loader is
+    /// the loader, when the root has it.
+    pub(crate) fn find_library(
+        &mut self,
+        main: &Arc<LoadInfo>,
+        in_root: &str,
+        name: &str,
+    ) -> Option<String> {
+        let rules = rules_of(main);
+        let interpreter = main.interpreter.as_deref();
+        if rules == LoaderRules::Musl && musl_reserved(name, interpreter) {
+            return interpreter.and_then(|i| self.root.file(i).ok());
+        }
+        let program = Loaded {
+            names: main.soname.iter().cloned().collect(),
+            found_as: in_root.into(),
+            canonical: in_root.into(),
+            info: Arc::clone(main),
+            loader: None,
+            identity: None,
+            via: None,
+            listed: None,
+        };
+        let plan = self.plan(rules, main);
+        match self.search(name, 0, &[program], main, rules, &plan) {
+            Outcome::Found(found) => Some(found.canonical.to_string()),
+            Outcome::NotFound { .. } => None,
+        }
+    }
+
     /// The in-root path of a host file: its path relative to the root when it lies inside,
     /// else the same path (as if copied there).
-    fn in_root_path(&self, file: &Path) -> String {
+    pub(crate) fn in_root_path(&self, file: &Path) -> String {
         // A file under the root's path resolves inside the root, as the loader in a chroot
         // would see it (and with the lookups remembered).
         if let Ok(absolute) = std::path::absolute(file) {

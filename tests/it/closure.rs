@@ -317,6 +317,65 @@ fn ld_so_conf_counts_only_through_the_cache() {
     );
 }
 
+/// `verify` looks for a library the program loads at run time (glibc dlopens libgcc_s.so.1
+/// to cancel a thread) where the root's loader looks for it, and running agrees: not in a
+/// directory the loader does not search, found through the ld.so.cache and through the
+/// `LD_LIBRARY_PATH` the closure was resolved with.
+#[test]
+fn verify_looks_for_run_time_libraries_where_the_loader_does() {
+    require_root();
+    let root = glibc_root();
+    let r = root.path();
+    copy(&fixture("cancel-gcc"), &r.join("app/cancel"));
+    let host_libgcc = Path::new("/lib/x86_64-linux-gnu/libgcc_s.so.1");
+    let check = |what: &str, ld_library_path: Option<&str>, runs: bool| {
+        let file = r.join("app/cancel");
+        let mut resolver = resolver(r, ld_library_path);
+        let report = runbase::inspect_in_root(&file, &runbase::Options::default(), &mut resolver)
+            .expect("inspect");
+        let v = runbase::verify(&report, r);
+        let env: Vec<(&str, &str)> = ld_library_path
+            .map(|p| ("LD_LIBRARY_PATH", p))
+            .into_iter()
+            .collect();
+        let out = run_in_root(r, "/app/cancel", &[], &env);
+        assert_eq!(
+            out.status.success(),
+            runs,
+            "{what}: the program {}: {}",
+            if runs { "should run" } else { "should abort" },
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(v.runs, runs, "{what}: {:?}", v.problems);
+        let missing = v
+            .problems
+            .iter()
+            .any(|p| p.contains("libgcc_s.so.1 is missing"));
+        assert_eq!(missing, !runs, "{what}: {:?}", v.problems);
+    };
+
+    // /usr/lib64 is not among the directories Debian's loader searches.
+    copy(host_libgcc, &r.join("usr/lib64/libgcc_s.so.1"));
+    check("libgcc_s in /usr/lib64", None, false);
+    // In a directory of ld.so.conf, once ldconfig has put it in the cache.
+    std::fs::remove_file(r.join("usr/lib64/libgcc_s.so.1")).unwrap();
+    copy(host_libgcc, &r.join("opt/gcc/libgcc_s.so.1"));
+    std::fs::create_dir_all(r.join("etc")).unwrap();
+    std::fs::write(r.join("etc/ld.so.conf"), "/opt/gcc\n").unwrap();
+    check("libgcc_s in ld.so.conf without a cache", None, false);
+    let status = Command::new("ldconfig")
+        .arg("-r")
+        .arg(r)
+        .status()
+        .expect("ldconfig");
+    assert!(status.success());
+    check("libgcc_s through the cache", None, true);
+    // In a directory of LD_LIBRARY_PATH.
+    std::fs::remove_file(r.join("etc/ld.so.cache")).unwrap();
+    check("libgcc_s without the cache", None, false);
+    check("libgcc_s through LD_LIBRARY_PATH", Some("/opt/gcc"), true);
+}
+
 #[test]
 fn version_needs_unmet_by_the_library_found() {
     // A library named libc.so.6 that defines no GLIBC versions (the 32-bit synthesized one
