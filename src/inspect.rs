@@ -16,13 +16,13 @@
 
 use std::path::Path;
 
-use object::elf::{EF_ARM_ABI_FLOAT_HARD, FileHeader32, FileHeader64, NT_GNU_BUILD_ID};
+use object::elf::{FileHeader32, FileHeader64, NT_GNU_BUILD_ID};
 use object::read::elf::FileHeader;
 use object::{Endianness, ReadRef};
 
+use crate::abi::{self, Abi};
 use crate::classify::{LinkageInput, classify};
 use crate::elf::facts::DynamicFacts;
-use crate::elf::machine::{machine_name, oci_arch, os_of_osabi};
 use crate::elf::notes::Notes;
 use crate::elf::readonly::ReadOnlyData;
 use crate::elf::sections::Sections;
@@ -424,13 +424,12 @@ where
         .iter()
         .map(|n| String::from_utf8_lossy(n).into_owned())
         .collect();
-    // ARM's hard-float flag picks Debian's armhf triplet.
-    let hard_float = elf.e_flags() & EF_ARM_ABI_FLOAT_HARD != 0;
     needs::derive(&needs::NeedsInput {
         family: libc.family,
         is_static,
         glibc_floor: libc.glibc_required,
-        triplet: needs::debian_triplet(elf.e_machine(), ident.is_64, ident.big_endian, hard_float),
+        // ARM's hard-float flag picks Debian's armhf triplet.
+        triplet: abi_of(elf, ident).debian_triplet(),
         needed: &needed,
         evidence: &evidence,
         go: toolchains.go.as_ref(),
@@ -524,11 +523,25 @@ where
         } else {
             Endian::Little
         },
-        machine: machine_name(elf.e_machine(), ident.is_64),
+        machine: abi_of(elf, ident).rust_arch(),
         e_machine: elf.e_machine(),
         file_type,
         os_abi: ident.os_abi,
         entry: elf.entry(),
+    }
+}
+
+/// The file's ABI, as its header states it (with ARM's float ABI from `e_flags`).
+fn abi_of<'data, H, R>(elf: &ElfFile<'data, H, R>, ident: Ident) -> Abi
+where
+    H: FileHeader<Endian = Endianness>,
+    R: ReadRef<'data>,
+{
+    Abi {
+        machine: elf.e_machine(),
+        is_64: ident.is_64,
+        big_endian: ident.big_endian,
+        hard_float: abi::hard_float(elf.e_flags()),
     }
 }
 
@@ -547,8 +560,8 @@ where
     let os = go
         .and_then(|g| g.settings.get("GOOS").cloned())
         .or_else(|| (libc.family == LibcFamily::Bionic).then(|| "android".to_string()))
-        .or_else(|| os_of_osabi(ident.os_abi).map(str::to_string))?;
-    let arch = oci_arch(elf.e_machine(), ident.is_64, ident.big_endian)?;
+        .or_else(|| abi::os_of_osabi(ident.os_abi).map(str::to_string))?;
+    let arch = abi_of(elf, ident).oci_arch()?;
     Some(format!("{os}/{arch}"))
 }
 

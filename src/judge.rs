@@ -11,6 +11,7 @@
 //! The libraries of the closure are not judged here: `verify` reads them from the closure
 //! resolved in the root itself, and the advice plans which to copy (its own business).
 
+use crate::abi::Abi;
 use crate::report::{
     Certainty, Code, Endian, LibcFamily, Linkage, Need, NeedFile, NeedKind, Report,
 };
@@ -275,16 +276,21 @@ pub(crate) fn label(need: &Need) -> String {
     }
 }
 
-/// The Debian multiarch triplet of the file's ABI in a container image (`linux/arm` images
-/// are hard-float).
-pub(crate) fn triplet(report: &Report) -> Option<&'static str> {
+/// The file's ABI in a container image: as its header says, hard-float on ARM (a report
+/// does not carry the float ABI, and `linux/arm` images are hard-float).
+pub(crate) fn image_abi(report: &Report) -> Abi {
     let elf = &report.elf;
-    crate::needs::debian_triplet(
-        elf.e_machine,
-        elf.class == 64,
-        elf.endian == Endian::Big,
-        true,
-    )
+    Abi {
+        machine: elf.e_machine,
+        is_64: elf.class == 64,
+        big_endian: elf.endian == Endian::Big,
+        hard_float: true,
+    }
+}
+
+/// The Debian multiarch triplet of the file's ABI in a container image.
+pub(crate) fn triplet(report: &Report) -> Option<&'static str> {
+    image_abi(report).debian_triplet()
 }
 
 /// Sentences for people, each with the [`Code`] a tool matches on: the two parallel lists

@@ -38,7 +38,9 @@ display_as_str!(
     Verdict,
     Code,
     ErrorKind,
-    ImageFormat
+    ImageFormat,
+    FoundVia,
+    LoaderRules
 );
 
 /// The contract version carried by every report line.
@@ -508,7 +510,7 @@ pub struct Closure {
 #[non_exhaustive]
 pub struct ClosureSearch {
     /// `glibc` or `musl`: whose loader rules.
-    pub flavor: String,
+    pub flavor: LoaderRules,
     /// The ld.so.cache format read (`new`, `old`, `old+new`), or null without a cache.
     pub ld_so_cache: Option<String>,
     /// The loader's default directories (glibc).
@@ -517,6 +519,77 @@ pub struct ClosureSearch {
     pub default_dirs_from: String,
     /// The `LD_LIBRARY_PATH` given, if any.
     pub ld_library_path: Vec<String>,
+}
+
+/// Whose loader rules a closure's search follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum LoaderRules {
+    /// glibc's `ld.so` (`elf/dl-load.c`): RPATH, `LD_LIBRARY_PATH`, RUNPATH,
+    /// `/etc/ld.so.cache`, then its default directories (`glibc`).
+    Glibc,
+    /// musl's loader (`ldso/dynlink.c`): `LD_LIBRARY_PATH`, RPATH or RUNPATH up the chain,
+    /// then its path file or default path (`musl`).
+    Musl,
+}
+
+impl LoaderRules {
+    /// The contract's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LoaderRules::Glibc => "glibc",
+            LoaderRules::Musl => "musl",
+        }
+    }
+}
+
+/// How the loader finds a library of the closure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum FoundVia {
+    /// A DT_NEEDED with a `/`, opened at that path (`direct`).
+    Direct,
+    /// The DT_RPATH of the object that needs it (`rpath`).
+    Rpath,
+    /// The RPATH of an object up the chain that loaded the one needing it, or of the
+    /// executable (`inherited_rpath`; musl: its RUNPATH too).
+    InheritedRpath,
+    /// An `LD_LIBRARY_PATH` entry given by the caller (`ld_library_path`).
+    LdLibraryPath,
+    /// The DT_RUNPATH of the object that needs it (`runpath`).
+    Runpath,
+    /// An RPATH or RUNPATH entry relative to its object, `$ORIGIN/...` (`origin`).
+    Origin,
+    /// `/etc/ld.so.cache` (`ld_so_cache`).
+    LdSoCache,
+    /// One of glibc's default directories (`default_dir`).
+    DefaultDir,
+    /// musl's `etc/ld-musl-<arch>.path` (`musl_path_file`).
+    MuslPathFile,
+    /// musl's built-in path, `/lib:/usr/local/lib:/usr/lib` (`musl_default`).
+    MuslDefault,
+}
+
+impl FoundVia {
+    /// The contract's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FoundVia::Direct => "direct",
+            FoundVia::Rpath => "rpath",
+            FoundVia::InheritedRpath => "inherited_rpath",
+            FoundVia::LdLibraryPath => "ld_library_path",
+            FoundVia::Runpath => "runpath",
+            FoundVia::Origin => "origin",
+            FoundVia::LdSoCache => "ld_so_cache",
+            FoundVia::DefaultDir => "default_dir",
+            FoundVia::MuslPathFile => "musl_path_file",
+            FoundVia::MuslDefault => "musl_default",
+        }
+    }
 }
 
 /// The interpreter's presence in the root.
@@ -543,7 +616,7 @@ pub struct ClosureLibrary {
     /// RUNPATH entry relative to its object, `$ORIGIN/...`), `ld_library_path`,
     /// `ld_so_cache`, `default_dir`, `musl_path_file`, `musl_default`, `direct` (a DT_NEEDED
     /// with a `/`).
-    pub found_via: String,
+    pub found_via: FoundVia,
     /// The RPATH/RUNPATH/LD_LIBRARY_PATH entry as written (`$ORIGIN/../lib`), when one
     /// found it.
     pub search_entry: Option<String>,

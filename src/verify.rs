@@ -1,15 +1,20 @@
 //! Verify: can a file run in a given root filesystem (an unpacked image), and if not, what
 //! exactly is missing. The root is judged by the one judgement ([`crate::judge`]) from its
 //! own files: its C library version (read from the library, not from a catalog), the closure
-//! already resolved in it, and the files the hidden needs ask for.
+//! already resolved in it, and the files the hidden needs ask for. The libraries those needs
+//! name are looked for by the root's loader ([`Resolver`]), as it would search them for the
+//! program.
 
+use std::cell::RefCell;
 use std::path::Path;
+use std::sync::Arc;
 
 use crate::error::Limits;
 use crate::judge::{self, Finding, NeedFinding, RootFacts, Sentences, Weight};
-use crate::report::{Code, Endian, LibcFamily, NeedKind, Report, RootLibc, Verification};
-use crate::resolve::basename;
-use crate::resolve::root::{Root, join_path, parent};
+use crate::report::{Code, LibcFamily, NeedKind, Report, RootLibc, Verification};
+use crate::resolve::object::LoadInfo;
+use crate::resolve::root::{Root, join_path};
+use crate::resolve::{ResolveOptions, Resolver, basename};
 use crate::version::Version;
 
 /// The most bytes read of a root's libc or loader to find its version.
@@ -30,12 +35,33 @@ const CA_BUNDLES: &[&str] = &[
 
 /// Checks `report` (inspected with its closure in `root`, see [`crate::inspect_in_root`])
 /// against the root filesystem `root`.
+///
+/// The libraries the hidden needs name are searched by the root's loader with the
+/// `LD_LIBRARY_PATH` the closure was resolved with, if any.
 pub fn verify(report: &Report, root: &Path) -> Verification {
-    let r = Root::new(root);
+    let ld_library_path = report
+        .closure
+        .as_ref()
+        .and_then(|c| c.search.as_ref())
+        .map(|s| s.ld_library_path.clone())
+        .filter(|dirs| !dirs.is_empty());
+    let options = ResolveOptions {
+        ld_library_path,
+        ..ResolveOptions::default()
+    };
+    let mut resolver = Resolver::new(root, &Limits::default(), &options);
+    verify_with(report, &mut resolver)
+}
+
+/// Checks `report` against the root of `resolver`, which finds the libraries the hidden
+/// needs name as the root's loader would for the program.
+pub(crate) fn verify_with(report: &Report, resolver: &mut Resolver) -> Verification {
+    let root = resolver.root().to_path_buf();
+    let r = Root::new(&root);
     let mut problems = Sentences::default();
     let mut notes = Vec::new();
-    let dirs = library_dirs(report);
-    let libc = root_libc(&r, report, &dirs);
+    let loader = Loader::new(report, resolver);
+    let libc = root_libc(&r, report, &loader);
     match &libc {
         Some(l) => notes.push(format!(
             "the root's C library: {} {} ({})",
@@ -49,7 +75,7 @@ pub fn verify(report: &Report, root: &Path) -> Verification {
     let facts = RealRoot {
         r: &r,
         report,
-        dirs: &dirs,
+        loader,
         libc: libc.as_ref().map(|l| (l.family, l.version)),
         nsswitch: r
             .read("/etc/nsswitch.conf", MAX_NSSWITCH_BYTES)
@@ -225,12 +251,82 @@ fn exists(r: &Root, path: &str) -> bool {
     r.canonical(path.trim_end_matches('/')).is_ok()
 }
 
+/// The root's loader, asked where it finds a library for the program.
+struct Loader<'a> {
+    resolver: RefCell<&'a mut Resolver>,
+    /// The program as the loader sees it, known by its report: one view per float ABI when
+    /// that matters (ARM), as a report does not say which the program has.
+    programs: Vec<Arc<LoadInfo>>,
+    /// The same under glibc's rules (a musl program's loader left out), to find the root's
+    /// glibc whatever the program's C library.
+    glibc_programs: Vec<Arc<LoadInfo>>,
+    /// The program's path inside the root (its `$ORIGIN`).
+    in_root: String,
+}
+
+impl<'a> Loader<'a> {
+    fn new(report: &Report, resolver: &'a mut Resolver) -> Loader<'a> {
+        let in_root = match &report.closure {
+            Some(closure) => closure.file_in_root.clone(),
+            None => resolver.in_root_path(Path::new(&report.path)),
+        };
+        let programs = if crate::abi::float_abi_matters(report.elf.e_machine) {
+            vec![true, false]
+        } else {
+            vec![false]
+        };
+        let programs: Vec<Arc<LoadInfo>> = programs
+            .into_iter()
+            .map(|hard_float| Arc::new(LoadInfo::from_report(report, hard_float)))
+            .collect();
+        let glibc_programs = programs
+            .iter()
+            .map(|program| {
+                let musl = program
+                    .interpreter
+                    .as_deref()
+                    .is_some_and(|i| basename(i).starts_with("ld-musl-"));
+                Arc::new(LoadInfo {
+                    interpreter: program.interpreter.clone().filter(|_| !musl),
+                    // Needing `libc.so` without a loader is what would make it musl's.
+                    needed: Vec::new(),
+                    ..LoadInfo::clone(program)
+                })
+            })
+            .collect();
+        Loader {
+            resolver: RefCell::new(resolver),
+            programs,
+            glibc_programs,
+            in_root,
+        }
+    }
+
+    /// Where the loader finds `name` for the program (of either float ABI, when the report
+    /// cannot tell), as a canonical in-root path.
+    fn find(&self, name: &str) -> Option<String> {
+        self.find_for(&self.programs, name)
+    }
+
+    /// Where glibc's loader would find `libc.so.6` for a program of this ABI and paths.
+    fn find_glibc(&self) -> Option<String> {
+        self.find_for(&self.glibc_programs, "libc.so.6")
+    }
+
+    fn find_for(&self, programs: &[Arc<LoadInfo>], name: &str) -> Option<String> {
+        let mut resolver = self.resolver.borrow_mut();
+        programs
+            .iter()
+            .find_map(|program| resolver.find_library(program, &self.in_root, name))
+    }
+}
+
 /// A real root filesystem, as the judgement sees it: its own files, read now.
 struct RealRoot<'a> {
     r: &'a Root,
     report: &'a Report,
-    /// Where the loader looks for libraries.
-    dirs: &'a [String],
+    /// The root's loader, which finds libraries.
+    loader: Loader<'a>,
     libc: Option<(LibcFamily, Option<Version>)>,
     /// `/etc/nsswitch.conf`, when the root has one.
     nsswitch: Option<String>,
@@ -241,19 +337,15 @@ impl RealRoot<'_> {
         self.libc.map(|(f, _)| f)
     }
 
-    /// Whether a library of this name that the loader would take for the program (the
-    /// resolver's rule, bar ARM's float ABI, which a report does not carry) is in one of
-    /// the directories the loader searches.
+    /// Whether the program would have a library of this name: one of its closure loaded
+    /// under that name, else one the root's loader finds for it.
     fn library_present(&self, name: &str) -> bool {
-        let elf = &self.report.elf;
-        self.dirs.iter().any(|dir| {
-            let Ok(found) = self.r.file(&join_path(dir, name)) else {
-                return false;
-            };
-            crate::resolve::object::read(&self.r.host(&found), &Limits::default()).is_ok_and(
-                |info| info.loadable_for(elf.e_machine, elf.class == 64, elf.endian == Endian::Big),
-            )
-        })
+        let loaded = self
+            .report
+            .closure
+            .as_ref()
+            .is_some_and(|c| c.libraries.iter().any(|l| l.soname == name));
+        loaded || self.loader.find(name).is_some()
     }
 }
 
@@ -316,31 +408,11 @@ impl RootFacts for RealRoot<'_> {
     }
 }
 
-/// Where the root's loader looks for libraries: its own default directories (from the
-/// closure's search), where the closure found libraries, and the Debian multiarch and
-/// plain directories for the program's ABI.
-fn library_dirs(report: &Report) -> Vec<String> {
-    let mut dirs: Vec<String> = Vec::new();
-    if let Some(closure) = &report.closure {
-        if let Some(search) = &closure.search {
-            dirs.extend(search.default_dirs.iter().cloned());
-        }
-        dirs.extend(closure.libraries.iter().map(|l| parent(&l.path)));
-    }
-    if let Some(t) = judge::triplet(report) {
-        dirs.push(format!("/lib/{t}"));
-        dirs.push(format!("/usr/lib/{t}"));
-    }
-    dirs.extend(["/lib", "/usr/lib", "/lib64", "/usr/lib64"].map(String::from));
-    let mut seen = std::collections::HashSet::new();
-    dirs.retain(|d| seen.insert(d.clone()));
-    dirs
-}
-
 /// The root's C library: the one the program loads (its closure's `libc.so.6`, or its
-/// musl loader), else whatever the root has: glibc's `libc.so.6` (its banner names the
-/// version), then a musl loader `/lib/ld-musl-<arch>.so.1` (which holds its version).
-fn root_libc(r: &Root, report: &Report, dirs: &[String]) -> Option<RootLibc> {
+/// musl loader), else whatever the root has: the `libc.so.6` its loader finds for the
+/// program (glibc's banner names the version), then a musl loader `/lib/ld-musl-<arch>.so.1`
+/// (which holds its version).
+fn root_libc(r: &Root, report: &Report, loader: &Loader<'_>) -> Option<RootLibc> {
     let glibc_at = |path: String| RootLibc {
         family: LibcFamily::Glibc,
         version: r
@@ -364,10 +436,7 @@ fn root_libc(r: &Root, report: &Report, dirs: &[String]) -> Option<RootLibc> {
             }
         }
     }
-    if let Some(found) = dirs
-        .iter()
-        .find_map(|d| r.file(&join_path(d, "libc.so.6")).ok())
-    {
+    if let Some(found) = loader.find_glibc() {
         return Some(glibc_at(found));
     }
     let mut loaders: Vec<String> = r

@@ -13,8 +13,11 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::catalog::{BaseImage, Catalog, musl_loader};
+use crate::abi::Abi;
 use crate::judge::{self, Finding, NeedFinding, RootFacts, Sentences, Weight};
-use crate::report::{AddFile, Certainty, Code, LibcFamily, NeedFile, NeedKind, Report, Verdict};
+use crate::report::{
+    AddFile, Certainty, Code, FoundVia, LibcFamily, NeedFile, NeedKind, Report, Verdict,
+};
 use crate::resolve::basename;
 use crate::resolve::root::{Root, join_path, parent};
 use crate::version::Version;
@@ -66,9 +69,8 @@ impl Context<'_> {
 struct CatalogImage<'a> {
     base: &'a BaseImage,
     catalog: &'a Catalog,
-    /// The program's machine and class, for the glibc interpreter images have.
-    e_machine: u16,
-    is_64: bool,
+    /// The program's ABI, for the glibc interpreter images have.
+    abi: Abi,
     /// The program's platform, for the musl loader images have.
     platform: &'a str,
 }
@@ -86,7 +88,7 @@ impl RootFacts for CatalogImage<'_> {
     /// platform (any, when the platform's is not known).
     fn has_interpreter(&self, path: &str) -> bool {
         if self.base.is_glibc() {
-            path == crate::resolve::standard_interpreter(self.e_machine, self.is_64)
+            path == self.abi.glibc_interpreter()
         } else if self.base.is_musl() {
             musl_loader(self.platform).is_none_or(|l| l == path)
         } else {
@@ -234,8 +236,7 @@ pub(crate) fn evaluate(report: &Report, base: &BaseImage, ctx: &Context<'_>) -> 
     let facts = CatalogImage {
         base,
         catalog: ctx.catalog,
-        e_machine: report.elf.e_machine,
-        is_64: report.elf.class == 64,
+        abi: judge::image_abi(report),
         platform: report.platform.as_deref().unwrap_or(""),
     };
     let findings = judge::judge(report, &facts);
@@ -340,8 +341,7 @@ fn plan_libraries(
         _ => None,
     }) {
         let reason = if base.is_glibc() {
-            let standard =
-                crate::resolve::standard_interpreter(report.elf.e_machine, report.elf.class == 64);
+            let standard = judge::image_abi(report).glibc_interpreter();
             format!("asks for the interpreter {interp}; glibc images have {standard}")
         } else {
             format!(
@@ -490,7 +490,7 @@ fn plan_libraries(
     let origin_needers: BTreeSet<&str> = reasons
         .keys()
         .filter_map(|&i| closure.libraries.get(i))
-        .filter(|lib| lib.found_via == "origin")
+        .filter(|lib| lib.found_via == FoundVia::Origin)
         .flat_map(|lib| lib.needed_by.iter().map(String::as_str))
         .collect();
     for (&i, reason) in &reasons {
@@ -498,16 +498,16 @@ fn plan_libraries(
             continue;
         };
         let file_name = basename(&lib.soname);
-        let keep = lib.found_via == "origin" || origin_needers.contains(lib.path.as_str());
-        let dest = match (lib.found_via.as_str(), &lib.search_entry) {
+        let keep = lib.found_via == FoundVia::Origin || origin_needers.contains(lib.path.as_str());
+        let dest = match (lib.found_via, &lib.search_entry) {
             _ if keep => join_path(&parent(&lib.path), file_name),
-            ("direct", _) => lib.soname.clone(),
-            ("rpath" | "runpath" | "inherited_rpath", Some(entry))
+            (FoundVia::Direct, _) => lib.soname.clone(),
+            (FoundVia::Rpath | FoundVia::Runpath | FoundVia::InheritedRpath, Some(entry))
                 if entry.starts_with('/') && !entry.contains('$') =>
             {
                 join_path(entry, file_name)
             }
-            ("rpath" | "runpath" | "inherited_rpath", _) => {
+            (FoundVia::Rpath | FoundVia::Runpath | FoundVia::InheritedRpath, _) => {
                 join_path(&parent(&lib.path), file_name)
             }
             _ => join_path(lib_dir.as_deref().unwrap_or(&parent(&lib.path)), file_name),

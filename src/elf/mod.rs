@@ -11,7 +11,6 @@
 
 pub(crate) mod dynamic;
 pub(crate) mod facts;
-pub(crate) mod machine;
 pub(crate) mod notes;
 pub(crate) mod readonly;
 pub(crate) mod sections;

@@ -217,20 +217,3 @@ pub(crate) fn derive(input: &NeedsInput<'_>) -> Vec<Need> {
     needs.sort_by(|a, b| (&a.kind, &a.name).cmp(&(&b.kind, &b.name)));
     needs
 }
-
-// kept for callers being rewritten; use crate::abi
-/// Debian's multiarch triplet, which names its library directories.
-pub(crate) fn debian_triplet(
-    e_machine: u16,
-    is_64: bool,
-    big_endian: bool,
-    hard_float: bool,
-) -> Option<&'static str> {
-    let abi = crate::abi::Abi {
-        machine: e_machine,
-        is_64,
-        big_endian,
-        hard_float,
-    };
-    abi.debian_triplet()
-}

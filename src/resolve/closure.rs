@@ -10,8 +10,11 @@ use super::musl::musl_reserved;
 use super::object::{self, LoadInfo};
 use super::root::{Identity, join_path};
 use super::search::Outcome;
-use super::{Flavor, MAX_OBJECTS, Resolver, SharedObject, basename, flavor_of};
-use crate::report::{Closure, ClosureInterpreter, ClosureLibrary, ClosureSearch, MissingLibrary};
+use super::{MAX_OBJECTS, Resolver, SharedObject, basename, rules_of};
+use crate::report::{
+    Closure, ClosureInterpreter, ClosureLibrary, ClosureSearch, FoundVia, LoaderRules,
+    MissingLibrary,
+};
 
 /// The objects a closure is sized for at first: of /usr/bin's programs on a Debian system,
 /// half load at most 3 libraries and 95% at most 22.
@@ -36,7 +39,7 @@ pub struct TreeNode {
     /// The canonical path inside the root.
     pub path: String,
     /// How it was found (`None` for the file itself and the interpreter).
-    pub found_via: Option<String>,
+    pub found_via: Option<FoundVia>,
     /// (DT_NEEDED name, what it resolved to).
     pub needed: Vec<(String, TreeTarget)>,
 }
@@ -63,7 +66,7 @@ pub(super) struct Loaded {
     pub(super) loader: Option<usize>,
     pub(super) identity: Option<Identity>,
     /// How it was found (`None` for the file itself and the interpreter).
-    via: Option<&'static str>,
+    via: Option<FoundVia>,
     /// Its place in `Closure::libraries`, when listed there (the file itself and the
     /// interpreter are not).
     listed: Option<usize>,
@@ -114,7 +117,7 @@ impl Resolver {
         };
         let main_info = Arc::new(main_info);
         closure.version_needs = Arc::clone(&main_info.version_needs);
-        let flavor = flavor_of(&main_info);
+        let rules = rules_of(&main_info);
         let in_root: Arc<str> = in_root.into();
         // Sized for a typical closure (a few dozen objects), so it rarely grows.
         let mut loaded: Vec<Loaded> = Vec::with_capacity(CLOSURE_CAPACITY);
@@ -156,7 +159,7 @@ impl Resolver {
             }
         }
 
-        let search = self.plan(flavor, &main_info);
+        let search = self.plan(rules, &main_info);
         // Every name that matches a loaded object: the names it was asked for by, its
         // SONAME, and the path it was found at.
         let mut by_name: HashMap<Arc<str>, usize> = HashMap::with_capacity(CLOSURE_CAPACITY * 2);
@@ -206,7 +209,9 @@ impl Resolver {
                     );
                     continue;
                 }
-                if flavor == Flavor::Musl && musl_reserved(name, main_info.interpreter.as_deref()) {
+                if rules == LoaderRules::Musl
+                    && musl_reserved(name, main_info.interpreter.as_deref())
+                {
                     if let Some(index) = interpreter_index {
                         if let Some(l) = loaded.get_mut(index) {
                             l.names.push(Arc::clone(name));
@@ -216,7 +221,7 @@ impl Resolver {
                     edge(name, TreeTarget::Loader);
                     continue;
                 }
-                let found = self.search(name, current, &loaded, &main_info, flavor, &search);
+                let found = self.search(name, current, &loaded, &main_info, rules, &search);
                 let found = match found {
                     Outcome::Found(found) => found,
                     Outcome::NotFound { tried } => {
@@ -258,7 +263,7 @@ impl Resolver {
                 closure.libraries.push(ClosureLibrary {
                     soname: name.to_string(),
                     path: found.canonical.to_string(),
-                    found_via: found.via.to_string(),
+                    found_via: found.via,
                     search_entry: found.entry,
                     needed_by: vec![needer.to_string()],
                     version_needs: Arc::clone(&found.info.version_needs),
@@ -294,11 +299,7 @@ impl Resolver {
         closure.unmet_versions = self.unmet_versions(&loaded, &by_name);
         closure.warnings.extend(search.notes.iter().cloned());
         closure.search = Some(ClosureSearch {
-            flavor: match flavor {
-                Flavor::Glibc => "glibc",
-                Flavor::Musl => "musl",
-            }
-            .to_string(),
+            flavor: rules,
             ld_so_cache: self.shared.cache.as_ref().map(|c| c.format.to_string()),
             default_dirs: search.default_dirs.clone(),
             default_dirs_from: search.default_dirs_from.clone(),
@@ -315,7 +316,7 @@ impl Resolver {
                 .enumerate()
                 .map(|(i, l)| TreeNode {
                     path: l.canonical.to_string(),
-                    found_via: l.via.map(str::to_string),
+                    found_via: l.via,
                     needed: edges.get_mut(i).map(std::mem::take).unwrap_or_default(),
                 })
                 .collect()
@@ -325,9 +326,44 @@ impl Resolver {
         (closure, ClosureTree { nodes })
     }
 
+    /// Where the root's loader would find the library `name` for the program `main`, whose
+    /// in-root path (its `$ORIGIN`) is `in_root`: the canonical in-root path of the object
+    /// found. The name is searched as a DT_NEEDED entry of the program is: its RPATH or
+    /// RUNPATH, `LD_LIBRARY_PATH` when given, then `/etc/ld.so.cache` and the default
+    /// directories (glibc), or the path file or default path (musl); a candidate of another
+    /// ABI is skipped (glibc) or fails the load (musl). A name musl folds into its loader is
+    /// the loader, when the root has it.
+    pub(crate) fn find_library(
+        &mut self,
+        main: &Arc<LoadInfo>,
+        in_root: &str,
+        name: &str,
+    ) -> Option<String> {
+        let rules = rules_of(main);
+        let interpreter = main.interpreter.as_deref();
+        if rules == LoaderRules::Musl && musl_reserved(name, interpreter) {
+            return interpreter.and_then(|i| self.root.file(i).ok());
+        }
+        let program = Loaded {
+            names: main.soname.iter().cloned().collect(),
+            found_as: in_root.into(),
+            canonical: in_root.into(),
+            info: Arc::clone(main),
+            loader: None,
+            identity: None,
+            via: None,
+            listed: None,
+        };
+        let plan = self.plan(rules, main);
+        match self.search(name, 0, &[program], main, rules, &plan) {
+            Outcome::Found(found) => Some(found.canonical.to_string()),
+            Outcome::NotFound { .. } => None,
+        }
+    }
+
     /// The in-root path of a host file: its path relative to the root when it lies inside,
     /// else the same path (as if copied there).
-    fn in_root_path(&self, file: &Path) -> String {
+    pub(crate) fn in_root_path(&self, file: &Path) -> String {
         // A file under the root's path resolves inside the root, as the loader in a chroot
         // would see it (and with the lookups remembered).
         if let Ok(absolute) = std::path::absolute(file) {

@@ -12,6 +12,7 @@ use super::search::{
 };
 use super::{MAX_SYSTEM_DIRS, Resolver};
 use crate::abi::Abi;
+use crate::report::FoundVia;
 
 /// Where the default directories come from when the loader could not be read.
 const FALLBACK_DIRS_FROM: &str = "Debian's multiarch defaults (the loader could not be read)";
@@ -100,7 +101,7 @@ impl Resolver {
         }
         let loader_obj = loaded.get(loader)?;
         // The first directory of an RPATH or RUNPATH of `obj` that holds the name.
-        let search_list = |list: &str, obj: &Loaded, via: &'static str, tried: &mut Tried| {
+        let search_list = |list: &str, obj: &Loaded, via: FoundVia, tried: &mut Tried| {
             let dirs = expand_path_list(list, &obj.found_as, plan);
             dirs.into_iter().find_map(|(entry, dir)| {
                 let hit = self.try_dir(&dir, name, main, &plan.hwcaps, true, tried)?;
@@ -116,9 +117,9 @@ impl Resolver {
                 saw_main |= index == 0;
                 if let Some(rpath) = &obj.info.rpath {
                     let via = if index == loader {
-                        "rpath"
+                        FoundVia::Rpath
                     } else {
-                        "inherited_rpath"
+                        FoundVia::InheritedRpath
                     };
                     if let Some(found) = search_list(rpath, obj, via, tried) {
                         return Some(found);
@@ -129,7 +130,7 @@ impl Resolver {
             // The executable's, when the chain did not reach it.
             let exe = loaded.first().filter(|_| !saw_main);
             if let Some((exe, rpath)) = exe.and_then(|e| Some((e, e.info.rpath.as_ref()?))) {
-                if let Some(found) = search_list(rpath, exe, "inherited_rpath", tried) {
+                if let Some(found) = search_list(rpath, exe, FoundVia::InheritedRpath, tried) {
                     return Some(found);
                 }
             }
@@ -137,12 +138,12 @@ impl Resolver {
         if let Some(dirs) = &self.shared.options.ld_library_path {
             for dir in dirs.iter().filter(|d| !d.is_empty()) {
                 if let Some(hit) = self.try_dir(dir, name, main, &plan.hwcaps, true, tried) {
-                    return Some(Found::new("ld_library_path", Some(dir.clone()), hit));
+                    return Some(Found::new(FoundVia::LdLibraryPath, Some(dir.clone()), hit));
                 }
             }
         }
         if let Some(runpath) = &loader_obj.info.runpath {
-            if let Some(found) = search_list(runpath, loader_obj, "runpath", tried) {
+            if let Some(found) = search_list(runpath, loader_obj, FoundVia::Runpath, tried) {
                 return Some(found);
             }
         }
@@ -179,7 +180,7 @@ impl Resolver {
                             canonical,
                             object,
                         };
-                        return Some(Found::new("ld_so_cache", None, hit));
+                        return Some(Found::new(FoundVia::LdSoCache, None, hit));
                     }
                 }
             }
@@ -187,7 +188,7 @@ impl Resolver {
         if !nodeflib {
             for dir in &plan.default_dirs {
                 if let Some(hit) = self.try_dir(dir, name, main, &plan.hwcaps, true, tried) {
-                    return Some(Found::new("default_dir", None, hit));
+                    return Some(Found::new(FoundVia::DefaultDir, None, hit));
                 }
             }
         }

@@ -18,6 +18,7 @@
 
 mod closure;
 mod glibc;
+mod glob;
 mod ldcache;
 mod ldconf;
 mod musl;
@@ -32,9 +33,8 @@ use foldhash::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use crate::abi::Abi;
 use crate::error::Limits;
-use crate::report::Need;
+use crate::report::{LoaderRules, Need};
 use ldcache::LdCache;
 use object::LoadInfo;
 use root::{Identity, Root};
@@ -66,13 +66,6 @@ pub struct ResolveOptions {
     /// The `glibc-hwcaps` levels the target CPU supports, best first (x86_64:
     /// `x86-64-v4`...). `None`: every level of the architecture, as on a current CPU.
     pub hwcaps: Option<Vec<String>>,
-}
-
-/// Which loader's rules apply.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Flavor {
-    Glibc,
-    Musl,
 }
 
 /// Resolves closures inside one root, reading each library once per run.
@@ -270,7 +263,7 @@ pub(crate) fn basename(path: &str) -> &str {
 
 /// Which loader's rules a file follows: musl's when its interpreter is musl's loader, or
 /// when it has none and needs musl's libc by name.
-fn flavor_of(info: &LoadInfo) -> Flavor {
+fn rules_of(info: &LoadInfo) -> LoaderRules {
     let musl_interp = info
         .interpreter
         .as_deref()
@@ -280,22 +273,10 @@ fn flavor_of(info: &LoadInfo) -> Flavor {
         .iter()
         .any(|n| &**n == "libc.so" || n.starts_with("libc.musl-"));
     if musl_interp || (info.interpreter.is_none() && musl_needed) {
-        Flavor::Musl
+        LoaderRules::Musl
     } else {
-        Flavor::Glibc
+        LoaderRules::Glibc
     }
-}
-
-// kept for callers being rewritten; use crate::abi
-/// The standard glibc loader of an ABI, for files that name none (shared libraries).
-pub(crate) fn standard_interpreter(machine: u16, is_64: bool) -> &'static str {
-    let abi = Abi {
-        machine,
-        is_64,
-        big_endian: false,
-        hard_float: false,
-    };
-    abi.glibc_interpreter()
 }
 
 #[cfg(test)]

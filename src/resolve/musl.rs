@@ -12,6 +12,7 @@ use super::search::{
     Found, Hit, SearchPlan, SystemDirs, Tried, cut_system_dirs, expand_path_list, origin_or,
 };
 use super::{MAX_SYSTEM_DIRS, Resolver, basename};
+use crate::report::FoundVia;
 
 /// musl's built-in system path, for roots without a path file.
 const MUSL_DEFAULT_PATH: &[&str] = &["/lib", "/usr/local/lib", "/usr/lib"];
@@ -20,10 +21,10 @@ const FOLDED_LIBRARIES: &[&str] = &["c.", "pthread.", "rt.", "m.", "dl.", "util.
 
 impl Resolver {
     /// musl's `etc/ld-musl-<arch>.path`, found next to the loader's directory.
-    pub(super) fn musl_sys_path(&self, main: &LoadInfo) -> SystemDirs<&'static str> {
+    pub(super) fn musl_sys_path(&self, main: &LoadInfo) -> SystemDirs<FoundVia> {
         let default = || SystemDirs {
             dirs: MUSL_DEFAULT_PATH.iter().map(|d| d.to_string()).collect(),
-            from: "musl_default",
+            from: FoundVia::MuslDefault,
             note: None,
         };
         let Some(interp) = main.interpreter.as_deref() else {
@@ -49,7 +50,7 @@ impl Resolver {
                 SystemDirs {
                     note: cut_system_dirs(&mut dirs, &path_file),
                     dirs,
-                    from: "musl_path_file",
+                    from: FoundVia::MuslPathFile,
                 }
             }
             None => default(),
@@ -76,7 +77,7 @@ impl Resolver {
             for dir in dirs.iter().filter(|d| !d.is_empty()) {
                 if let Some(hit) = take(dir, tried) {
                     return usable(hit, &main)
-                        .map(|h| Found::new("ld_library_path", Some(dir.clone()), h));
+                        .map(|h| Found::new(FoundVia::LdLibraryPath, Some(dir.clone()), h));
                 }
             }
         }
@@ -84,16 +85,16 @@ impl Resolver {
         while let Some(index) = chain {
             let Some(obj) = loaded.get(index) else { break };
             // RUNPATH replaces RPATH, and both are searched up the chain of loaders.
-            let (list, kind) = match (&obj.info.runpath, &obj.info.rpath) {
-                (Some(r), _) => (Some(r), "runpath"),
-                (None, Some(r)) => (Some(r), "rpath"),
-                _ => (None, ""),
+            let list = match (&obj.info.runpath, &obj.info.rpath) {
+                (Some(r), _) => Some((r, FoundVia::Runpath)),
+                (None, Some(r)) => Some((r, FoundVia::Rpath)),
+                _ => None,
             };
-            if let Some(list) = list {
+            if let Some((list, kind)) = list {
                 let via = if index == loader {
                     kind
                 } else {
-                    "inherited_rpath"
+                    FoundVia::InheritedRpath
                 };
                 for (entry, dir) in expand_path_list(list, &obj.found_as, plan) {
                     if let Some(hit) = take(&dir, tried) {
@@ -104,9 +105,11 @@ impl Resolver {
             }
             chain = obj.loader;
         }
-        for dir in &plan.musl_path {
+        let system = plan.musl_path.as_ref();
+        for dir in system.iter().flat_map(|s| &s.dirs) {
             if let Some(hit) = take(dir, tried) {
-                return usable(hit, &main).map(|h| Found::new(plan.musl_path_from, None, h));
+                let via = system.map_or(FoundVia::MuslDefault, |s| s.from);
+                return usable(hit, &main).map(|h| Found::new(via, None, h));
             }
         }
         None
@@ -162,7 +165,7 @@ mod tests {
             ..LoadInfo::default()
         };
         let SystemDirs { dirs, from, note } = resolver.musl_sys_path(&main);
-        assert_eq!(from, "musl_path_file");
+        assert_eq!(from, FoundVia::MuslPathFile);
         assert_eq!(dirs.len(), MAX_SYSTEM_DIRS);
         assert_eq!(dirs.last().map(String::as_str), Some("/opt/255"));
         assert!(

@@ -85,10 +85,39 @@ impl LoadInfo {
             && (!abi::float_abi_matters(self.machine) || self.hard_float == main.hard_float)
     }
 
-    /// The same checks, bar ARM's float ABI, for a program known by its header facts
-    /// alone (a report): machine, class and byte order, System V or GNU OS ABI, and a
-    /// loadable type.
-    pub fn loadable_for(&self, machine: u16, is_64: bool, big_endian: bool) -> bool {
+    /// The loader's view of a program known by its report alone. A report carries neither
+    /// ARM's float ABI (`hard_float` says which to take) nor DF_1_NODEFLIB (taken as unset),
+    /// nor the program's version needs and definitions (left empty).
+    pub fn from_report(report: &report::Report, hard_float: bool) -> LoadInfo {
+        let elf = &report.elf;
+        let list = |entries: &[String]| (!entries.is_empty()).then(|| entries.join(":"));
+        LoadInfo {
+            is_64: elf.class == 64,
+            big_endian: elf.endian == report::Endian::Big,
+            machine: elf.e_machine,
+            os_abi: elf.os_abi,
+            hard_float,
+            e_type: match elf.file_type {
+                report::FileType::Exec => elf::ET_EXEC,
+                report::FileType::Dyn => elf::ET_DYN,
+                report::FileType::Rel => elf::ET_REL,
+                report::FileType::Core => elf::ET_CORE,
+                _ => elf::ET_NONE,
+            }
+            .0,
+            interpreter: report.interpreter.clone(),
+            needed: report.needed.iter().map(|n| n.as_str().into()).collect(),
+            soname: report.soname.as_deref().map(Into::into),
+            // The report splits them on `:`, in file order: joined, they are as written.
+            rpath: list(&report.rpath),
+            runpath: list(&report.runpath),
+            ..LoadInfo::default()
+        }
+    }
+
+    /// The same checks, bar ARM's float ABI: machine, class and byte order, System V or GNU
+    /// OS ABI, and a loadable type.
+    fn loadable_for(&self, machine: u16, is_64: bool, big_endian: bool) -> bool {
         self.is_64 == is_64
             && self.big_endian == big_endian
             && self.machine == machine

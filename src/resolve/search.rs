@@ -8,8 +8,9 @@ use std::sync::Arc;
 use super::closure::Loaded;
 use super::object::LoadInfo;
 use super::root::{Identity, InRoot, join_path, parent};
-use super::{Flavor, MAX_OBJECTS, MAX_REMEMBERED, MAX_SYSTEM_DIRS, Resolver, SharedObject};
+use super::{MAX_OBJECTS, MAX_REMEMBERED, MAX_SYSTEM_DIRS, Resolver, SharedObject};
 use crate::abi::Abi;
+use crate::report::{FoundVia, LoaderRules};
 
 /// What the search of one closure uses besides the objects themselves.
 #[derive(Debug)]
@@ -22,16 +23,16 @@ pub(super) struct SearchPlan {
     /// `$LIB` and `$PLATFORM`.
     pub(super) lib: String,
     pub(super) platform: String,
-    /// musl's system path (path file or default) and where it came from.
-    pub(super) musl_path: Vec<String>,
-    pub(super) musl_path_from: &'static str,
+    /// musl's system path (path file or default) and where it came from; `None` under
+    /// glibc's rules.
+    pub(super) musl_path: Option<SystemDirs<FoundVia>>,
     pub(super) notes: Vec<String>,
 }
 
 /// What makes two files search alike: the loader's rules, its path, and the ABI.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(super) struct PlanKey {
-    musl: bool,
+    rules: LoaderRules,
     interpreter: Option<String>,
     abi: Abi,
 }
@@ -51,7 +52,7 @@ pub(super) enum Outcome {
 pub(super) struct Found {
     pub(super) found_as: Arc<str>,
     pub(super) canonical: Arc<str>,
-    pub(super) via: &'static str,
+    pub(super) via: FoundVia,
     pub(super) entry: Option<String>,
     pub(super) info: Arc<LoadInfo>,
     pub(super) identity: Identity,
@@ -60,7 +61,7 @@ pub(super) struct Found {
 impl Found {
     /// A search that found `hit`, by way of `via` (and its RPATH, RUNPATH or
     /// `LD_LIBRARY_PATH` entry).
-    pub(super) fn new(via: &'static str, entry: Option<String>, hit: Hit) -> Found {
+    pub(super) fn new(via: FoundVia, entry: Option<String>, hit: Hit) -> Found {
         Found {
             found_as: hit.found_as.into(),
             canonical: hit.canonical.into(),
@@ -116,7 +117,7 @@ impl Resolver {
         loader: usize,
         loaded: &[Loaded],
         main: &LoadInfo,
-        flavor: Flavor,
+        rules: LoaderRules,
         plan: &SearchPlan,
     ) -> Outcome {
         let nodeflib = loaded.get(loader).is_some_and(|l| l.info.nodeflib);
@@ -132,9 +133,9 @@ impl Resolver {
             }
         }
         let mut tried = Tried::default();
-        let found = match flavor {
-            Flavor::Glibc => self.search_glibc(name, loader, loaded, main, plan, &mut tried),
-            Flavor::Musl => self.search_musl(name, loader, loaded, plan, &mut tried),
+        let found = match rules {
+            LoaderRules::Glibc => self.search_glibc(name, loader, loaded, main, plan, &mut tried),
+            LoaderRules::Musl => self.search_musl(name, loader, loaded, plan, &mut tried),
         };
         let result = match found {
             Some(found) => Outcome::Found(found),
@@ -150,16 +151,16 @@ impl Resolver {
     }
 
     /// The search plan for files of this loader and ABI, made once per run.
-    pub(super) fn plan(&mut self, flavor: Flavor, main: &LoadInfo) -> Arc<SearchPlan> {
+    pub(super) fn plan(&mut self, rules: LoaderRules, main: &LoadInfo) -> Arc<SearchPlan> {
         let key = PlanKey {
-            musl: flavor == Flavor::Musl,
+            rules,
             interpreter: main.interpreter.clone(),
             abi: main.abi(),
         };
         if let Some(plan) = self.memo.plans.get(&key) {
             return Arc::clone(plan);
         }
-        let mut plan = self.search_summary(flavor, main);
+        let mut plan = self.search_summary(rules, main);
         plan.id = self.memo.plans.len();
         let plan = Arc::new(plan);
         self.memo.plans.insert(key, Arc::clone(&plan));
@@ -167,11 +168,11 @@ impl Resolver {
     }
 
     /// What the searches of files of this loader and ABI follow.
-    fn search_summary(&mut self, flavor: Flavor, main: &LoadInfo) -> SearchPlan {
+    fn search_summary(&mut self, rules: LoaderRules, main: &LoadInfo) -> SearchPlan {
         let mut notes = Vec::new();
-        let defaults = match flavor {
-            Flavor::Glibc => self.glibc_default_dirs(main),
-            Flavor::Musl => SystemDirs::default(),
+        let defaults = match rules {
+            LoaderRules::Glibc => self.glibc_default_dirs(main),
+            LoaderRules::Musl => SystemDirs::default(),
         };
         let default_dirs = defaults.dirs;
         let hwcaps = self
@@ -185,11 +186,8 @@ impl Resolver {
             .map(|d| d.trim_start_matches('/').trim_end_matches('/').to_string())
             .unwrap_or_else(|| "lib".to_string());
         let platform = main.abi().platform().to_string();
-        let musl_path = match flavor {
-            Flavor::Musl => self.musl_sys_path(main),
-            Flavor::Glibc => SystemDirs::default(),
-        };
-        if flavor == Flavor::Glibc {
+        let mut musl_path = (rules == LoaderRules::Musl).then(|| self.musl_sys_path(main));
+        if rules == LoaderRules::Glibc {
             notes = match self.memo.notes.get(&default_dirs) {
                 Some(known) => known.clone(),
                 None => {
@@ -201,7 +199,8 @@ impl Resolver {
                 }
             };
         }
-        notes.extend(defaults.note.into_iter().chain(musl_path.note));
+        let musl_note = musl_path.as_mut().and_then(|m| m.note.take());
+        notes.extend(defaults.note.into_iter().chain(musl_note));
         SearchPlan {
             id: 0,
             default_dirs,
@@ -209,8 +208,7 @@ impl Resolver {
             hwcaps,
             lib,
             platform,
-            musl_path: musl_path.dirs,
-            musl_path_from: musl_path.from,
+            musl_path,
             notes,
         }
     }
@@ -273,7 +271,7 @@ impl Resolver {
             object,
         };
         (!check_abi || hit.object.info.compatible_with(main))
-            .then(|| Found::new("direct", None, hit))
+            .then(|| Found::new(FoundVia::Direct, None, hit))
     }
 }
 
@@ -316,9 +314,9 @@ fn chain_has_no_paths(loaded: &[Loaded], loader: usize) -> bool {
 
 /// `origin` for a library found through an RPATH or RUNPATH entry relative to its object
 /// (`$ORIGIN/../lib`, the layout of bundles and wheels), else `via`.
-pub(super) fn origin_or(via: &'static str, entry: &str) -> &'static str {
+pub(super) fn origin_or(via: FoundVia, entry: &str) -> FoundVia {
     if entry.contains("$ORIGIN") || entry.contains("${ORIGIN}") {
-        "origin"
+        FoundVia::Origin
     } else {
         via
     }

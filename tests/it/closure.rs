@@ -12,7 +12,7 @@ use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use runbase::report::Closure;
+use runbase::report::{Closure, FoundVia};
 use runbase::{Limits, ResolveOptions, Resolver};
 
 use crate::support::{copy, fixture, readelf, require_root, roots, run_in_root};
@@ -192,7 +192,7 @@ fn rpath_is_inherited_runpath_is_not() {
     assert!(
         c.libraries
             .iter()
-            .all(|l| l.soname == "libc.so.6" || l.found_via == "ld_library_path")
+            .all(|l| l.soname == "libc.so.6" || l.found_via == FoundVia::LdLibraryPath)
     );
 }
 
@@ -220,7 +220,7 @@ fn wrong_architecture_loops_and_escapes_are_skipped() {
         .find(|l| l.soname == "libb.so")
         .expect("libb found");
     assert_eq!(libb.path, "/usr/lib/x86_64-linux-gnu/libb.so");
-    assert_eq!(libb.found_via, "default_dir");
+    assert_eq!(libb.found_via, FoundVia::DefaultDir);
 
     // liba.so a symbolic-link loop, then an absolute link out of the root: not found.
     std::fs::remove_file(r.join("opt/rp/liba.so")).unwrap();
@@ -251,7 +251,7 @@ fn origin_in_a_wheel_layout() {
         .find(|l| l.soname == "libb.so")
         .expect("libb");
     assert_eq!(libb.path, "/site/pkg.libs/libb.so");
-    assert_eq!(libb.found_via, "origin");
+    assert_eq!(libb.found_via, FoundVia::Origin);
     assert_eq!(libb.search_entry.as_deref(), Some("$ORIGIN/../pkg.libs"));
     // The same file outside the root is analysed as if copied to the same path inside.
     let outside = tempfile::tempdir().unwrap();
@@ -300,7 +300,7 @@ fn ld_so_conf_counts_only_through_the_cache() {
     assert!(
         c.libraries
             .iter()
-            .any(|l| l.soname == "liba.so" && l.found_via == "ld_so_cache")
+            .any(|l| l.soname == "liba.so" && l.found_via == FoundVia::LdSoCache)
     );
     assert!(c.warnings.is_empty(), "{:?}", c.warnings);
     // A directory added to ld.so.conf after the cache was built: the loader does not look
@@ -315,6 +315,65 @@ fn ld_so_conf_counts_only_through_the_cache() {
         "{:?}",
         c.warnings
     );
+}
+
+/// `verify` looks for a library the program loads at run time (glibc dlopens libgcc_s.so.1
+/// to cancel a thread) where the root's loader looks for it, and running agrees: not in a
+/// directory the loader does not search, found through the ld.so.cache and through the
+/// `LD_LIBRARY_PATH` the closure was resolved with.
+#[test]
+fn verify_looks_for_run_time_libraries_where_the_loader_does() {
+    require_root();
+    let root = glibc_root();
+    let r = root.path();
+    copy(&fixture("cancel-gcc"), &r.join("app/cancel"));
+    let host_libgcc = Path::new("/lib/x86_64-linux-gnu/libgcc_s.so.1");
+    let check = |what: &str, ld_library_path: Option<&str>, runs: bool| {
+        let file = r.join("app/cancel");
+        let mut resolver = resolver(r, ld_library_path);
+        let report = runbase::inspect_in_root(&file, &runbase::Options::default(), &mut resolver)
+            .expect("inspect");
+        let v = runbase::verify(&report, r);
+        let env: Vec<(&str, &str)> = ld_library_path
+            .map(|p| ("LD_LIBRARY_PATH", p))
+            .into_iter()
+            .collect();
+        let out = run_in_root(r, "/app/cancel", &[], &env);
+        assert_eq!(
+            out.status.success(),
+            runs,
+            "{what}: the program {}: {}",
+            if runs { "should run" } else { "should abort" },
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(v.runs, runs, "{what}: {:?}", v.problems);
+        let missing = v
+            .problems
+            .iter()
+            .any(|p| p.contains("libgcc_s.so.1 is missing"));
+        assert_eq!(missing, !runs, "{what}: {:?}", v.problems);
+    };
+
+    // /usr/lib64 is not among the directories Debian's loader searches.
+    copy(host_libgcc, &r.join("usr/lib64/libgcc_s.so.1"));
+    check("libgcc_s in /usr/lib64", None, false);
+    // In a directory of ld.so.conf, once ldconfig has put it in the cache.
+    std::fs::remove_file(r.join("usr/lib64/libgcc_s.so.1")).unwrap();
+    copy(host_libgcc, &r.join("opt/gcc/libgcc_s.so.1"));
+    std::fs::create_dir_all(r.join("etc")).unwrap();
+    std::fs::write(r.join("etc/ld.so.conf"), "/opt/gcc\n").unwrap();
+    check("libgcc_s in ld.so.conf without a cache", None, false);
+    let status = Command::new("ldconfig")
+        .arg("-r")
+        .arg(r)
+        .status()
+        .expect("ldconfig");
+    assert!(status.success());
+    check("libgcc_s through the cache", None, true);
+    // In a directory of LD_LIBRARY_PATH.
+    std::fs::remove_file(r.join("etc/ld.so.cache")).unwrap();
+    check("libgcc_s without the cache", None, false);
+    check("libgcc_s through LD_LIBRARY_PATH", Some("/opt/gcc"), true);
 }
 
 #[test]
@@ -570,7 +629,8 @@ fn musl_rules_match_its_loader() {
         .find(|l| l.soname == "libb.so")
         .expect("libb");
     assert_eq!(
-        libb.found_via, "inherited_rpath",
+        libb.found_via,
+        FoundVia::InheritedRpath,
         "musl searches the loaders' paths too"
     );
     // The path file replaces the default directories.
@@ -586,7 +646,9 @@ fn musl_rules_match_its_loader() {
         &|p| canonical_in(r, p),
     );
     assert!(
-        c.libraries.iter().all(|l| l.found_via == "musl_path_file"),
+        c.libraries
+            .iter()
+            .all(|l| l.found_via == FoundVia::MuslPathFile),
         "{:?}",
         c.libraries
     );

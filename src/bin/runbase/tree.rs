@@ -128,7 +128,7 @@ fn print_children(
         match target {
             TreeTarget::Node(index) => {
                 let child = &tree.nodes[*index];
-                let via = child.found_via.as_deref().unwrap_or("");
+                let via = child.found_via.map_or("", |v| v.as_str());
                 if shown[*index] {
                     writeln!(
                         out,
