@@ -795,6 +795,15 @@ fn engine_files(dir: &Path) {
     write(dir, "/etc/hostname", "runbase-real\n");
 }
 
+/// Sets of build-root files tried, in order, on a failing case to name what was missing.
+const REMEDIES: &[&[&str]] = &[
+    &["/etc/ssl/certs/ca-certificates.crt"],
+    &["/usr/lib/ssl/cert.pem"],
+    &["/usr/lib/ssl/certs"],
+    &["/etc/ldap/ldap.conf"],
+    &["/etc/ldap/ldap.conf", "/etc/ssl/certs/ca-certificates.crt"],
+];
+
 const ENGINE_PATHS: [&str; 3] = ["/etc/hosts", "/etc/resolv.conf", "/etc/hostname"];
 
 /// /proc mounted in a root for as long as it lives, as a container engine mounts it.
@@ -935,7 +944,11 @@ fn run_case(job: &Job, policy: Policy, build: &Path, servers: &Servers) -> Row {
         unneeded: vec![],
         plan: rec.add_files.iter().map(|a| a.path.clone()).collect(),
     };
-    let Some(base_name) = rec.base.as_deref() else {
+    let mut no_image: Option<String> = None;
+    let mut add_files = rec.add_files.clone();
+    let base_name: String = if let Some(b) = rec.base.as_deref() {
+        b.to_string()
+    } else {
         let alts: Vec<String> = rec
             .alternatives
             .iter()
@@ -959,21 +972,34 @@ fn run_case(job: &Job, policy: Policy, build: &Path, servers: &Servers) -> Row {
             })
             .filter(|t| !t.ends_with(": "))
             .collect();
-        row.result = Err(format!(
+        no_image = Some(format!(
             "no image: {} [{}]",
             rec.why.join("; "),
             alts.join(" || ")
         ));
-        return row;
+        // Would the image the policy would otherwise pick have run it with its own plan?
+        // Tried, and said, so that a refusal is known to be right or wrong.
+        let fallback = match policy {
+            Policy::Distroless => "gcr.io/distroless/base-debian12",
+            _ => "busybox:glibc",
+        };
+        let Some(alt) = rec.alternatives.iter().find(|a| a.base == fallback) else {
+            row.result = Err(no_image.unwrap());
+            return row;
+        };
+        add_files = alt.add_files.clone();
+        row.added = add_files.len();
+        row.plan = add_files.iter().map(|a| a.path.clone()).collect();
+        fallback.to_string()
     };
-    let base = image(base_name);
+    let base = image(&base_name);
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("root");
     std::fs::create_dir(&root).unwrap();
     stand_in(base, &root);
     image_facts(base, &root, build);
     let mut sizes = Vec::new();
-    for add in &rec.add_files {
+    for add in &add_files {
         let bytes = copy_from_build(
             build,
             &add.from,
@@ -1020,10 +1046,48 @@ fn run_case(job: &Job, policy: Policy, build: &Path, servers: &Servers) -> Row {
         }
     };
     row.result = attempt(&root);
+    if let Err(e) = &row.result {
+        // Which build-root files, added to the plan, would have made it work: the first
+        // set of these that does is named, for the library's developers.
+        for set in REMEDIES {
+            let added: Vec<PathBuf> = set
+                .iter()
+                .map(|p| root.join(p.trim_start_matches('/')))
+                .filter(|p| std::fs::symlink_metadata(p).is_err())
+                .collect();
+            if added.is_empty() {
+                continue;
+            }
+            for p in *set {
+                copy_from_build(build, p, &root.join(p.trim_start_matches('/')));
+            }
+            let fixed = attempt(&root).is_ok();
+            for p in &added {
+                if p.is_dir() {
+                    std::fs::remove_dir_all(p).unwrap();
+                } else {
+                    std::fs::remove_file(p).unwrap();
+                }
+            }
+            if fixed {
+                row.result = Err(format!("{e} [works once {} added]", set.join(" + ")));
+                break;
+            }
+        }
+    }
+    if let Some(msg) = no_image {
+        row.result = Err(match &row.result {
+            Ok(()) => format!("{msg} [yet {base_name} with its own plan runs it]"),
+            Err(e) => format!("{msg} [{base_name} with its own plan fails too: {e}]"),
+        });
+        row.image = format!("- (tried {base_name})");
+        drop(_proc);
+        return row;
+    }
     if row.result.is_ok() {
         // Each added file removed in turn: does the job still work?
         let aside = dir.path().join("aside");
-        for (add, bytes) in rec.add_files.iter().zip(&sizes) {
+        for (add, bytes) in add_files.iter().zip(&sizes) {
             if ENGINE_PATHS.contains(&add.path.as_str()) {
                 continue;
             }
