@@ -11,6 +11,7 @@ mod hostile;
 mod image;
 mod malformed;
 mod proof;
+mod real;
 mod synth;
 
 #[cfg(feature = "cli")]

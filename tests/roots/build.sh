@@ -4,6 +4,13 @@
 #   minbase-amd64   debootstrap --variant=minbase bookworm (a whole Debian system)
 #   armhf, ppc64el  libc6 and hello of that architecture unpacked with dpkg -x (no
 #                   ld.so.cache: the loader's compiled-in directories apply)
+#   programs-amd64  minbase bookworm plus real client programs (curl, wget, openssl,
+#                   gnutls-cli, socat, psql, ssh, rsync, git, lftp, ldap-utils) and the
+#                   servers tests/it/real.rs runs them against (sshd, rsync daemon); the
+#                   build stage of the real-program proofs. Its system CA store trusts
+#                   the test CA below.
+#   test-ca         a test CA (ca.crt, ca.key) and a server certificate for
+#                   tls.runbase.test and 127.0.0.1 (server.crt, server.key) it signed
 # Needs root and debootstrap; packages come from the source this machine's apt uses (and
 # through its proxy, if apt has one). It adds the armhf and ppc64el dpkg architectures.
 #
@@ -56,3 +63,53 @@ for arch in armhf ppc64el; do
   touch "$arch.partial/.complete"
   mv "$arch.partial" "$arch"
 done
+
+# The test CA, made once with this machine's openssl: a CA and a server certificate for the
+# name the real-program tests put in /etc/hosts and for 127.0.0.1.
+if [ ! -f test-ca/.complete ]; then
+  log "making the test CA"
+  rm -rf test-ca test-ca.partial
+  mkdir test-ca.partial
+  (
+    cd test-ca.partial
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 36500 \
+      -subj "/CN=runbase test CA" -addext basicConstraints=critical,CA:TRUE \
+      -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
+    openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr \
+      -subj "/CN=tls.runbase.test" 2>/dev/null
+    printf 'subjectAltName=DNS:tls.runbase.test,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' >ext.cnf
+    openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 36500 \
+      -extfile ext.cnf -out server.crt 2>/dev/null
+    rm -f server.csr ca.srl ext.cnf
+  )
+  touch test-ca.partial/.complete
+  mv test-ca.partial test-ca
+fi
+
+# The real programs of Debian 12 and the servers they are tried against. Package list:
+# keep in step with tests/it/real.rs.
+programs=ca-certificates,curl,wget,openssl,gnutls-bin,socat,postgresql-client-15
+programs=$programs,openssh-client,openssh-server,rsync,git,lftp,ldap-utils,libldap-common
+if [ ! -f programs-amd64/.complete ]; then
+  site=$(debian_site)
+  [ -n "$site" ] || { log "apt has no Debian archive configured (apt-get indextargets)"; exit 1; }
+  proxy=$(apt-config dump Acquire::http::Proxy | sed -n 's/^Acquire::http::Proxy "\(.*\)";$/\1/p')
+  [ -n "$proxy" ] && [ "$proxy" != DIRECT ] && export http_proxy=$proxy
+  log "debootstrap bookworm with the real programs from $site (a few minutes, once)"
+  rm -rf programs-amd64 programs-amd64.partial
+  start=$(date +%s)
+  debootstrap --variant=minbase --include="$programs" --cache-dir="$OUT/debs" bookworm \
+    programs-amd64.partial "$site" >debootstrap-programs.log 2>&1 \
+    || { tail -20 debootstrap-programs.log >&2; exit 1; }
+  # The test CA joins the root's system trust (the bundle and the hashed directory).
+  install -D -m 644 test-ca/ca.crt \
+    programs-amd64.partial/usr/local/share/ca-certificates/runbase-test-ca.crt
+  chroot programs-amd64.partial update-ca-certificates >>debootstrap-programs.log 2>&1
+  grep -q "$(sed -n 2p test-ca/ca.crt)" programs-amd64.partial/etc/ssl/certs/ca-certificates.crt \
+    || { log "programs-amd64: the test CA is not in the system bundle"; exit 1; }
+  # sshd's host key, made here so that no test writes into the root.
+  chroot programs-amd64.partial ssh-keygen -q -t ed25519 -N "" -f /etc/ssh/runbase_host_key
+  log "programs-amd64 built in $(( $(date +%s) - start )) s"
+  touch programs-amd64.partial/.complete
+  mv programs-amd64.partial programs-amd64
+fi
