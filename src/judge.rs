@@ -44,6 +44,8 @@ pub(crate) trait RootFacts {
     fn nsswitch(&self, db: &str) -> Option<Vec<String>>;
     /// Whether the glibc NSS module of this service (`libnss_<service>.so.2`) is there.
     fn has_nss_module(&self, service: &str) -> bool;
+    /// A variable the root's configuration sets for every program (an image's `Env`).
+    fn env(&self, name: &str) -> Option<&str>;
 }
 
 /// One thing the judgement found, in the order it checks them.
@@ -158,6 +160,13 @@ fn judge_need<'r>(
         kind if root.covers(kind) => return,
         NeedKind::Shell if !root.has_shell() => {
             found(NeedFinding::ShellMissing);
+            return;
+        }
+        // OpenSSL takes SSL_CERT_FILE over its OPENSSLDIR (distroless sets it).
+        NeedKind::CaCertificates
+            if need.name.as_deref() == Some("openssl")
+                && root.env("SSL_CERT_FILE").is_some_and(|f| root.has_file(f)) =>
+        {
             return;
         }
         // Runtimes that search a list take any bundle of it; the others open the path

@@ -403,6 +403,11 @@ impl RootFacts for RealRoot<'_> {
         })
     }
 
+    /// A directory has no configuration of its own: the environment is the caller's.
+    fn env(&self, _: &str) -> Option<&str> {
+        None
+    }
+
     fn has_nss_module(&self, service: &str) -> bool {
         self.library_present(&format!("libnss_{service}.so.2"))
     }

@@ -72,6 +72,9 @@ pub struct BaseImage {
     pub gconv: bool,
     /// User names in `/etc/passwd`.
     pub users: Vec<String>,
+    /// The environment its configuration sets (`SSL_CERT_FILE`...).
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
     /// Where the facts come from.
     pub sources: Vec<String>,
     /// Which facts were checked against the image's own files.

@@ -127,6 +127,10 @@ impl RootFacts for CatalogImage<'_> {
     fn has_nss_module(&self, service: &str) -> bool {
         self.base.nss_modules.iter().any(|m| m == service)
     }
+
+    fn env(&self, name: &str) -> Option<&str> {
+        self.base.env.get(name).map(String::as_str)
+    }
 }
 
 struct Plan<'a> {
@@ -556,9 +560,19 @@ fn plan_needs(findings: &[Finding<'_>], is_static: bool, plan: &mut Plan<'_>) {
         let certainty = need.certainty;
         let why = || format!("{label}: {}", need.summary);
         match what {
-            NeedFinding::ShellMissing => plan.fail(
+            // Only a required shell fails the image: a likely one serves system() and popen(),
+            // which then fail (status 127) while the rest of the program runs.
+            NeedFinding::ShellMissing if certainty == Certainty::Required => plan.fail(
                 Code::ShellMissing,
                 format!("{label}: needs /bin/sh; {} has no shell", base.name),
+            ),
+            NeedFinding::ShellMissing => plan.why.push(
+                Code::ShellMissing,
+                format!(
+                    "{label}: {} has no /bin/sh, so those calls fail (status 127); the rest \
+                     of the program runs",
+                    base.name
+                ),
             ),
             NeedFinding::NotPlanned => plan.why.push(
                 Code::NotPlanned,

@@ -13,6 +13,7 @@ pub(super) fn needs(input: &NeedsInput<'_>, out: &mut Vec<Need>) {
     openssl(input, out);
     curl(input, out);
     gnutls(input, out);
+    openldap(input, out);
     mozilla_nss(input, out);
     dlopen_notes(input, out);
     dlopen_heuristic(input, out);
@@ -24,12 +25,12 @@ pub(super) fn needs(input: &NeedsInput<'_>, out: &mut Vec<Need>) {
 /// system bundle); distroless images have the bundle but no OPENSSLDIR. The directory is
 /// Debian's here; a closure resolved in a root reads it from that root's libcrypto.
 fn openssl(input: &NeedsInput<'_>, out: &mut Vec<Need>) {
-    // auditwheel renames bundled copies (`libssl-6a9b88ec.so.3`): match the stem.
+    // libssl makes the TLS connections that verify peers (libcrypto alone, as ssh uses
+    // it, does not). auditwheel renames bundled copies (`libssl-6a9b88ec.so.3`): match the
+    // stem.
     let is_openssl = |name: &str| {
-        ["libssl", "libcrypto"].iter().any(|stem| {
-            name.strip_prefix(stem)
-                .is_some_and(|rest| rest.starts_with(".so") || rest.starts_with('-'))
-        })
+        name.strip_prefix("libssl")
+            .is_some_and(|rest| rest.starts_with(".so") || rest.starts_with('-'))
     };
     let libs: Vec<&String> = input.needed.iter().filter(|n| is_openssl(n)).collect();
     if libs.is_empty() {
@@ -93,6 +94,42 @@ fn gnutls(input: &NeedsInput<'_>, out: &mut Vec<Need>) {
         )
         .required(CA_BUNDLE, None)
         .evidence_all(ev.describe(&calls))
+        .build(),
+    );
+}
+
+/// OpenLDAP's client library reads /etc/ldap/ldap.conf at its first call, and with GnuTLS
+/// trusts only the CA file that configuration names (Debian's names the system bundle):
+/// without it, `ldaps://` fails "peer cert untrusted".
+fn openldap(input: &NeedsInput<'_>, out: &mut Vec<Need>) {
+    let libs: Vec<&String> = input
+        .needed
+        .iter()
+        .filter(|n| n.starts_with("libldap-2.") || n.starts_with("libldap.so."))
+        .collect();
+    if libs.is_empty() {
+        return;
+    }
+    out.push(
+        NeedBuilder::new(
+            NeedKind::EtcFile,
+            "ldap.conf",
+            Certainty::Likely,
+            "uses OpenLDAP, which reads /etc/ldap/ldap.conf for its defaults, TLS_CACERT among them",
+        )
+        .required("/etc/ldap/ldap.conf", None)
+        .evidence_all(libs.iter().map(|l| format!("needs {l}")))
+        .build(),
+    );
+    out.push(
+        NeedBuilder::new(
+            NeedKind::CaCertificates,
+            "ldap",
+            Certainty::Likely,
+            "uses OpenLDAP, which verifies TLS peers against the TLS_CACERT file of ldap.conf (Debian: the system bundle)",
+        )
+        .required(CA_BUNDLE, Some("the TLS_CACERT file ldap.conf names"))
+        .evidence_all(libs.iter().map(|l| format!("needs {l}")))
         .build(),
     );
 }

@@ -286,10 +286,14 @@ pub(crate) mod category {
     }
 }
 
-/// GnuTLS calls that load the system trust store (the CA bundle compiled into libgnutls).
+/// GnuTLS calls that load a trust store: the system's (the CA bundle compiled into
+/// libgnutls), or a file the program names or reads itself (lftp's `ssl:ca-file`, whose
+/// default is the same bundle in Debian's build).
 pub(crate) const GNUTLS_TRUST_FUNCTIONS: &[&str] = &[
     "gnutls_certificate_set_x509_system_trust",
     "gnutls_x509_trust_list_add_system_trust",
+    "gnutls_certificate_set_x509_trust_file",
+    "gnutls_certificate_set_x509_trust",
 ];
 
 /// Every function name a rule looks at, with the categories it belongs to: symbols outside

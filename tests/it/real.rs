@@ -686,14 +686,8 @@ fn jobs(s: &Servers) -> Vec<Job> {
 // ---------------------------------------------------------------------------------------
 // Faithful stand-ins: what the catalog does not hold and these cases depend on.
 
-/// The environment the image's config sets, plus what the engine adds (HOME of root).
-///
-/// distroless: every image is built on `static`, whose `oci_image` sets
-/// `PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin` and
-/// `SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt` ("allows openssl to find the
-/// certificates by default") — GoogleContainerTools/distroless static/static.bzl lines
-/// 40-47 and base/base.bzl line 57 (`base = "//static:static..."`), commit cd080764
-/// (2026-08-21). Other images set only PATH (Docker's default when the image sets none).
+/// The environment the image's config sets (the catalog's `env`, with its source there:
+/// distroless sets `SSL_CERT_FILE`), plus Docker's default PATH and root's HOME.
 fn image_env(base: &BaseImage) -> Vec<(String, String)> {
     let mut env = vec![
         (
@@ -702,12 +696,7 @@ fn image_env(base: &BaseImage) -> Vec<(String, String)> {
         ),
         ("HOME".to_string(), "/root".to_string()),
     ];
-    if base.name.starts_with("gcr.io/distroless/") {
-        env.push((
-            "SSL_CERT_FILE".to_string(),
-            "/etc/ssl/certs/ca-certificates.crt".to_string(),
-        ));
-    }
+    env.extend(base.env.iter().map(|(k, v)| (k.clone(), v.clone())));
     env
 }
 
