@@ -6,9 +6,10 @@
 use super::closure::Loaded;
 use super::ldcache;
 use super::object::LoadInfo;
-use super::root::parent;
+use super::root::{join_path, parent};
 use super::search::{
-    Found, Hit, SearchPlan, SystemDirs, Tried, cut_system_dirs, expand_path_list, origin_or,
+    Found, Hit, SearchPlan, SystemDirs, Tried, cut_system_dirs, expand_path_list, expand_tokens,
+    origin_or,
 };
 use super::{MAX_SYSTEM_DIRS, Resolver};
 use crate::abi::Abi;
@@ -95,11 +96,23 @@ impl Resolver {
         plan: &SearchPlan,
         tried: &mut Tried,
     ) -> Option<Found> {
-        if name.contains('/') {
-            // `open_verify` refuses a file of another class, byte order or machine.
-            return self.direct(name, main, true);
-        }
         let loader_obj = loaded.get(loader)?;
+        if name.contains('/') {
+            // A name with a slash is opened as it is, after glibc expands its dynamic
+            // string tokens (`$ORIGIN/libfoo.so`, relative to the object that needs it:
+            // `expand_dynamic_string_token` in `_dl_map_object`). `open_verify` refuses a
+            // file of another class, byte order or machine.
+            if !name.contains('$') {
+                tried.add(&join_path("/", name));
+                return self.direct(name, main, true);
+            }
+            let path = expand_tokens(name, &parent(&loader_obj.found_as), plan);
+            tried.add(&join_path("/", &path));
+            let mut found = self.direct(&path, main, true)?;
+            found.via = origin_or(FoundVia::Direct, name);
+            found.entry = Some(name.to_string());
+            return Some(found);
+        }
         // The first directory of an RPATH or RUNPATH of `obj` that holds the name.
         let search_list = |list: &str, obj: &Loaded, via: FoundVia, tried: &mut Tried| {
             let dirs = expand_path_list(list, &obj.found_as, plan);

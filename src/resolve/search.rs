@@ -121,7 +121,9 @@ impl Resolver {
         plan: &SearchPlan,
     ) -> Outcome {
         let nodeflib = loaded.get(loader).is_some_and(|l| l.info.nodeflib);
-        let context_free = chain_has_no_paths(loaded, loader);
+        // `$ORIGIN` in a name is the loading object's directory: such a name is answered
+        // afresh for each object.
+        let context_free = !name.contains('$') && chain_has_no_paths(loaded, loader);
         if context_free {
             if let Some(known) = self
                 .memo
@@ -322,6 +324,17 @@ pub(super) fn origin_or(via: FoundVia, entry: &str) -> FoundVia {
     }
 }
 
+/// Expands glibc's dynamic string tokens: `$ORIGIN` (the directory of the object, as it
+/// was found), `$LIB` and `$PLATFORM`, also in `${...}` form.
+pub(super) fn expand_tokens(text: &str, origin: &str, plan: &SearchPlan) -> String {
+    text.replace("${ORIGIN}", origin)
+        .replace("$ORIGIN", origin)
+        .replace("${LIB}", &plan.lib)
+        .replace("$LIB", &plan.lib)
+        .replace("${PLATFORM}", &plan.platform)
+        .replace("$PLATFORM", &plan.platform)
+}
+
 /// Splits an RPATH/RUNPATH on `:` and expands `$ORIGIN`, `$LIB` and `$PLATFORM` (also in
 /// `${...}` form); returns (entry as written, directory).
 pub(super) fn expand_path_list(
@@ -332,13 +345,7 @@ pub(super) fn expand_path_list(
     let origin = parent(object_path);
     list.split(':')
         .map(|entry| {
-            let dir = entry
-                .replace("${ORIGIN}", &origin)
-                .replace("$ORIGIN", &origin)
-                .replace("${LIB}", &plan.lib)
-                .replace("$LIB", &plan.lib)
-                .replace("${PLATFORM}", &plan.platform)
-                .replace("$PLATFORM", &plan.platform);
+            let dir = expand_tokens(entry, &origin, plan);
             // An empty entry means the current directory; in a root that is `/`.
             let dir = if dir.is_empty() {
                 "/".to_string()

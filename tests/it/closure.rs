@@ -25,6 +25,13 @@ fn parse_trace(text: &str) -> Trace {
     for line in text.lines() {
         let line = line.trim();
         let Some((name, rest)) = line.split_once(" => ") else {
+            // A library opened by a path (a DT_NEEDED with a slash, its `$ORIGIN`
+            // expanded) is printed as that path alone.
+            if let Some((path, _)) = line.split_once(" (0x") {
+                if path.starts_with('/') {
+                    out.insert(path.to_string(), Some(path.to_string()));
+                }
+            }
             continue;
         };
         if rest.starts_with("not found") {
@@ -50,7 +57,13 @@ fn glibc_trace(root: &Path, loader: &str, file: &str, ld_library_path: Option<&s
 fn ours(closure: &Closure) -> Trace {
     let mut out = Trace::new();
     for lib in &closure.libraries {
-        out.insert(lib.soname.clone(), Some(lib.path.clone()));
+        // The loader names a library opened by a path by that path.
+        let name = if lib.soname.contains('/') {
+            lib.path.clone()
+        } else {
+            lib.soname.clone()
+        };
+        out.insert(name, Some(lib.path.clone()));
     }
     for missing in &closure.missing {
         out.insert(missing.soname.clone(), None);
@@ -262,6 +275,46 @@ fn origin_in_a_wheel_layout() {
         c.missing.iter().any(|m| m.soname == "libb.so"),
         "no libs next to it in the root"
     );
+}
+
+/// A DT_NEEDED naming `$ORIGIN/liba.so` (the Google Cloud SDK's bundled python has such
+/// entries): glibc expands the token against the needing object's directory and opens the
+/// result.
+#[test]
+fn origin_in_a_needed_entry() {
+    require_root();
+    let root = glibc_root();
+    let r = root.path();
+    let elf = readelf(&closure_fixture("prog-origin-needed"));
+    assert!(
+        elf.needed.iter().any(|n| n == "$ORIGIN/liba.so"),
+        "{:?}",
+        elf.needed
+    );
+    copy(&closure_fixture("prog-origin-needed"), &r.join("app/prog"));
+    copy(&closure_fixture("dst/liba.so"), &r.join("app/liba.so"));
+    copy(
+        &closure_fixture("libb.so"),
+        &r.join("usr/lib/x86_64-linux-gnu/libb.so"),
+    );
+    let c = check_scenario("$ORIGIN in DT_NEEDED", r, "/app/prog", None);
+    let liba = c
+        .libraries
+        .iter()
+        .find(|l| l.soname == "$ORIGIN/liba.so")
+        .expect("liba found");
+    assert_eq!(liba.path, "/app/liba.so");
+    assert_eq!(liba.found_via, FoundVia::Origin);
+    assert!(c.missing.is_empty(), "{:?}", c.missing);
+    // Elsewhere, it is looked for where the token points, and says so.
+    std::fs::remove_file(r.join("app/liba.so")).unwrap();
+    let c = resolver(r, None).closure(&r.join("app/prog"));
+    let missing = c
+        .missing
+        .iter()
+        .find(|m| m.soname == "$ORIGIN/liba.so")
+        .expect("missing");
+    assert_eq!(missing.tried, ["/app/liba.so"]);
 }
 
 #[test]
