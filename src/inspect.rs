@@ -411,6 +411,10 @@ where
             family: libc.family,
             is_static,
             is_go: toolchains.go.is_some(),
+            rust_without_crates: toolchains
+                .rust
+                .as_ref()
+                .is_some_and(|r| r.crates.is_empty()),
             imports: &dynamic.imports,
             notes: &file.notes,
             needed: &dynamic.needed,
@@ -647,6 +651,14 @@ where
     }
     if evidence.is_empty() {
         return None;
+    }
+    if crates.is_empty() {
+        evidence.push(
+            "no crate list (cargo-auditable's .dep-v0): its crates' needs (the CA store, time \
+             zones) are seen only where their names stay in the file; `cargo auditable build` \
+             records them"
+                .into(),
+        );
     }
     Some(Rust {
         rustc_version,

@@ -141,6 +141,12 @@ fn musl_markers() -> Option<&'static Markers> {
         .as_ref()
 }
 
+fn rust_markers() -> Option<&'static Markers> {
+    static AC: OnceLock<Option<Markers>> = OnceLock::new();
+    AC.get_or_init(|| build_markers(markers::RUST_SYSTEM_ROOTS.to_vec(), None))
+        .as_ref()
+}
+
 fn go_markers() -> Option<&'static Markers> {
     static AC: OnceLock<Option<Markers>> = OnceLock::new();
     AC.get_or_init(|| build_markers(markers::go(), None))
@@ -246,6 +252,9 @@ pub(crate) struct GatherInput<'a, 'data, R: ReadRef<'data>> {
     pub family: LibcFamily,
     pub is_static: bool,
     pub is_go: bool,
+    /// A Rust program without cargo-auditable's crate list: its crates are looked for in
+    /// its read-only data instead.
+    pub rust_without_crates: bool,
     pub imports: &'a Imports<'data, R>,
     pub notes: &'a Notes<'data>,
     pub needed: &'a [&'data [u8]],
@@ -311,6 +320,14 @@ where
         if let Some(data) = pclntab.or_else(readonly) {
             ev.scanned = true;
             scan(data, go_markers(), &mut ev.markers);
+        }
+    }
+    // A Rust program keeps its crates' registry paths (`rustls-native-certs-0.8.1/src/...`,
+    // in panic locations) and, unstripped, their names in symbols.
+    if input.rust_without_crates {
+        if let Some(data) = readonly() {
+            ev.scanned = true;
+            scan(data, rust_markers(), &mut ev.markers);
         }
     }
     if input.is_static && c_library {

@@ -230,7 +230,16 @@ fn rust_crates(input: &NeedsInput<'_>, out: &mut Vec<Need>) {
         found.dedup();
         found
     };
-    let system_roots = has(crates::SYSTEM_ROOTS);
+    let mut system_roots = has(crates::SYSTEM_ROOTS);
+    if rust.crates.is_empty() {
+        // Without cargo-auditable's list, the crates' own names in the file.
+        system_roots.extend(
+            tables::markers::RUST_SYSTEM_ROOTS
+                .iter()
+                .filter(|m| input.evidence.marker(m))
+                .map(|m| format!("`{}` in read-only data", m.trim_end_matches('-'))),
+        );
+    }
     let embedded_roots = has(crates::EMBEDDED_ROOTS);
     let vendored = has(&[crates::VENDORED_OPENSSL]);
     if !system_roots.is_empty() {

@@ -362,6 +362,19 @@ pub(crate) mod markers {
         "/etc/services",
     ];
 
+    /// What a Rust program that reads the system CA store keeps of it without
+    /// cargo-auditable's list: the variable openssl-probe and rustls-native-certs read
+    /// (`SSL_CERT_FILE`, a string literal stripping keeps), the crates' registry paths in
+    /// panic locations (`rustls-native-certs-0.8.1/src/lib.rs`) and their names in type and
+    /// symbol names.
+    pub const RUST_SYSTEM_ROOTS: &[&str] = &[
+        "SSL_CERT_FILE",
+        "rustls-native-certs-",
+        "openssl-probe-",
+        "rustls_native_certs",
+        "openssl_probe",
+    ];
+
     /// Go function names (they survive `-ldflags=-s -w`).
     pub const GO_DNS_CONFIG: &str = "net.dnsReadConfig";
     pub const GO_HOSTS_ORDER: &str = "net.(*conf).hostLookupOrder";

@@ -316,6 +316,42 @@ fn corpus_needs() {
         );
         assert!(has(&r, "tzdata", "rust time zones"), "{uv}");
     }
+    // Without cargo-auditable's list (the section removed with objcopy), uv's CA need is
+    // still seen, from the SSL_CERT_FILE name rustls-native-certs reads; the list of the
+    // untouched file says that crate is there.
+    let uv = files
+        .iter()
+        .find(|p| p.to_string_lossy().ends_with("gnu-uv-0.13.9-py3-none-manylinux_2_17_x86_64.manylinux2014_x86_64/uv-0.13.9.data/scripts/uv"))
+        .expect("uv");
+    let listed = inspect(uv);
+    assert!(
+        listed
+            .rust
+            .as_ref()
+            .is_some_and(|r| r.crates.iter().any(|c| c.name == "rustls-native-certs"))
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let bare = dir.path().join("uv");
+    let status = std::process::Command::new("objcopy")
+        .args(["--remove-section", ".dep-v0"])
+        .arg(uv)
+        .arg(&bare)
+        .status()
+        .expect("objcopy (binutils)");
+    assert!(status.success());
+    let r = inspect(&bare);
+    assert!(r.rust.as_ref().is_some_and(|r| r.crates.is_empty()));
+    let ca = r
+        .needs
+        .iter()
+        .find(|n| n.kind.as_str() == "ca_certificates")
+        .unwrap_or_else(|| panic!("{:#?}", r.needs));
+    assert_eq!(ca.certainty.as_str(), "likely");
+    assert!(
+        ca.evidence.iter().any(|e| e.contains("SSL_CERT_FILE")),
+        "{:?}",
+        ca.evidence
+    );
     // The musl build has no NSS: its needs are never "nss".
     let musl_uv =
         report_of("musl-uv-0.13.9-py3-none-musllinux_1_1_x86_64/uv-0.13.9.data/scripts/uv");
