@@ -10,7 +10,7 @@ use runbase::bases::{BaseImage, Policy, RecommendOptions, catalog, recommend};
 use runbase::report::{Code, Recommendation};
 
 use crate::support::{
-    Overlay, copy, copy_tree, fixture, image, report_in, require_root, roots, stand_in,
+    Overlay, ProcMount, copy, copy_tree, fixture, image, report_in, require_root, roots, stand_in,
     try_run_in_root,
 };
 
@@ -711,29 +711,6 @@ fn a_copied_library_raises_the_glibc_floor() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-}
-
-/// /proc mounted in a root for as long as it lives, as a container engine mounts it.
-struct ProcMount(std::path::PathBuf);
-
-impl ProcMount {
-    fn new(root: &Path) -> ProcMount {
-        let at = root.join("proc");
-        std::fs::create_dir_all(&at).unwrap();
-        let status = Command::new("mount")
-            .args(["-t", "proc", "proc"])
-            .arg(&at)
-            .status()
-            .unwrap();
-        assert!(status.success(), "mount proc at {}", at.display());
-        ProcMount(at)
-    }
-}
-
-impl Drop for ProcMount {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.0).status();
-    }
 }
 
 #[test]

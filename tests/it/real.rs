@@ -25,7 +25,9 @@ use std::time::{Duration, Instant};
 use runbase::bases::{BaseImage, Policy, RecommendOptions, recommend};
 use runbase::report::Recommendation;
 
-use crate::support::{Overlay, copy, image, report_in, require_root, roots, stand_in, write};
+use crate::support::{
+    Overlay, ProcMount, copy, drain, image, report_in, require_root, roots, stand_in, write,
+};
 
 /// The name the test's /etc/hosts gives 127.0.0.1; the test CA's server certificate is
 /// for it (and for 127.0.0.1).
@@ -84,27 +86,8 @@ fn run_job(
     if !hold {
         drop(input.take());
     }
-    let drain = |pipe: Option<Box<dyn Read + Send>>| {
-        std::thread::spawn(move || {
-            let mut bytes = Vec::new();
-            if let Some(mut pipe) = pipe {
-                pipe.read_to_end(&mut bytes).ok();
-            }
-            bytes
-        })
-    };
-    let out = drain(
-        child
-            .stdout
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
-    );
-    let err = drain(
-        child
-            .stderr
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
-    );
+    let out = drain(child.stdout.take());
+    let err = drain(child.stderr.take());
     let deadline = Instant::now() + Duration::from_secs(RUN_SECONDS);
     let mut timed_out = false;
     let status = loop {
@@ -794,29 +777,6 @@ const REMEDIES: &[&[&str]] = &[
 ];
 
 const ENGINE_PATHS: [&str; 3] = ["/etc/hosts", "/etc/resolv.conf", "/etc/hostname"];
-
-/// /proc mounted in a root for as long as it lives, as a container engine mounts it.
-struct ProcMount(PathBuf);
-
-impl ProcMount {
-    fn new(root: &Path) -> ProcMount {
-        let at = root.join("proc");
-        std::fs::create_dir_all(&at).unwrap();
-        let status = Command::new("mount")
-            .args(["-t", "proc", "proc"])
-            .arg(&at)
-            .status()
-            .unwrap();
-        assert!(status.success(), "mount proc at {}", at.display());
-        ProcMount(at)
-    }
-}
-
-impl Drop for ProcMount {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.0).status();
-    }
-}
 
 /// Copies a build-root path into the stand-in as Docker's `COPY --from=build` does: a
 /// file's content with links followed, a directory's tree.

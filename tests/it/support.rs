@@ -535,34 +535,14 @@ pub fn run_expecting(command: &mut Command, status: i32) -> std::process::Output
 /// inputs that could make it wait forever, not a measure of speed): else it is killed and
 /// the test fails. Its output is drained meanwhile, so a long one cannot block it.
 pub fn output_within(command: &mut Command, seconds: u64) -> std::process::Output {
-    use std::io::Read;
     use std::process::Stdio;
     let mut child = command
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("run");
-    let drain = |pipe: Option<Box<dyn Read + Send>>| {
-        std::thread::spawn(move || {
-            let mut bytes = Vec::new();
-            if let Some(mut pipe) = pipe {
-                pipe.read_to_end(&mut bytes).ok();
-            }
-            bytes
-        })
-    };
-    let stdout = drain(
-        child
-            .stdout
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
-    );
-    let stderr = drain(
-        child
-            .stderr
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
-    );
+    let stdout = drain(child.stdout.take());
+    let stderr = drain(child.stderr.take());
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
     let status = loop {
         if let Some(status) = child.try_wait().expect("wait") {
@@ -713,4 +693,41 @@ pub fn stand_in(base: &BaseImage, dir: &Path) {
     }
     // The engine's own files.
     write(dir, "/etc/hosts", "127.0.0.1 localhost\n::1 localhost\n");
+}
+
+/// /proc mounted in a root for as long as it lives, as a container engine mounts it.
+pub struct ProcMount(PathBuf);
+
+impl ProcMount {
+    pub fn new(root: &Path) -> ProcMount {
+        let at = root.join("proc");
+        std::fs::create_dir_all(&at).unwrap();
+        let status = Command::new("mount")
+            .args(["-t", "proc", "proc"])
+            .arg(&at)
+            .status()
+            .unwrap();
+        assert!(status.success(), "mount proc at {}", at.display());
+        ProcMount(at)
+    }
+}
+
+impl Drop for ProcMount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// A child's output pipe read to its end on a thread of its own, so that a child writing
+/// much cannot block while the caller waits for it.
+pub fn drain(
+    pipe: Option<impl std::io::Read + Send + 'static>,
+) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        if let Some(mut pipe) = pipe {
+            pipe.read_to_end(&mut bytes).ok();
+        }
+        bytes
+    })
 }
