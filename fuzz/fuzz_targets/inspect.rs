@@ -14,7 +14,9 @@ fuzz_target!(|data: &[u8]| {
         }
         Err(error) => {
             let line = ErrorLine::new("fuzz", &error);
-            assert!(!line.error.kind.is_empty());
+            assert_eq!(line.error.kind, error.kind());
+            let json = serde_json::to_string(&line).expect("an error line always serializes");
+            assert!(json.contains(&format!("\"kind\":\"{}\"", error.kind())));
         }
     };
     check(&Options::default());
