@@ -22,8 +22,14 @@ fn advise(file: &Path, policy: Policy) -> Recommendation {
 
 /// The options for a build stage that is this machine.
 fn options(policy: Policy) -> RecommendOptions<'static> {
+    options_in(policy, Path::new("/"))
+}
+
+/// The options for a build stage at `build`.
+fn options_in(policy: Policy, build: &Path) -> RecommendOptions<'_> {
     let mut options = RecommendOptions::default();
     options.policy = policy;
+    options.build_root = build;
     options
 }
 
@@ -731,11 +737,7 @@ fn what_cannot_be_planned_fails() {
     // copied, so scratch still takes the program, and nothing comes from the build stage.
     let build = tempfile::tempdir().unwrap();
     let report = report_in(&fixture("getaddrinfo-gcc-static"), build.path());
-    let rec = recommend(&report, &{
-        let mut o = options(Policy::Smallest);
-        o.build_root = build.path();
-        o
-    });
+    let rec = recommend(&report, &options_in(Policy::Smallest, build.path()));
     assert_eq!(rec.base.as_deref(), Some("scratch"), "{:?}", rec.why);
     let passwd = rec
         .add_files
@@ -859,11 +861,7 @@ fn a_likely_file_the_build_stage_lacks_is_a_warning() {
         .find(|n| n.kind.as_str() == "tzdata")
         .expect("a tzdata need");
     assert_eq!(tz.certainty.as_str(), "likely");
-    let rec = recommend(&report, &{
-        let mut o = options(Policy::Smallest);
-        o.build_root = empty.path();
-        o
-    });
+    let rec = recommend(&report, &options_in(Policy::Smallest, empty.path()));
     assert_eq!(rec.base.as_deref(), Some("scratch"), "{:?}", rec.why);
     let scratch = alternative(&rec, "scratch");
     assert_eq!(scratch.verdict.as_str(), "works");

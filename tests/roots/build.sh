@@ -34,16 +34,24 @@ debian_site() {
     2>/dev/null | awk '$3 == "main" && $2 !~ /-security$/ { print $1; exit }'
 }
 
-if [ ! -f minbase-amd64/.complete ]; then
+# debootstrap --variant=minbase bookworm into DIR.partial from apt's archive (and through
+# apt's proxy: debootstrap fetches with wget, which reads it from the environment), with
+# any further debootstrap arguments; its log in LOG.
+debootstrap_into() {
+  local dir=$1 log_file=$2; shift 2
+  local site proxy
   site=$(debian_site)
   [ -n "$site" ] || { log "apt has no Debian archive configured (apt-get indextargets)"; exit 1; }
-  # debootstrap fetches with wget, which reads the proxy from the environment.
   proxy=$(apt-config dump Acquire::http::Proxy | sed -n 's/^Acquire::http::Proxy "\(.*\)";$/\1/p')
   [ -n "$proxy" ] && [ "$proxy" != DIRECT ] && export http_proxy=$proxy
-  log "debootstrap bookworm from $site (a few minutes, once)"
-  rm -rf minbase-amd64 minbase-amd64.partial
-  debootstrap --variant=minbase --cache-dir="$OUT/debs" bookworm minbase-amd64.partial "$site" \
-    >debootstrap.log 2>&1 || { tail -20 debootstrap.log >&2; exit 1; }
+  log "debootstrap bookworm into $dir from $site (a few minutes, once)"
+  rm -rf "$dir" "$dir.partial"
+  debootstrap --variant=minbase --cache-dir="$OUT/debs" "$@" bookworm "$dir.partial" "$site" \
+    >"$log_file" 2>&1 || { tail -20 "$log_file" >&2; exit 1; }
+}
+
+if [ ! -f minbase-amd64/.complete ]; then
+  debootstrap_into minbase-amd64 debootstrap.log
   touch minbase-amd64.partial/.complete
   mv minbase-amd64.partial minbase-amd64
 fi
@@ -91,16 +99,8 @@ fi
 programs=ca-certificates,curl,wget,openssl,gnutls-bin,socat,postgresql-client-15
 programs=$programs,openssh-client,openssh-server,rsync,git,lftp,ldap-utils,libldap-common
 if [ ! -f programs-amd64/.complete ]; then
-  site=$(debian_site)
-  [ -n "$site" ] || { log "apt has no Debian archive configured (apt-get indextargets)"; exit 1; }
-  proxy=$(apt-config dump Acquire::http::Proxy | sed -n 's/^Acquire::http::Proxy "\(.*\)";$/\1/p')
-  [ -n "$proxy" ] && [ "$proxy" != DIRECT ] && export http_proxy=$proxy
-  log "debootstrap bookworm with the real programs from $site (a few minutes, once)"
-  rm -rf programs-amd64 programs-amd64.partial
   start=$(date +%s)
-  debootstrap --variant=minbase --include="$programs" --cache-dir="$OUT/debs" bookworm \
-    programs-amd64.partial "$site" >debootstrap-programs.log 2>&1 \
-    || { tail -20 debootstrap-programs.log >&2; exit 1; }
+  debootstrap_into programs-amd64 debootstrap-programs.log --include="$programs"
   # The test CA joins the root's system trust (the bundle and the hashed directory).
   install -D -m 644 test-ca/ca.crt \
     programs-amd64.partial/usr/local/share/ca-certificates/runbase-test-ca.crt
