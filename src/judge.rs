@@ -162,9 +162,10 @@ fn judge_need<'r>(
             found(NeedFinding::ShellMissing);
             return;
         }
-        // OpenSSL takes SSL_CERT_FILE over its OPENSSLDIR (distroless sets it).
+        // OpenSSL, dynamic or built into the program, takes SSL_CERT_FILE over its
+        // OPENSSLDIR (distroless sets it).
         NeedKind::CaCertificates
-            if need.name.as_deref() == Some("openssl")
+            if matches!(need.name.as_deref(), Some("openssl" | "vendored openssl"))
                 && root.env("SSL_CERT_FILE").is_some_and(|f| root.has_file(f)) =>
         {
             return;
@@ -330,5 +331,142 @@ impl Sentences {
 
     pub fn is_empty(&self) -> bool {
         self.text.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::needs::NeedBuilder;
+
+    /// A root of a few files, a bundle flag and an environment.
+    #[derive(Default)]
+    struct Fake {
+        files: Vec<&'static str>,
+        any_bundle: bool,
+        ssl_cert_file: Option<&'static str>,
+    }
+
+    impl RootFacts for Fake {
+        fn libc(&self) -> Option<(LibcFamily, Option<Version>)> {
+            Some((LibcFamily::Glibc, Version::parse("2.36")))
+        }
+        fn supports(&self, _: Option<&str>) -> bool {
+            true
+        }
+        fn has_interpreter(&self, _: &str) -> bool {
+            true
+        }
+        fn has_file(&self, path: &str) -> bool {
+            self.files.contains(&path)
+        }
+        fn has_library(&self, _: &str) -> bool {
+            true
+        }
+        fn has_shell(&self) -> bool {
+            false
+        }
+        fn has_ca_bundle(&self) -> bool {
+            self.any_bundle
+        }
+        fn covers(&self, _: NeedKind) -> bool {
+            false
+        }
+        fn nsswitch(&self, _: &str) -> Option<Vec<String>> {
+            None
+        }
+        fn has_nss_module(&self, _: &str) -> bool {
+            false
+        }
+        fn env(&self, name: &str) -> Option<&str> {
+            (name == "SSL_CERT_FILE")
+                .then_some(self.ssl_cert_file)
+                .flatten()
+        }
+    }
+
+    fn ca(name: &'static str, path: &'static str) -> Need {
+        NeedBuilder::new(NeedKind::CaCertificates, name, Certainty::Likely, "s")
+            .required(path, None)
+            .build()
+    }
+
+    fn findings(need: &Need, root: &Fake) -> Vec<String> {
+        let mut out = Vec::new();
+        judge_need(need, false, Version::parse("2.36"), root, &mut out);
+        out.iter().map(|f| format!("{f:?}")).collect()
+    }
+
+    #[test]
+    fn each_runtime_is_judged_where_it_opens_its_bundle() {
+        let bundle = "/etc/ssl/certs/ca-certificates.crt";
+        let distroless = Fake {
+            files: vec![bundle],
+            any_bundle: true,
+            ssl_cert_file: None,
+        };
+        // OpenSSL opens cert.pem under its OPENSSLDIR: a bundle elsewhere does not do.
+        let openssl = ca("openssl", "/usr/lib/ssl/cert.pem");
+        let found = findings(&openssl, &distroless);
+        assert!(
+            found.len() == 1 && found[0].contains("FileMissing"),
+            "{found:?}"
+        );
+        // ...unless SSL_CERT_FILE names a file the root has.
+        let with_env = Fake {
+            ssl_cert_file: Some(bundle),
+            ..distroless
+        };
+        assert!(findings(&openssl, &with_env).is_empty());
+        let dangling = Fake {
+            files: Vec::new(),
+            any_bundle: false,
+            ssl_cert_file: Some(bundle),
+        };
+        assert_eq!(findings(&openssl, &dangling).len(), 1);
+        // Go takes the first bundle of its list.
+        let go = ca("go crypto/x509", bundle);
+        let elsewhere = Fake {
+            any_bundle: true,
+            ..Fake::default()
+        };
+        assert!(findings(&go, &elsewhere).is_empty());
+        let found = findings(&go, &Fake::default());
+        assert!(
+            found.len() == 1 && found[0].contains("CaBundleMissing"),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn glibc_conditions_hold_below_their_version() {
+        let module = NeedBuilder::new(NeedKind::Nss, "passwd", Certainty::Likely, "s")
+            .required_below_glibc("/lib/libnss_files.so.2", "glibc < 2.34", Version::of(2, 34))
+            .build();
+        let file = &module.files[0];
+        assert!(!condition_holds(file, Version::parse("2.36"), false));
+        assert!(condition_holds(file, Version::parse("2.31"), false));
+        // A static program was linked with a glibc of unknown age; so is an unknown root.
+        assert!(condition_holds(file, Version::parse("2.36"), true));
+        assert!(condition_holds(file, None, false));
+    }
+
+    #[test]
+    fn a_missing_shell_is_found_and_weighed_by_certainty() {
+        let shell = |certainty| {
+            NeedBuilder::new(NeedKind::Shell, "/bin/sh", certainty, "s")
+                .required("/bin/sh", None)
+                .build()
+        };
+        let likely = shell(Certainty::Likely);
+        let found = findings(&likely, &Fake::default());
+        assert!(
+            found.len() == 1 && found[0].contains("ShellMissing"),
+            "{found:?}"
+        );
+        assert_eq!(weighs(&likely, false), Weight::Fails);
+        let possible = shell(Certainty::Possible);
+        assert_eq!(weighs(&possible, false), Weight::Warning);
+        assert_eq!(weighs(&possible, true), Weight::Fails);
     }
 }
