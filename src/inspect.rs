@@ -79,8 +79,8 @@ pub fn inspect_in_root(
         let own = std::mem::take(&mut report.needs);
         report.needs = needs::with_closure(own, closure, |lib| resolver.library_needs(lib));
         report.needs_not_read = closure.missing.iter().map(|m| m.soname.clone()).collect();
-        needs::runtime_exact(&mut report.needs, closure, |lib| {
-            resolver.read(lib, needs::MAX_LIBRARY_BYTES)
+        needs::runtime_exact(&mut report.needs, closure, |lib, runtime, find| {
+            resolver.compiled_path(lib, runtime, find)
         });
     }
     Ok(report)

@@ -20,7 +20,7 @@ mod trust;
 pub(crate) use closure::{libraries_not_read, with_closure};
 pub(crate) use gather::{Evidence, GatherInput, gather};
 pub(crate) use tables::CA_SEARCHES_A_LIST;
-pub(crate) use trust::{MAX_LIBRARY_BYTES, runtime_exact};
+pub(crate) use trust::{MAX_LIBRARY_BYTES, PathFinder, runtime_exact};
 
 use crate::report::{Certainty, Go, LibcFamily, Need, NeedFile, NeedKind, Rust, Text};
 use crate::version::Version;

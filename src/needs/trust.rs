@@ -16,11 +16,15 @@ pub(crate) const MAX_LIBRARY_BYTES: u64 = 32 << 20;
 /// The longest compiled-in path taken.
 const MAX_PATH: usize = 256;
 
-/// Rewrites the CA needs' paths to those the closure's TLS libraries name. `read` gives a
-/// library's bytes by its path inside the root.
-pub(crate) fn runtime_exact<F>(needs: &mut [Need], closure: &Closure, mut read: F)
+/// Reads one compiled-in path out of a library's bytes.
+pub(crate) type PathFinder = fn(&[u8]) -> Option<String>;
+
+/// Rewrites the CA needs' paths to those the closure's TLS libraries name. `found_in`
+/// answers what a finder, named by its runtime, reads from the library at a path inside
+/// the root (a caller runs it once per library and run: libcrypto is megabytes).
+pub(crate) fn runtime_exact<F>(needs: &mut [Need], closure: &Closure, mut found_in: F)
 where
-    F: FnMut(&str) -> Option<Vec<u8>>,
+    F: FnMut(&str, &'static str, PathFinder) -> Option<String>,
 {
     let library = |prefixes: &[&str]| {
         closure
@@ -63,7 +67,7 @@ where
         let Some(lib) = library(sonames) else {
             continue;
         };
-        let Some(found) = read(&lib.path).and_then(|bytes| find(&bytes)) else {
+        let Some(found) = found_in(&lib.path, name, find) else {
             continue;
         };
         for need in needs.iter_mut().filter(|n| wanted(n)) {
@@ -83,7 +87,7 @@ struct Runtime {
     name: &'static str,
     sonames: &'static [&'static str],
     default: &'static str,
-    find: fn(&[u8]) -> Option<String>,
+    find: PathFinder,
 }
 
 /// libcrypto's `OPENSSLDIR: "/usr/lib/ssl"` (the text `openssl version -d` prints).

@@ -101,6 +101,9 @@ struct Shared {
     /// The hidden needs of each library read for them, by path inside the root (`None`:
     /// it could not be analysed).
     library_needs: Mutex<HashMap<String, Option<Arc<[Need]>>>>,
+    /// Paths compiled into libraries (OPENSSLDIR, a CA bundle), by library path and the
+    /// runtime that reads them.
+    compiled_paths: Mutex<HashMap<(String, &'static str), Option<String>>>,
 }
 
 /// What one resolver remembers of its searches (each thread its own, no locking).
@@ -174,6 +177,7 @@ impl Resolver {
             conf_problems,
             objects: Mutex::default(),
             library_needs: Mutex::default(),
+            compiled_paths: Mutex::default(),
         };
         Resolver {
             shared: Arc::new(shared),
@@ -208,9 +212,31 @@ impl Resolver {
         needs
     }
 
-    /// Up to `max` bytes of the file at `path` inside the root, links resolved inside it.
-    pub(crate) fn read(&self, path: &str, max: u64) -> Option<Vec<u8>> {
-        self.root.read(path, max)
+    /// What `find` reads for `runtime` from the library at `path` inside the root (links
+    /// resolved inside it, at most [`crate::needs::MAX_LIBRARY_BYTES`] read), once per run
+    /// and library for all the resolvers of the root.
+    pub(crate) fn compiled_path(
+        &self,
+        path: &str,
+        runtime: &'static str,
+        find: crate::needs::PathFinder,
+    ) -> Option<String> {
+        let lock = || {
+            self.shared
+                .compiled_paths
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+        };
+        let key = (path.to_string(), runtime);
+        if let Some(known) = lock().get(&key) {
+            return known.clone();
+        }
+        let found = self
+            .root
+            .read(path, crate::needs::MAX_LIBRARY_BYTES)
+            .and_then(|bytes| find(&bytes));
+        lock().insert(key, found.clone());
+        found
     }
 
     /// Another resolver for the same root and options that shares the libraries this one
