@@ -131,10 +131,11 @@ pub fn write_report(out: &mut impl Write, r: &Report) -> io::Result<()> {
         writeln!(out, "  needs        nothing hidden")?;
     }
     if !r.needs_not_read.is_empty() {
+        let names: Vec<String> = r.needs_not_read.iter().map(|n| shown(n)).collect();
         writeln!(
             out,
             "  needs        not known for its libraries ({}): give --root to read them",
-            r.needs_not_read.join(", ")
+            names.join(", ")
         )?;
     }
     for need in &r.needs {
@@ -195,4 +196,27 @@ pub fn write_report(out: &mut impl Write, r: &Report) -> io::Result<()> {
         writeln!(out, "  warning      {warning}")?;
     }
     Ok(())
+}
+
+/// A name read from the file, with control characters escaped (`\u{1b}`), so that a
+/// hostile file cannot send terminal escapes through the text output.
+fn shown(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(super::shown("lib\u{1b}[2Jx.so"), "lib\\u{1b}[2Jx.so");
+        assert_eq!(super::shown("libc.so.6"), "libc.so.6");
+    }
 }
