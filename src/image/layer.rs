@@ -3,8 +3,9 @@
 //! `.wh.<name>` removes `<name>` as lower layers left it, `.wh..wh..opq` empties its
 //! directory of what lower layers put there, and neither is written itself.
 //!
-//! Entries come from [`super::entries`], which bounds every name; files are written by
-//! [`super::dest`], which never writes outside the destination.
+//! Entries come from [`super::entries`], which bounds every name. [`index`] reads them
+//! into the in-memory tree ([`super::tree`]); [`apply`], the older way, writes them to a
+//! directory through [`super::dest`].
 
 use std::io::{self, BufRead, BufReader, Read};
 use std::os::unix::ffi::OsStrExt;
@@ -12,7 +13,10 @@ use std::os::unix::ffi::OsStrExt;
 use std::ffi::OsStr;
 
 use super::dest::{Dest, normalise};
+use super::digest;
 use super::entries::Reader;
+use super::store::Blob;
+use super::tree::{self, Builder, Source, split_names};
 use super::zstd;
 use super::{ImageError, ImageOptions};
 
@@ -52,7 +56,7 @@ pub(crate) struct Budget {
     pub(crate) bytes: u64,
     /// Tar entries read, over all layers.
     pub(crate) entries: u64,
-    /// File data written.
+    /// Bytes of regular-file data the layers hold.
     pub(crate) written: u64,
     /// Device nodes, FIFOs and entry kinds with no meaning in an image, not written.
     pub(crate) skipped: u64,
@@ -221,6 +225,174 @@ fn apply_entries<R: Read>(
             }
             // Devices and FIFOs cannot be made by an unprivileged unpacker and mean nothing
             // to the questions asked here; other kinds (volume labels...) have no file.
+            _ => budget.skipped = budget.skipped.saturating_add(1),
+        }
+    }
+    Ok(())
+}
+
+/// Reads the layer `name` (the blob `blob`, compressed or not, checked against the digest
+/// its name gives) into `tree`: the tree's one pass over it.
+pub(crate) fn index(
+    blob: &Blob,
+    name: &str,
+    index: usize,
+    tree: &mut Builder<'_>,
+    options: &ImageOptions,
+    budget: &mut Budget,
+) -> Result<(), ImageError> {
+    let place = format!("layer {index}");
+    let mut verifying = digest::Verifying::new(blob.reader(0), digest::Expected::of(name)?);
+    let mut input = BufReader::with_capacity(64 << 10, &mut verifying);
+    let head = input.fill_buf().map_err(|e| ImageError::Read {
+        what: place.clone(),
+        source: e,
+    })?;
+    let compression = sniff(head)?;
+    tree.begin_layer(tree::Layer {
+        blob: blob.clone(),
+        compression,
+    });
+    let decoded: Box<dyn Read + '_> = match compression {
+        Compression::None => Box::new(input),
+        Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(input)),
+        Compression::Zstd => Box::new(zstd::Frames::new(input)),
+    };
+    let mut used = budget.bytes;
+    let counted = Counted {
+        inner: decoded,
+        used: &mut used,
+        limit: options.max_bytes,
+    };
+    let mut archive = tar::Archive::new(counted);
+    let result = match archive.entries() {
+        Ok(entries) => {
+            let mut entries = entries.raw(true);
+            let mut reader = Reader {
+                place: place.clone(),
+                options,
+                count: budget.entries,
+            };
+            let layer = Layer {
+                compression,
+                size: blob.size,
+            };
+            let result = index_entries(&mut reader, &mut entries, layer, tree, budget);
+            budget.entries = reader.count;
+            result.map_err(|e| e.in_place(&place))
+        }
+        Err(e) => Err(ImageError::Read {
+            what: place.clone(),
+            source: e,
+        }),
+    };
+    drop(archive);
+    budget.bytes = used;
+    if result.is_err() && used > options.max_bytes {
+        // The counting reader's error, perhaps wrapped by the tar reader.
+        return Err(ImageError::LimitExceeded {
+            what: "bytes unpacked",
+            limit: options.max_bytes,
+        });
+    }
+    result?;
+    verifying.finish()
+}
+
+/// What the entry pass needs to know of its layer.
+#[derive(Clone, Copy)]
+struct Layer {
+    compression: Compression,
+    size: u64,
+}
+
+fn index_entries<R: Read>(
+    reader: &mut Reader<'_>,
+    entries: &mut tar::Entries<'_, R>,
+    layer: Layer,
+    tree: &mut Builder<'_>,
+    budget: &mut Budget,
+) -> Result<(), ImageError> {
+    let options = reader.options;
+    let place = reader.place.clone();
+    let unsafe_path = |path: &[u8]| ImageError::UnsafePath {
+        place: place.clone(),
+        path: String::from_utf8_lossy(path).into_owned(),
+    };
+    while let Some((named, mut entry)) = reader.next(entries)? {
+        let Some(names) = split_names(&named.path) else {
+            return Err(unsafe_path(&named.path));
+        };
+        // Whiteouts: the last name says.
+        if let Some((&last, dir)) = names.split_last() {
+            if last == b".wh..wh..opq" {
+                tree.opaque(dir)?;
+                continue;
+            }
+            if last.starts_with(b".wh..wh.") {
+                // Other AUFS metadata: nothing to apply.
+                budget.skipped = budget.skipped.saturating_add(1);
+                continue;
+            }
+            if let Some(hidden) = last.strip_prefix(b".wh.") {
+                if hidden.is_empty() || hidden == b"." || hidden == b".." {
+                    return Err(unsafe_path(&named.path));
+                }
+                let mut target = dir.to_vec();
+                target.push(hidden);
+                tree.whiteout(&target)?;
+                continue;
+            }
+        }
+        match named.kind {
+            tar::EntryType::Regular | tar::EntryType::Continuous => {
+                let remaining = options.max_bytes.saturating_sub(budget.written);
+                if named.size > remaining {
+                    return Err(ImageError::LimitExceeded {
+                        what: "bytes unpacked",
+                        limit: options.max_bytes,
+                    });
+                }
+                let offset = entry.raw_file_position();
+                let source = if layer.compression == Compression::None {
+                    // Read back in place later: the data must lie inside the blob.
+                    if offset
+                        .checked_add(named.size)
+                        .is_none_or(|end| end > layer.size)
+                    {
+                        return Err(tree::entry_error(
+                            &names,
+                            "the layer ends inside the file's data",
+                        ));
+                    }
+                    Source::Blob(offset)
+                } else {
+                    Source::Stream {
+                        offset,
+                        data: &mut entry,
+                    }
+                };
+                tree.file(&names, named.mode, named.size, source, &place)?;
+                budget.written = budget.written.saturating_add(named.size);
+            }
+            tar::EntryType::Directory => tree.dir(&names, named.mode)?,
+            tar::EntryType::Symlink => {
+                if named.link.is_empty() {
+                    return Err(tree::entry_error(
+                        &names,
+                        "a symbolic link without a target",
+                    ));
+                }
+                tree.symlink(&names, &named.link)?;
+            }
+            tar::EntryType::Link => {
+                let Some(target) = split_names(&named.link) else {
+                    return Err(unsafe_path(&named.link));
+                };
+                tree.hardlink(&names, &target)?;
+            }
+            // Devices and FIFOs mean nothing to the questions asked here; other kinds
+            // (volume labels...) have no file.
             _ => budget.skipped = budget.skipped.saturating_add(1),
         }
     }

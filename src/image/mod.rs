@@ -48,6 +48,7 @@ use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Arc;
 
 pub use crate::report::{ImageFormat, ImageInfo};
 
@@ -57,9 +58,11 @@ mod entries;
 mod layer;
 mod layout;
 mod store;
+mod tree;
 mod zstd;
 
 use store::Store;
+pub(crate) use tree::{ImageTree, NodeId, NodeKind};
 
 /// How to choose and unpack an image, and the limits that bound the work.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,8 +76,9 @@ pub struct ImageOptions {
     /// The image to take from an archive or layout holding several: a tag or name
     /// (`app:1.2`, `docker.io/library/app:1.2`, or an OCI `ref.name` such as `1.2`).
     pub reference: Option<String>,
-    /// The most bytes of layer content read after decompression, over every layer; it
-    /// bounds the bytes written too.
+    /// The most bytes of layer content read after decompression, over every layer (the
+    /// bound on decompression bombs); it bounds the bytes of file data too. Lower it to
+    /// bound the work of opening an image.
     pub max_bytes: u64,
     /// The most tar entries read, over every layer and the archive itself.
     pub max_entries: u64,
@@ -84,6 +88,13 @@ pub struct ImageOptions {
     pub max_json_bytes: u64,
     /// The longest entry path or link target.
     pub max_path_bytes: usize,
+    /// The most bytes an opened [`Image`] holds in memory: content of files from
+    /// compressed layers (ELF files and files below `/etc`, retained while this lasts;
+    /// others are decompressed again when read) and symbolic-link targets.
+    pub max_retained_bytes: u64,
+    /// The most paths an opened [`Image`]'s tree holds at once: entries, and the
+    /// directories their paths imply.
+    pub max_nodes: u64,
 }
 
 impl Default for ImageOptions {
@@ -97,6 +108,8 @@ impl Default for ImageOptions {
             max_layers: 127,
             max_json_bytes: 4 << 20,
             max_path_bytes: 4096,
+            max_retained_bytes: 1 << 30,
+            max_nodes: 1 << 21,
         }
     }
 }
@@ -378,12 +391,12 @@ fn tar_format(store: &Store) -> Result<ImageFormat, ImageError> {
     }
 }
 
-/// Unpacks the image at `path` (a `docker save` tarball, an OCI layout directory or an
-/// OCI layout tarball) into the directory `dest`, which should be empty (what is there is
-/// taken as a layer below the image's).
-///
-/// On error, `dest` holds what was unpacked so far, all of it inside `dest`.
-pub fn unpack(path: &Path, dest: &Path, options: &ImageOptions) -> Result<ImageInfo, ImageError> {
+/// The image chosen in the file or directory at `path`, every layer checked to be there
+/// and of its stated size.
+fn choose(
+    path: &Path,
+    options: &ImageOptions,
+) -> Result<(Store, ImageFormat, layout::Chosen), ImageError> {
     let meta = std::fs::metadata(path).map_err(|e| ImageError::io(path, e))?;
     let (store, format) = if meta.is_dir() {
         let store = Store::Dir(path.to_path_buf());
@@ -406,25 +419,15 @@ pub fn unpack(path: &Path, dest: &Path, options: &ImageOptions) -> Result<ImageI
         ImageFormat::DockerSave if !docker_25 => layout::docker_save(&store, options)?,
         _ => layout::oci(&store, options)?,
     };
-    // Every layer is there, of its stated size, before anything is written.
+    // Every layer is there, of its stated size, before any is read.
     for layer in &chosen.layers {
         layout::check_layer(&store, layer)?;
     }
-    let mut tree = dest::Dest::new(dest);
-    let mut budget = layer::Budget::default();
-    for (index, l) in chosen.layers.iter().enumerate() {
-        let (reader, _) = store.open(&l.name)?;
-        let mut reader = digest::Verifying::new(reader, digest::Expected::of(&l.name)?);
-        layer::apply(
-            &mut reader,
-            index.saturating_add(1),
-            &mut tree,
-            options,
-            &mut budget,
-        )?;
-        reader.finish()?;
-    }
-    tree.finish()?;
+    Ok((store, format, chosen))
+}
+
+/// What the image's documents and its layer pass say.
+fn info_of(format: ImageFormat, chosen: layout::Chosen, budget: &layer::Budget) -> ImageInfo {
     let config = chosen.config;
     let run = config.config.as_ref();
     let env_path = run.and_then(|r| r.env.as_ref()).and_then(|env| {
@@ -438,7 +441,7 @@ pub fn unpack(path: &Path, dest: &Path, options: &ImageOptions) -> Result<ImageI
         .filter(|m| !m.is_empty());
     let mut layer_media_types: Vec<String> = media_types.collect();
     layer_media_types.dedup();
-    Ok(ImageInfo {
+    ImageInfo {
         format,
         reference: chosen.reference,
         manifest_digest: chosen.manifest_digest,
@@ -454,7 +457,173 @@ pub fn unpack(path: &Path, dest: &Path, options: &ImageOptions) -> Result<ImageI
         entries: budget.entries,
         bytes: budget.written,
         skipped: budget.skipped,
-    })
+    }
+}
+
+/// An image opened for reading: its facts and its final tree, held in memory.
+///
+/// Nothing is unpacked: the layers are read once, in order, into an index of the paths
+/// they leave, and file content is served from the image's own files (see the module
+/// docs for what is held in memory and the bound on it).
+#[derive(Debug)]
+pub struct Image {
+    info: ImageInfo,
+    tree: ImageTree,
+}
+
+impl Image {
+    /// Opens the image at `path` (docker save tarball, OCI layout dir or OCI layout tarball).
+    pub fn open(path: &Path, options: &ImageOptions) -> Result<Image, ImageError> {
+        let (store, format, chosen) = choose(path, options)?;
+        let mut builder = tree::Builder::new(options);
+        let mut budget = layer::Budget::default();
+        for (index, l) in chosen.layers.iter().enumerate() {
+            let blob = store.locate(&l.name)?;
+            layer::index(
+                &blob,
+                &l.name,
+                index.saturating_add(1),
+                &mut builder,
+                options,
+                &mut budget,
+            )?;
+        }
+        Ok(Image {
+            info: info_of(format, chosen, &budget),
+            tree: builder.finish(),
+        })
+    }
+
+    /// What the image is and how it starts.
+    pub fn info(&self) -> &ImageInfo {
+        &self.info
+    }
+
+    /// The image's final tree.
+    #[allow(dead_code)] // The integrator's resolver reads through it.
+    pub(crate) fn tree(&self) -> &ImageTree {
+        &self.tree
+    }
+
+    /// Every path of the tree (relative, bytes), sorted, with what it is; files with their
+    /// content. For tests that compare the tree with another unpacker's.
+    #[doc(hidden)]
+    pub fn listing(&self) -> io::Result<Vec<(Vec<u8>, EntrySummary)>> {
+        let tree = &self.tree;
+        let contents = tree.read_all()?;
+        let mut out = Vec::new();
+        let mut stack: Vec<(Vec<u8>, NodeId)> = vec![(Vec::new(), ImageTree::ROOT)];
+        while let Some((path, dir)) = stack.pop() {
+            for name in tree.names(dir) {
+                let Some(node) = tree.child(dir, name) else {
+                    continue;
+                };
+                let mut child = path.clone();
+                if !child.is_empty() {
+                    child.push(b'/');
+                }
+                child.extend_from_slice(name);
+                let mode = tree.mode(node);
+                let summary = match tree.kind(node) {
+                    NodeKind::Dir => {
+                        stack.push((child.clone(), node));
+                        EntrySummary::Dir { mode }
+                    }
+                    NodeKind::File { size } => EntrySummary::File {
+                        mode,
+                        size,
+                        identity: tree.identity(node),
+                        content: contents
+                            .get(&tree.identity(node))
+                            .cloned()
+                            .unwrap_or_else(|| Arc::from(&[][..])),
+                    },
+                    NodeKind::Symlink(target) => EntrySummary::Symlink {
+                        target: target.to_vec(),
+                    },
+                    NodeKind::Other => EntrySummary::Other,
+                };
+                out.push((child, summary));
+            }
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(out)
+    }
+
+    /// The content of the regular file at `path` (relative or absolute, no link followed),
+    /// at most `max` bytes; `Ok(None)` when no regular file is there. For tests.
+    #[doc(hidden)]
+    pub fn read_path(&self, path: &[u8], max: u64) -> io::Result<Option<Arc<[u8]>>> {
+        let tree = &self.tree;
+        let Some(names) = tree::split_names(path) else {
+            return Ok(None);
+        };
+        let node = names
+            .iter()
+            .try_fold(ImageTree::ROOT, |dir, name| tree.child(dir, name));
+        match node {
+            Some(node) if matches!(tree.kind(node), NodeKind::File { .. }) => {
+                tree.read(node, max).map(Some)
+            }
+            _ => Ok(None),
+        }
+    }
+}
+
+/// One path of [`Image::listing`].
+#[doc(hidden)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EntrySummary {
+    /// A directory and its permission bits.
+    Dir {
+        /// Permission bits.
+        mode: u32,
+    },
+    /// A regular file.
+    File {
+        /// Permission bits.
+        mode: u32,
+        /// Its length.
+        size: u64,
+        /// Shared by hard links to one file.
+        identity: u64,
+        /// Its bytes.
+        content: Arc<[u8]>,
+    },
+    /// A symbolic link and its target.
+    Symlink {
+        /// The target, as stored.
+        target: Vec<u8>,
+    },
+    /// Anything else.
+    Other,
+}
+
+/// Unpacks the image at `path` (a `docker save` tarball, an OCI layout directory or an
+/// OCI layout tarball) into the directory `dest`, which should be empty (what is there is
+/// taken as a layer below the image's).
+///
+/// On error, `dest` holds what was unpacked so far, all of it inside `dest`. Superseded by
+/// [`Image::open`], which writes nothing.
+pub fn unpack(path: &Path, dest: &Path, options: &ImageOptions) -> Result<ImageInfo, ImageError> {
+    let (store, format, chosen) = choose(path, options)?;
+    let mut tree = dest::Dest::new(dest);
+    let mut budget = layer::Budget::default();
+    for (index, l) in chosen.layers.iter().enumerate() {
+        let (reader, _) = store.open(&l.name)?;
+        let mut reader = digest::Verifying::new(reader, digest::Expected::of(&l.name)?);
+        layer::apply(
+            &mut reader,
+            index.saturating_add(1),
+            &mut tree,
+            options,
+            &mut budget,
+        )?;
+        reader.finish()?;
+    }
+    tree.finish()?;
+    Ok(info_of(format, chosen, &budget))
 }
 
 #[cfg(test)]

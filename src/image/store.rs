@@ -2,11 +2,14 @@
 //! OCI layout archived) indexed once so that each member is read in place, by offset.
 
 use std::collections::HashMap;
+use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use super::dest::normalise;
 use super::entries::Reader;
+use super::tree::split_names;
 use super::{ImageError, ImageOptions};
 use crate::source::open_regular;
 
@@ -27,17 +30,72 @@ pub(crate) enum Store {
     Dir(PathBuf),
     /// A tarball and its members by normalised name.
     Tar {
-        path: PathBuf,
+        /// The tarball, open from indexing on: members are read from this file, whatever
+        /// later happens to the path.
+        file: Arc<File>,
         members: HashMap<String, Member>,
     },
 }
 
+/// A file of the image held open, as a byte range: a layer read in place.
+#[derive(Debug, Clone)]
+pub(crate) struct Blob {
+    pub(crate) file: Arc<File>,
+    /// Where the blob starts in `file` (0 in a layout directory).
+    pub(crate) offset: u64,
+    pub(crate) size: u64,
+}
+
+impl Blob {
+    /// The blob from `from` on, as a stream.
+    pub(crate) fn reader(&self, from: u64) -> At {
+        At {
+            file: Arc::clone(&self.file),
+            pos: self.offset.saturating_add(from.min(self.size)),
+            end: self.offset.saturating_add(self.size),
+        }
+    }
+
+    /// Fills `buf` from `at` (relative to the blob); an error if the blob ends first.
+    pub(crate) fn read_exact_at(&self, buf: &mut [u8], at: u64) -> io::Result<()> {
+        at.checked_add(buf.len() as u64)
+            .filter(|&end| end <= self.size)
+            .ok_or_else(|| io::Error::from(io::ErrorKind::UnexpectedEof))?;
+        self.file.read_exact_at(buf, self.offset.saturating_add(at))
+    }
+}
+
+/// A positioned reader over part of a shared file (`pread`: readers never disturb each
+/// other's position).
+#[derive(Debug)]
+pub(crate) struct At {
+    file: Arc<File>,
+    pos: u64,
+    end: u64,
+}
+
+impl Read for At {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let left = self.end.saturating_sub(self.pos);
+        let want = usize::try_from(left).unwrap_or(usize::MAX).min(buf.len());
+        let Some(buf) = buf.get_mut(..want) else {
+            return Ok(0);
+        };
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let n = self.file.read_at(buf, self.pos)?;
+        self.pos = self.pos.saturating_add(n as u64);
+        Ok(n)
+    }
+}
+
 /// A member's name normalised (`./blobs/x` -> `blobs/x`); `None` with a `..`.
 fn key(name: &[u8]) -> Option<String> {
-    let names = normalise(name)?;
+    let names = split_names(name)?;
     let parts: Vec<String> = names
         .iter()
-        .map(|n| n.to_string_lossy().into_owned())
+        .map(|n| String::from_utf8_lossy(n).into_owned())
         .collect();
     Some(parts.join("/"))
 }
@@ -83,6 +141,7 @@ impl Store {
         }
         file.seek(SeekFrom::Start(0))
             .map_err(|e| ImageError::io(path, e))?;
+        let kept = Arc::new(file.try_clone().map_err(|e| ImageError::io(path, e))?);
         let mut archive = tar::Archive::new(file);
         let place = "the archive".to_string();
         let mut entries = archive
@@ -116,7 +175,7 @@ impl Store {
             members.insert(name, member);
         }
         Ok(Store::Tar {
-            path: path.to_path_buf(),
+            file: kept,
             members,
         })
     }
@@ -143,6 +202,12 @@ impl Store {
 
     /// Opens the file `name` (relative to the image's top) with its size.
     pub(crate) fn open(&self, name: &str) -> Result<(Box<dyn Read>, u64), ImageError> {
+        let blob = self.locate(name)?;
+        Ok((Box::new(blob.reader(0)), blob.size))
+    }
+
+    /// The file `name` (relative to the image's top), held open for reading in place.
+    pub(crate) fn locate(&self, name: &str) -> Result<Blob, ImageError> {
         let missing = || ImageError::MissingBlob {
             name: name.to_string(),
         };
@@ -151,7 +216,11 @@ impl Store {
                 let path = dir.join(key(name.as_bytes()).ok_or_else(missing)?);
                 // A blob that is not a regular file (a FIFO would block) is no blob.
                 match open_regular(&path) {
-                    Ok((file, len)) => Ok((Box::new(file), len)),
+                    Ok((file, size)) => Ok(Blob {
+                        file: Arc::new(file),
+                        offset: 0,
+                        size,
+                    }),
                     Err(e)
                         if matches!(
                             e.kind(),
@@ -163,12 +232,13 @@ impl Store {
                     Err(e) => Err(ImageError::io(&path, e)),
                 }
             }
-            Store::Tar { path, members } => {
+            Store::Tar { file, members, .. } => {
                 let (offset, size) = Store::member(members, name).ok_or_else(missing)?;
-                let (mut file, _) = open_regular(path).map_err(|e| ImageError::io(path, e))?;
-                file.seek(SeekFrom::Start(offset))
-                    .map_err(|e| ImageError::io(path, e))?;
-                Ok((Box::new(file.take(size)), size))
+                Ok(Blob {
+                    file: Arc::clone(file),
+                    offset,
+                    size,
+                })
             }
         }
     }
