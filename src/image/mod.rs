@@ -1,45 +1,58 @@
 //! Container images as root filesystems: a `docker save` tarball (the legacy form, read
 //! through its `manifest.json`, and Docker 25's, an OCI layout inside the tar, read through
 //! its `index.json`), an OCI image layout directory, or an OCI layout archived as a tar,
-//! unpacked into a directory that the rest of the crate reads as a root
-//! ([`crate::Resolver`], [`crate::verify()`]).
+//! opened in place ([`Image::open`]): the layers are read once, in order, into an index of
+//! the image's final tree held in memory, and file content is served from the image's own
+//! files. Nothing is written to disk. ([`unpack`], which writes the tree to a directory,
+//! remains until the command line reads images through [`Image`].)
 //!
 //! Layers are applied in the manifest's order with the OCI whiteout rules (image-spec
 //! `layer.md`): `.wh.<name>` removes `<name>` as lower layers left it, `.wh..wh..opq` removes
 //! what lower layers put in its directory, and the current layer's own entries stay either
 //! way. A directory replaces a file or link at its path and the other way round; hard links
-//! point at earlier paths of the image; symbolic links are written as they are. Device
-//! nodes and FIFOs are skipped (counted in [`ImageInfo::skipped`]); permission bits are
-//! kept without setuid and setgid; owners and times are not.
+//! point at earlier paths of the image; symbolic links are kept as they are. Device nodes
+//! and FIFOs are skipped (counted in [`ImageInfo::skipped`]); permission bits are kept
+//! without setuid and setgid; owners and times are not. Names are bytes throughout.
 //!
 //! Layers may be plain tar, gzip or zstd, told by their first bytes (`docker save`'s
 //! `layer.tar` has no media type). xz and bzip2 give [`ImageError::Unsupported`].
 //!
+//! # Memory and content
+//!
+//! Files of uncompressed layers are read back by offset from the image file held open
+//! (nothing is kept). Files of compressed layers that start with the ELF magic or lie
+//! below `/etc` are kept in memory while [`ImageOptions::max_retained_bytes`] (1 GiB)
+//! lasts; a whiteout or overwrite that hides one frees it; any other file is read by
+//! decompressing its layer again up to it. The tree itself holds at most
+//! [`ImageOptions::max_nodes`] paths, each about 100 bytes plus its name (255 bytes at
+//! most). A Debian 12 minbase root (203 MB of files, 6,769 entries, one 93 MB gzip layer)
+//! keeps its 68 MB of ELF files and 0.2 MB of `/etc`.
+//!
 //! # Untrusted input
 //!
-//! An image is untrusted input. Nothing is ever written outside the destination: an entry
-//! whose path has a `..` name is refused ([`ImageError::UnsafePath`]); the directories of
-//! an entry are resolved inside the destination as a `chroot` would see them (a lower
-//! layer's `lib -> /usr/lib` or `x -> ../../..` stays inside); the entry's own name is never
-//! followed, whatever is there is replaced; hard-link targets are resolved the same way.
-//! [`ImageOptions`] bounds the bytes unpacked (decompression bombs), the entries, the
-//! layers, the JSON documents read, and path lengths; GNU long names and PAX headers are
-//! read at most 64 KiB each. Digests are checked for their form (a digest never names a
-//! path outside `blobs/`), blob sizes against their descriptors, and every blob stored by
-//! its digest (`blobs/sha256/<hex>`: manifests, configurations, layers) against that digest
-//! as it is read ([`ImageError::DigestMismatch`]; a layer's files are then already written).
-//! The legacy `docker save` form names its layers `<id>/layer.tar`, which no digest covers.
+//! An image is untrusted input. An entry whose path has a `..` name is refused
+//! ([`ImageError::UnsafePath`]); the directories of an entry are resolved in the image's
+//! tree as a `chroot` would see them (a lower layer's `lib -> /usr/lib` or `x -> ../../..`
+//! stays inside); the entry's own name is never followed, whatever is there is replaced;
+//! hard-link targets are resolved the same way. [`ImageOptions`] bounds the bytes
+//! decompressed (decompression bombs), the entries, the layers, the paths held, the bytes
+//! held in memory, the JSON documents read, and path lengths; GNU long names and PAX
+//! headers are read at most 64 KiB each. Digests are checked for their form (a digest
+//! never names a path outside `blobs/`), blob sizes against their descriptors, and every
+//! blob stored by its digest (`blobs/sha256/<hex>`: manifests, configurations, layers)
+//! against that digest as it is read ([`ImageError::DigestMismatch`]). Content read later
+//! comes from the same open files; a layer decompressed again is not hashed again. The
+//! legacy `docker save` form names its layers `<id>/layer.tar`, which no digest covers.
 //!
 //! # Example
 //!
 //! ```no_run
-//! use runbase::image::{unpack, ImageOptions};
+//! use runbase::image::{Image, ImageOptions};
 //!
-//! let dest = std::path::Path::new("/tmp/rootfs");
-//! std::fs::create_dir_all(dest)?;
 //! let mut options = ImageOptions::default();
 //! options.platform = Some("linux/arm64".parse()?);
-//! let info = unpack("app.tar".as_ref(), dest, &options)?;
+//! let image = Image::open("app.tar".as_ref(), &options)?;
+//! let info = image.info();
 //! println!("{} layers, {:?}", info.layers, info.platform);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
@@ -64,7 +77,7 @@ mod zstd;
 use store::Store;
 pub(crate) use tree::{ImageTree, NodeId, NodeKind};
 
-/// How to choose and unpack an image, and the limits that bound the work.
+/// How to choose and open an image, and the limits that bound the work.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ImageOptions {
@@ -203,7 +216,7 @@ impl FromStr for Platform {
     }
 }
 
-/// Why an image could not be unpacked.
+/// Why an image could not be opened.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ImageError {
