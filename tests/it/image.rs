@@ -1655,6 +1655,60 @@ fn names_stay_bytes() {
     );
 }
 
+#[test]
+fn the_tree_is_bounded_by_paths_and_bytes_held() {
+    // Paths held: entries and the directories their paths imply.
+    let mut options = ImageOptions::default();
+    options.max_nodes = 10;
+    let layer = layer_bytes(|t| {
+        t.file("a/b/c/d/e/f/g/h/i/j/k", 0o644, b"");
+    });
+    let (result, _work) = hostile(&[layer.clone()], &options);
+    assert!(
+        matches!(
+            result,
+            Err(ImageError::LimitExceeded {
+                what: "paths in the tree",
+                limit: 10
+            })
+        ),
+        "{result:?}"
+    );
+    options.max_nodes = 12;
+    assert!(hostile(&[layer], &options).0.is_ok());
+    // Link targets are held whatever the budget; past it, an error.
+    options = ImageOptions::default();
+    options.max_retained_bytes = 100;
+    let links = layer_bytes(|t| {
+        for i in 0..20 {
+            t.symlink(&format!("l{i}"), "0123456789");
+        }
+    });
+    let (result, _work) = hostile(&[links], &options);
+    assert!(
+        matches!(
+            result,
+            Err(ImageError::LimitExceeded {
+                what: "bytes held in memory",
+                limit: 100
+            })
+        ),
+        "{result:?}"
+    );
+    // A name no file system takes.
+    let mut long = tar::Builder::new(Vec::new());
+    let mut header = tar::Header::new_gnu();
+    header.set_mode(0o644);
+    header.set_size(0);
+    long.append_data(&mut header, format!("d/{}", "n".repeat(256)), &[][..])
+        .unwrap();
+    let (result, _work) = hostile(&[long.into_inner().unwrap()], &ImageOptions::default());
+    assert!(
+        matches!(result, Err(ImageError::Entry { .. })),
+        "{result:?}"
+    );
+}
+
 /// Run by [`a_zstd_bomb_stops_at_a_lowered_max_bytes_writing_nothing`] in a process whose
 /// TMPDIR is an empty directory of its own.
 #[test]
