@@ -1663,7 +1663,7 @@ fn the_tree_is_bounded_by_paths_and_bytes_held() {
     let layer = layer_bytes(|t| {
         t.file("a/b/c/d/e/f/g/h/i/j/k", 0o644, b"");
     });
-    let (result, _work) = hostile(&[layer.clone()], &options);
+    let (result, _work) = hostile(std::slice::from_ref(&layer), &options);
     assert!(
         matches!(
             result,
