@@ -80,7 +80,7 @@ fn bench_root(c: &mut Criterion, label: &str, root: &Path, files: &[PathBuf]) {
     group.sample_size(10);
     group.bench_function("runbase Resolver::closure", |b| {
         b.iter(|| {
-            let mut resolver = Resolver::new(root, &limits, &resolve);
+            let mut resolver = Resolver::new(root, &limits, &resolve).unwrap();
             files
                 .iter()
                 .map(|f| resolver.closure(black_box(f)).libraries.len())
@@ -89,7 +89,7 @@ fn bench_root(c: &mut Criterion, label: &str, root: &Path, files: &[PathBuf]) {
     });
     group.bench_function("runbase inspect_in_root", |b| {
         b.iter(|| {
-            let mut resolver = Resolver::new(root, &limits, &resolve);
+            let mut resolver = Resolver::new(root, &limits, &resolve).unwrap();
             files
                 .iter()
                 .filter_map(|f| {

@@ -36,6 +36,7 @@ use crate::report::{
     Size,
 };
 use crate::resolve::object::LoadInfo;
+use crate::rootfs::Content;
 use crate::source::FileSource;
 use crate::toolchain::{self, GoFindings, go, rust};
 
@@ -64,16 +65,27 @@ pub fn inspect_path(path: &Path, options: &Options) -> Result<Report> {
 
 /// Analyses the file at `path` and fills the report's `closure` from `resolver`'s root
 /// (reuse one resolver for many files: each library is read once per run).
+///
+/// `path` is placed as [`crate::Resolver::closure`] says: in an image root, a path inside
+/// the image; in a directory root, a path under the root's directory is resolved inside
+/// the root (links included), and any other file of this machine is analysed as if
+/// copied into the root at the same path. The report's `path` is `path` as given.
+///
+/// # Errors
+///
+/// [`Error::Io`] when the file cannot be found or opened (or leaves the root through a
+/// link), and the errors of [`inspect_path`].
 pub fn inspect_in_root(
     path: &Path,
     options: &Options,
     resolver: &mut crate::resolve::Resolver,
 ) -> Result<Report> {
-    let source = FileSource::open(path)?;
-    let (mut report, load) = inspect_source(&path.to_string_lossy(), &source, options, true)?;
+    let (content, in_root) = resolver.open_named(path)?;
+    let label = path.to_string_lossy();
+    let (mut report, load) = inspect_opened(&label, content, options, true)?;
     // The file was just read: the closure starts from what was found, without reading it
     // again.
-    report.closure = load.map(|load| resolver.closure_of(path, load));
+    report.closure = load.map(|load| resolver.closure_of(in_root, load));
     if let Some(closure) = &report.closure {
         // The program's needs are its own and those of the libraries it loads.
         let own = std::mem::take(&mut report.needs);
@@ -84,6 +96,31 @@ pub fn inspect_in_root(
         });
     }
     Ok(report)
+}
+
+/// Analyses a file opened in a root (no closure).
+pub(crate) fn inspect_content(label: &str, content: Content, options: &Options) -> Result<Report> {
+    let (mut report, _) = inspect_opened(label, content, options, false)?;
+    report.needs_not_read = needs::libraries_not_read(&report.needed);
+    Ok(report)
+}
+
+fn inspect_opened(
+    label: &str,
+    content: Content,
+    options: &Options,
+    want_load: bool,
+) -> Result<(Report, Option<LoadInfo>)> {
+    match content {
+        Content::File(file, len) => {
+            let source = FileSource::with_length(file, len).map_err(|source| Error::Io {
+                path: label.into(),
+                source,
+            })?;
+            inspect_source(label, &source, options, want_load)
+        }
+        Content::Bytes(bytes) => inspect_source(label, &*bytes, options, want_load),
+    }
 }
 
 /// Analyses an ELF file held in memory; `label` becomes the report's `path`.

@@ -34,7 +34,7 @@
 //! use runbase::{inspect_in_root, Limits, Options, ResolveOptions, Resolver};
 //!
 //! let root = std::path::Path::new("/srv/image");
-//! let mut resolver = Resolver::new(root, &Limits::default(), &ResolveOptions::default());
+//! let mut resolver = Resolver::new(root, &Limits::default(), &ResolveOptions::default())?;
 //! let report = inspect_in_root(&root.join("usr/bin/curl"), &Options::default(), &mut resolver)?;
 //! if let Some(closure) = &report.closure {
 //!     for lib in &closure.libraries {
@@ -46,6 +46,17 @@
 //! }
 //! # Ok::<(), runbase::Error>(())
 //! ```
+//!
+//! # Roots
+//!
+//! A root is a directory of this machine or an image ([`RootFs`]), read as a `chroot`
+//! into it sees it: links are followed inside it, `..` stops at its top, and names are
+//! bytes. A directory is read race-free (every name looked up from a directory
+//! descriptor, files opened with `openat2(RESOLVE_IN_ROOT)`); an image (feature `image`)
+//! is read in place, its final tree indexed in memory, nothing unpacked to disk. A file a
+//! user names is placed by [`Resolver::closure`]'s rule: in an image, a path inside it; in
+//! a directory root, a path under the directory is resolved inside the root, and any other
+//! file is analysed as if copied into the root at the same path.
 //!
 //! # Base images
 //!
@@ -62,7 +73,7 @@
 //! use std::path::Path;
 //!
 //! let build = Path::new("/");
-//! let mut resolver = Resolver::new(build, &Limits::default(), &ResolveOptions::default());
+//! let mut resolver = Resolver::new(build, &Limits::default(), &ResolveOptions::default())?;
 //! let report = inspect_in_root(Path::new("app"), &Options::default(), &mut resolver)?;
 //! let mut options = RecommendOptions::default();
 //! options.policy = Policy::Distroless;
@@ -166,6 +177,7 @@ mod libc;
 mod needs;
 pub mod report;
 mod resolve;
+mod rootfs;
 mod size;
 mod source;
 mod toolchain;
@@ -176,8 +188,9 @@ pub use error::{Error, Limits, Result};
 pub use inspect::{Options, inspect_bytes, inspect_data, inspect_in_root, inspect_path};
 pub use report::Report;
 pub use resolve::{ClosureTree, ResolveOptions, Resolver, TreeNode, TreeTarget};
+pub use rootfs::RootFs;
 pub use source::{FileSource, ReadRef, map_file};
-pub use verify::verify;
+pub use verify::{verify, verify_with};
 pub use version::{ParseVersionError, Version};
 
 /// The JSON Schema of a report line, generated from the Rust types.

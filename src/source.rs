@@ -123,7 +123,7 @@ impl FileSource {
         Self::with_length(file, len)
     }
 
-    fn with_length(file: File, len: u64) -> std::io::Result<Self> {
+    pub(crate) fn with_length(file: File, len: u64) -> std::io::Result<Self> {
         // One positioned read, into the buffer the thread's last source left (its old bytes
         // are overwritten, so only growth is zeroed; zeroing a fresh one costs less than the
         // extra reads of `read_to_end`, which starts small and doubles).

@@ -13,8 +13,8 @@ use crate::error::Limits;
 use crate::judge::{self, Finding, NeedFinding, RootFacts, Sentences, Weight};
 use crate::report::{Code, LibcFamily, NeedKind, Report, RootLibc, Verification};
 use crate::resolve::object::LoadInfo;
-use crate::resolve::root::{Root, join_path};
 use crate::resolve::{ResolveOptions, Resolver, basename};
+use crate::rootfs::{Root, join_path};
 use crate::version::Version;
 
 /// The most bytes read of a root's libc or loader to find its version.
@@ -34,11 +34,28 @@ const CA_BUNDLES: &[&str] = &[
 ];
 
 /// Checks `report` (inspected with its closure in `root`, see [`crate::inspect_in_root`])
-/// against the root filesystem `root`.
+/// against the root filesystem `root`, a directory.
 ///
 /// The libraries the hidden needs name are searched by the root's loader with the
 /// `LD_LIBRARY_PATH` the closure was resolved with, if any.
-pub fn verify(report: &Report, root: &Path) -> Verification {
+///
+/// # Errors
+///
+/// [`crate::Error::Io`] when `root` cannot be opened as a directory.
+///
+/// # Examples
+///
+/// ```no_run
+/// use runbase::{Limits, Options, ResolveOptions, Resolver, inspect_in_root, verify};
+///
+/// let root = std::path::Path::new("/srv/rootfs");
+/// let mut resolver = Resolver::new(root, &Limits::default(), &ResolveOptions::default())?;
+/// let report = inspect_in_root("/srv/rootfs/usr/bin/app".as_ref(), &Options::default(), &mut resolver)?;
+/// let verification = verify(&report, root)?;
+/// println!("runs: {}", verification.runs);
+/// # Ok::<(), runbase::Error>(())
+/// ```
+pub fn verify(report: &Report, root: &Path) -> crate::Result<Verification> {
     let ld_library_path = report
         .closure
         .as_ref()
@@ -49,15 +66,15 @@ pub fn verify(report: &Report, root: &Path) -> Verification {
         ld_library_path,
         ..ResolveOptions::default()
     };
-    let mut resolver = Resolver::new(root, &Limits::default(), &options);
-    verify_with(report, &mut resolver)
+    let mut resolver = Resolver::new(root, &Limits::default(), &options)?;
+    Ok(verify_with(report, &mut resolver))
 }
 
-/// Checks `report` against the root of `resolver`, which finds the libraries the hidden
-/// needs name as the root's loader would for the program.
-pub(crate) fn verify_with(report: &Report, resolver: &mut Resolver) -> Verification {
+/// Checks `report` against the root of `resolver` (a directory or an image), which finds
+/// the libraries the hidden needs name as the root's loader would for the program.
+pub fn verify_with(report: &Report, resolver: &mut Resolver) -> Verification {
     let root = resolver.root().to_path_buf();
-    let r = Root::new(&root);
+    let r = Root::new(resolver.root_fs().clone());
     let mut problems = Sentences::default();
     let mut notes = Vec::new();
     let loader = Loader::new(report, resolver);

@@ -19,7 +19,7 @@ use crate::report::{
     AddFile, Certainty, Code, FoundVia, LibcFamily, NeedFile, NeedKind, Report, Verdict,
 };
 use crate::resolve::basename;
-use crate::resolve::root::{Root, join_path, parent};
+use crate::rootfs::{Kind, Root, join_path, parent};
 use crate::version::Version;
 
 /// The outcome for one base.
@@ -37,8 +37,9 @@ pub(crate) struct Evaluation {
 /// What the evaluation reads besides the report.
 pub(crate) struct Context<'a> {
     pub catalog: &'a Catalog,
-    /// The build stage's root: where added files are copied from.
-    pub build_root: &'a Root,
+    /// The build stage's root: where added files are copied from (`None` when it cannot be
+    /// opened: nothing is found in it).
+    pub build_root: Option<&'a Root>,
     /// The program's path in the build stage.
     pub program_from: &'a str,
     /// Sizes of build-root paths, measured once for all images (a zoneinfo tree is
@@ -53,15 +54,14 @@ impl Context<'_> {
         if let Some(size) = self.sizes.borrow().get(path) {
             return *size;
         }
-        let size = size_in_root(self.build_root, path);
+        let size = self.build_root.and_then(|root| size_in_root(root, path));
         self.sizes.borrow_mut().insert(path.to_string(), size);
         size
     }
 
     fn in_build_root(&self, path: &str) -> bool {
         self.build_root
-            .canonical(path.trim_end_matches('/'))
-            .is_ok()
+            .is_some_and(|root| root.canonical(path.trim_end_matches('/')).is_ok())
     }
 }
 
@@ -650,33 +650,35 @@ fn provided_by_libc(base: &BaseImage, catalog: &Catalog, soname: &str) -> bool {
     }
 }
 
-/// Bytes of a file or directory tree inside the build root (symlinks not followed), or
-/// `None` when it is not there.
+/// Bytes of a file or directory tree inside the build root (links below it not
+/// followed), or `None` when it is not there.
 fn size_in_root(root: &Root, path: &str) -> Option<u64> {
     const MAX_ENTRIES: usize = 200_000;
-    let canonical = root.canonical(path).ok()?;
-    let host = root.host(&canonical);
-    let meta = std::fs::symlink_metadata(&host).ok()?;
-    if !meta.is_dir() {
-        return Some(meta.len());
+    let found = root.lookup(path.as_bytes()).ok()?;
+    if found.kind != Kind::Dir {
+        return Some(found.size);
     }
     let mut total = 0u64;
     let mut seen = 0usize;
-    let mut stack = vec![host];
+    let mut stack = vec![found.canonical];
     while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries.flatten() {
+        for name in root.names(&dir) {
             seen += 1;
             if seen > MAX_ENTRIES {
                 return Some(total);
             }
-            let Ok(meta) = entry.metadata() else { continue };
-            if meta.is_dir() {
-                stack.push(entry.path());
-            } else if meta.is_file() {
-                total = total.saturating_add(meta.len());
+            let mut child = dir.clone();
+            if child != b"/" {
+                child.push(b'/');
+            }
+            child.extend_from_slice(&name);
+            // Only what is really below `dir`: a link resolves elsewhere.
+            match root.lookup(&child) {
+                Ok(f) if f.canonical == child && f.kind == Kind::Dir => stack.push(child),
+                Ok(f) if f.canonical == child && f.kind == Kind::File => {
+                    total = total.saturating_add(f.size);
+                }
+                _ => {}
             }
         }
     }

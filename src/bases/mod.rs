@@ -19,7 +19,7 @@ pub use catalog::{BaseImage, BaseKind, BaseLibc, BaseLibrary, Catalog, catalog};
 
 use crate::judge::Sentences;
 use crate::report::{Alternative, Code, Recommendation, Report, Verdict};
-use crate::resolve::root::Root;
+use crate::rootfs::{Root, RootFs};
 use evaluate::{Context, evaluate};
 
 impl Policy {
@@ -59,6 +59,9 @@ pub struct RecommendOptions<'a> {
     /// The build stage's root filesystem: libraries of the closure and added files are
     /// copied from it (`/` when the program was built on this machine).
     pub build_root: &'a Path,
+    /// The build stage as a root already opened (a directory or an image); when set,
+    /// `build_root` is not read.
+    pub build_fs: Option<&'a RootFs>,
     /// The program's path in the build stage (for `COPY --from`); the report's path when
     /// `None`.
     pub program_from: Option<&'a str>,
@@ -72,6 +75,7 @@ impl Default for RecommendOptions<'_> {
         RecommendOptions {
             policy: Policy::default(),
             build_root: Path::new("/"),
+            build_fs: None,
             program_from: None,
             include_possible: false,
         }
@@ -84,7 +88,10 @@ impl Default for RecommendOptions<'_> {
 /// [`crate::inspect_in_root`]); without one only the direct DT_NEEDED names are checked.
 pub fn recommend(report: &Report, options: &RecommendOptions<'_>) -> Recommendation {
     let catalog = catalog();
-    let build_root = Root::new(options.build_root);
+    let build_root = match options.build_fs {
+        Some(fs) => Some(Root::new(fs.clone())),
+        None => RootFs::dir(options.build_root).ok().map(Root::new),
+    };
     let program_from = match (options.program_from, &report.closure) {
         (Some(p), _) => p.to_string(),
         (None, Some(closure)) => closure.file_in_root.clone(),
@@ -92,7 +99,7 @@ pub fn recommend(report: &Report, options: &RecommendOptions<'_>) -> Recommendat
     };
     let ctx = Context {
         catalog,
-        build_root: &build_root,
+        build_root: build_root.as_ref(),
         program_from: &program_from,
         sizes: Default::default(),
         include_possible: options.include_possible,

@@ -3,8 +3,8 @@
 //! its `index.json`), an OCI image layout directory, or an OCI layout archived as a tar,
 //! opened in place ([`Image::open`]): the layers are read once, in order, into an index of
 //! the image's final tree held in memory, and file content is served from the image's own
-//! files. Nothing is written to disk. ([`unpack`], which writes the tree to a directory,
-//! remains until the command line reads images through [`Image`].)
+//! files. Nothing is written to disk, so an interrupted run leaves nothing behind. An
+//! image becomes a root for the rest of the crate through [`crate::RootFs::image`].
 //!
 //! Layers are applied in the manifest's order with the OCI whiteout rules (image-spec
 //! `layer.md`): `.wh.<name>` removes `<name>` as lower layers left it, `.wh..wh..opq` removes
@@ -65,7 +65,6 @@ use std::sync::Arc;
 
 pub use crate::report::{ImageFormat, ImageInfo};
 
-mod dest;
 mod digest;
 mod entries;
 mod layer;
@@ -81,7 +80,7 @@ pub(crate) use tree::{ImageTree, NodeId, NodeKind};
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ImageOptions {
-    /// The platform to unpack; an image without it is an error
+    /// The platform to read; an image without it is an error
     /// ([`ImageError::NoMatchingPlatform`]).
     pub platform: Option<Platform>,
     /// The platform taken when `platform` is `None` and the image holds several.
@@ -351,18 +350,6 @@ impl ImageError {
         }
     }
 
-    fn entry(names: &[std::ffi::OsString], what: &'static str) -> ImageError {
-        let path: Vec<String> = names
-            .iter()
-            .map(|n| n.to_string_lossy().into_owned())
-            .collect();
-        ImageError::Entry {
-            place: String::new(),
-            path: path.join("/"),
-            what,
-        }
-    }
-
     /// Fills in where an entry error happened.
     fn in_place(self, place: &str) -> ImageError {
         match self {
@@ -611,32 +598,6 @@ pub enum EntrySummary {
     },
     /// Anything else.
     Other,
-}
-
-/// Unpacks the image at `path` (a `docker save` tarball, an OCI layout directory or an
-/// OCI layout tarball) into the directory `dest`, which should be empty (what is there is
-/// taken as a layer below the image's).
-///
-/// On error, `dest` holds what was unpacked so far, all of it inside `dest`. Superseded by
-/// [`Image::open`], which writes nothing.
-pub fn unpack(path: &Path, dest: &Path, options: &ImageOptions) -> Result<ImageInfo, ImageError> {
-    let (store, format, chosen) = choose(path, options)?;
-    let mut tree = dest::Dest::new(dest);
-    let mut budget = layer::Budget::default();
-    for (index, l) in chosen.layers.iter().enumerate() {
-        let (reader, _) = store.open(&l.name)?;
-        let mut reader = digest::Verifying::new(reader, digest::Expected::of(&l.name)?);
-        layer::apply(
-            &mut reader,
-            index.saturating_add(1),
-            &mut tree,
-            options,
-            &mut budget,
-        )?;
-        reader.finish()?;
-    }
-    tree.finish()?;
-    Ok(info_of(format, chosen, &budget))
 }
 
 #[cfg(test)]

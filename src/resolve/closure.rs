@@ -8,13 +8,13 @@ use std::sync::Arc;
 
 use super::musl::musl_reserved;
 use super::object::{self, LoadInfo};
-use super::root::{Identity, join_path};
 use super::search::Outcome;
 use super::{MAX_OBJECTS, Resolver, SharedObject, basename, rules_of};
 use crate::report::{
     Closure, ClosureInterpreter, ClosureLibrary, ClosureSearch, FoundVia, LoaderRules,
     MissingLibrary,
 };
+use crate::rootfs::{Identity, join_path};
 
 /// The objects a closure is sized for at first: of /usr/bin's programs on a Debian system,
 /// half load at most 3 libraries and 95% at most 22.
@@ -73,33 +73,49 @@ pub(super) struct Loaded {
 }
 
 impl Resolver {
-    /// The closure of `file`: a host path, inside the root or not (a file outside is
-    /// analysed as about to be copied to the same path inside the root).
+    /// The closure of `file`: in an image, a path inside it; in a directory root, a path
+    /// under the root's directory (resolved inside the root) or any other file of this
+    /// machine (analysed as about to be copied to the same path inside the root).
+    ///
+    /// A file that cannot be found or read gives a closure with a warning saying so.
     pub fn closure(&mut self, file: &Path) -> Closure {
         self.closure_tree(file).0
     }
 
-    /// The closure of `file`, whose loader facts are already known.
-    pub(crate) fn closure_of(&mut self, file: &Path, main: LoadInfo) -> Closure {
-        self.closure_from(file, Ok(main), false).0
+    /// The closure of the file at `in_root`, whose loader facts are already known.
+    pub(crate) fn closure_of(&mut self, in_root: String, main: LoadInfo) -> Closure {
+        self.closure_from(in_root, Ok(main), false).0
     }
 
-    /// The closure of `file`, and the same as a tree (for display).
+    /// The closure of `file` (named as for [`Resolver::closure`]), and the same as a tree
+    /// (for display).
     pub fn closure_tree(&mut self, file: &Path) -> (Closure, ClosureTree) {
-        let main = object::read(file, &self.shared.limits);
-        self.closure_from(file, main, true)
+        match self.open_named(file) {
+            Ok((content, in_root)) => {
+                let main = object::read_content(content, &self.shared.limits);
+                self.closure_from(in_root, main, true)
+            }
+            Err(e) => {
+                let in_root = self.in_root_path(file);
+                let (mut closure, tree) = self.closure_from(in_root, Err(e), true);
+                closure.warnings.truncate(0);
+                closure
+                    .warnings
+                    .push("the file could not be found or read".into());
+                (closure, tree)
+            }
+        }
     }
 
     /// The closure of a file whose loader facts are `main`; the tree only when wanted.
     fn closure_from(
         &mut self,
-        file: &Path,
+        in_root: String,
         main: crate::error::Result<LoadInfo>,
         want_tree: bool,
     ) -> (Closure, ClosureTree) {
-        let in_root = self.in_root_path(file);
         let mut closure = Closure {
-            root: self.root.dir().to_string_lossy().into_owned(),
+            root: self.shared.fs.path().to_string_lossy().into_owned(),
             file_in_root: in_root.clone(),
             interpreter: None,
             libraries: Vec::new(),
@@ -361,28 +377,12 @@ impl Resolver {
         }
     }
 
-    /// The in-root path of a host file: its path relative to the root when it lies inside,
-    /// else the same path (as if copied there).
+    /// The in-root path of a file a user named (see [`Resolver::closure`]); the path as
+    /// written when it cannot be placed.
     pub(crate) fn in_root_path(&self, file: &Path) -> String {
-        // A file under the root's path resolves inside the root, as the loader in a chroot
-        // would see it (and with the lookups remembered).
-        if let Ok(absolute) = std::path::absolute(file) {
-            let plain = !absolute
-                .components()
-                .any(|c| c == std::path::Component::ParentDir);
-            for root in [&self.shared.root_absolute, &self.shared.root_canonical] {
-                let inside = absolute.strip_prefix(root).ok().filter(|_| plain);
-                if let Some(Ok(path)) =
-                    inside.map(|rel| self.root.canonical(&rel.to_string_lossy()))
-                {
-                    return path;
-                }
-            }
-        }
-        let absolute = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf());
-        match absolute.strip_prefix(&self.shared.root_canonical) {
-            Ok(rel) => join_path("/", &rel.to_string_lossy()),
-            Err(_) => join_path("/", &absolute.to_string_lossy()),
+        match self.place(file) {
+            Ok(place) => place.in_root(),
+            Err(_) => join_path("/", &file.to_string_lossy()),
         }
     }
 }

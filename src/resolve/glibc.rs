@@ -6,7 +6,6 @@
 use super::closure::Loaded;
 use super::ldcache;
 use super::object::LoadInfo;
-use super::root::{join_path, parent};
 use super::search::{
     Found, Hit, SearchPlan, SystemDirs, Tried, cut_system_dirs, expand_path_list, expand_tokens,
     origin_or,
@@ -14,6 +13,7 @@ use super::search::{
 use super::{MAX_SYSTEM_DIRS, Resolver};
 use crate::abi::Abi;
 use crate::report::FoundVia;
+use crate::rootfs::{join_path, parent};
 
 /// Where the default directories come from when the loader could not be read.
 const FALLBACK_DIRS_FROM: &str = "Debian's multiarch defaults (the loader could not be read)";
@@ -353,7 +353,7 @@ mod tests {
         loader.extend_from_slice(b"/lib/far/\0/usr/lib/far/\0/lib/\0/usr/lib/\0");
         std::fs::write(dir.path().join("lib64/ld-linux-x86-64.so.2"), &loader).unwrap();
         let mut resolver =
-            Resolver::new(dir.path(), &Limits::default(), &ResolveOptions::default());
+            Resolver::new(dir.path(), &Limits::default(), &ResolveOptions::default()).unwrap();
         let main = LoadInfo {
             is_64: true,
             machine: ::object::elf::EM_X86_64.0,
@@ -370,7 +370,7 @@ mod tests {
         )
         .unwrap();
         let mut resolver =
-            Resolver::new(dir.path(), &Limits::default(), &ResolveOptions::default());
+            Resolver::new(dir.path(), &Limits::default(), &ResolveOptions::default()).unwrap();
         let dirs = resolver.glibc_default_dirs(&main).dirs;
         assert_eq!(dirs, ["/lib/far/", "/usr/lib/far/", "/lib/", "/usr/lib/"]);
     }

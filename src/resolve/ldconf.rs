@@ -8,7 +8,7 @@
 use std::collections::HashSet;
 
 use super::glob::matches;
-use super::root::{Root, join_path, parent};
+use crate::rootfs::{Root, join_path, parent};
 
 /// How deep includes may nest.
 const MAX_DEPTH: usize = 16;
@@ -292,7 +292,7 @@ mod tests {
     #[test]
     fn long_pattern_components_are_refused() {
         let dir = tempfile::tempdir().unwrap();
-        let root = Root::new(dir.path());
+        let root = Root::new(crate::rootfs::RootFs::dir(dir.path()).unwrap());
         fs::create_dir_all(dir.path().join("etc/c")).unwrap();
         fs::write(dir.path().join("etc/c/a.conf"), "/opt/a\n").unwrap();
         let stars = "*".repeat(300_000);
@@ -328,7 +328,7 @@ mod tests {
     #[test]
     fn include_fan_out_reads_each_file_once() {
         let dir = tempfile::tempdir().unwrap();
-        let root = Root::new(dir.path());
+        let root = Root::new(crate::rootfs::RootFs::dir(dir.path()).unwrap());
         fs::create_dir_all(dir.path().join("etc/c")).unwrap();
         fs::write(dir.path().join("etc/ld.so.conf"), "include /etc/c/*.conf\n").unwrap();
         for i in 0..9 {
@@ -357,7 +357,7 @@ mod tests {
     #[test]
     fn files_and_glob_results_are_capped() {
         let dir = tempfile::tempdir().unwrap();
-        let root = Root::new(dir.path());
+        let root = Root::new(crate::rootfs::RootFs::dir(dir.path()).unwrap());
         fs::create_dir_all(dir.path().join("etc/c")).unwrap();
         fs::write(dir.path().join("etc/ld.so.conf"), "include /etc/c/*.conf\n").unwrap();
         for i in 0..1100 {
@@ -389,7 +389,7 @@ mod tests {
     #[test]
     fn glob_work_is_capped() {
         let dir = tempfile::tempdir().unwrap();
-        let root = Root::new(dir.path());
+        let root = Root::new(crate::rootfs::RootFs::dir(dir.path()).unwrap());
         fs::create_dir_all(dir.path().join("etc/c")).unwrap();
         std::os::unix::fs::symlink(".", dir.path().join("etc/c/l1")).unwrap();
         std::os::unix::fs::symlink(".", dir.path().join("etc/c/l2")).unwrap();
@@ -434,7 +434,7 @@ mod tests {
     #[test]
     fn directories_are_listed_once_and_capped() {
         let dir = tempfile::tempdir().unwrap();
-        let root = Root::new(dir.path());
+        let root = Root::new(crate::rootfs::RootFs::dir(dir.path()).unwrap());
         fs::create_dir_all(dir.path().join("etc")).unwrap();
         let mut conf = String::new();
         for round in 0..3 {
@@ -455,7 +455,7 @@ mod tests {
     #[test]
     fn problems_are_listed_once_and_capped() {
         let dir = tempfile::tempdir().unwrap();
-        let root = Root::new(dir.path());
+        let root = Root::new(crate::rootfs::RootFs::dir(dir.path()).unwrap());
         fs::create_dir_all(dir.path().join("etc")).unwrap();
         let mut conf = "include /etc/ld.so.conf\n".repeat(1000);
         for i in 0..100 {
@@ -481,7 +481,7 @@ mod tests {
     #[test]
     fn includes_relative_cycles_and_comments() {
         let dir = tempfile::tempdir().unwrap();
-        let root = Root::new(dir.path());
+        let root = Root::new(crate::rootfs::RootFs::dir(dir.path()).unwrap());
         fs::create_dir_all(dir.path().join("etc/ld.so.conf.d")).unwrap();
         fs::write(
             dir.path().join("etc/ld.so.conf"),

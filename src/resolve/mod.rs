@@ -23,7 +23,7 @@ mod ldcache;
 mod ldconf;
 mod musl;
 pub(crate) mod object;
-pub(crate) mod root;
+mod operand;
 mod search;
 mod versions;
 
@@ -35,9 +35,9 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crate::error::Limits;
 use crate::report::{LoaderRules, Need};
+use crate::rootfs::{Identity, Root, RootFs, join_path};
 use ldcache::LdCache;
 use object::LoadInfo;
-use root::{Identity, Root};
 use search::{Outcome, PlanKey, SearchPlan, SystemDirs};
 
 pub use closure::{ClosureTree, TreeNode, TreeTarget};
@@ -66,6 +66,10 @@ pub struct ResolveOptions {
     /// The `glibc-hwcaps` levels the target CPU supports, best first (x86_64:
     /// `x86-64-v4`...). `None`: every level of the architecture, as on a current CPU.
     pub hwcaps: Option<Vec<String>>,
+    /// The files named to [`crate::inspect_in_root`] and [`Resolver::closure`] are files of
+    /// this machine, analysed as if copied into the root at the same path, even in an
+    /// image or under the root's directory.
+    pub files_from_host: bool,
 }
 
 /// Resolves closures inside one root, reading each library once per run.
@@ -85,11 +89,12 @@ pub struct Resolver {
 /// What the resolvers of one root share (across threads).
 #[derive(Debug)]
 struct Shared {
-    /// The root directory as given, made absolute, and with its links resolved on the
-    /// host (to place files inside it).
-    dir: PathBuf,
-    root_absolute: PathBuf,
-    root_canonical: PathBuf,
+    /// The root.
+    fs: RootFs,
+    /// A directory root's path made absolute, and with its links resolved on this machine
+    /// (to tell the files a user names inside it).
+    root_absolute: Option<PathBuf>,
+    root_canonical: Option<PathBuf>,
     limits: Limits,
     options: ResolveOptions,
     cache: Option<LdCache>,
@@ -150,8 +155,29 @@ struct SharedObject {
 
 impl Resolver {
     /// A resolver for the root directory `root` (`/` for the running system).
-    pub fn new(root: &Path, limits: &Limits, options: &ResolveOptions) -> Resolver {
-        let root = Root::new(root);
+    ///
+    /// # Errors
+    ///
+    /// [`crate::Error::Io`] when `root` cannot be opened as a directory: a mistyped root
+    /// would otherwise show every library as missing.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use runbase::{Limits, ResolveOptions, Resolver};
+    ///
+    /// let mut resolver = Resolver::new("/".as_ref(), &Limits::default(), &ResolveOptions::default())?;
+    /// let closure = resolver.closure("/usr/bin/ls".as_ref());
+    /// println!("{} libraries", closure.libraries.len());
+    /// # Ok::<(), runbase::Error>(())
+    /// ```
+    pub fn new(root: &Path, limits: &Limits, options: &ResolveOptions) -> crate::Result<Resolver> {
+        Ok(Resolver::with_root(RootFs::dir(root)?, limits, options))
+    }
+
+    /// A resolver for a root already opened: a directory or an image.
+    pub fn with_root(fs: RootFs, limits: &Limits, options: &ResolveOptions) -> Resolver {
+        let root = Root::new(fs.clone());
         let (cache, cache_problem) = match root.read("/etc/ld.so.cache", MAX_CACHE_BYTES) {
             None => (None, None),
             Some(bytes) => match LdCache::parse(bytes, MAX_CACHE_ENTRIES) {
@@ -164,11 +190,15 @@ impl Resolver {
             Some(c) => (Some(c.dirs), c.problems),
             None => (None, Vec::new()),
         };
-        let dir = root.dir().to_path_buf();
+        let dir = fs.host_dir().map(Path::to_path_buf);
         let shared = Shared {
-            root_canonical: std::fs::canonicalize(&dir).unwrap_or_else(|_| dir.clone()),
-            root_absolute: std::path::absolute(&dir).unwrap_or_else(|_| dir.clone()),
-            dir,
+            root_canonical: dir
+                .as_ref()
+                .map(|d| std::fs::canonicalize(d).unwrap_or_else(|_| d.clone())),
+            root_absolute: dir
+                .as_ref()
+                .map(|d| std::path::absolute(d).unwrap_or_else(|_| d.clone())),
+            fs,
             limits: limits.clone(),
             options: options.clone(),
             cache,
@@ -186,9 +216,14 @@ impl Resolver {
         }
     }
 
-    /// The root directory.
+    /// The root as it was named (a directory, or an image's file).
     pub fn root(&self) -> &Path {
-        self.root.dir()
+        self.shared.fs.path()
+    }
+
+    /// The root.
+    pub fn root_fs(&self) -> &RootFs {
+        &self.shared.fs
     }
 
     /// The hidden needs of the library at `path` inside the root (a closure's library:
@@ -205,8 +240,11 @@ impl Resolver {
             return known.clone();
         }
         let options = crate::Options::with_limits(self.shared.limits.clone());
-        let needs = crate::inspect_path(&self.root.host(path), &options)
+        let needs = self
+            .root
+            .open(path.as_bytes())
             .ok()
+            .and_then(|content| crate::inspect::inspect_content(path, content, &options).ok())
             .map(|report| Arc::from(report.needs));
         lock().insert(path.to_string(), needs.clone());
         needs
@@ -244,7 +282,7 @@ impl Resolver {
     pub fn share(&self) -> Resolver {
         Resolver {
             shared: Arc::clone(&self.shared),
-            root: Root::new(&self.shared.dir),
+            root: Root::new(self.shared.fs.clone()),
             memo: Memo::default(),
         }
     }
@@ -256,13 +294,15 @@ impl Resolver {
         if known.is_some() {
             return known;
         }
-        let host = self.root.host(canonical);
         let identity = self.root.identity(canonical)?;
         let known = self.shared.objects().by_identity.get(&identity).cloned();
         let info = match known {
             Some(info) => info,
             // Read without holding the lock; two threads may both read a library once.
-            None => Arc::new(object::read(&host, &self.shared.limits).ok()?),
+            None => {
+                let content = self.root.open(canonical.as_bytes()).ok()?;
+                Arc::new(object::read_content(content, &self.shared.limits).ok()?)
+            }
         };
         let mut cache = self.shared.objects();
         if cache.by_identity.len() < MAX_OBJECTS.saturating_mul(4) {
@@ -314,9 +354,14 @@ mod tests {
         fn send<T: Send>() {}
         send::<Resolver>();
         let dir = tempfile::tempdir().unwrap();
-        let first = Resolver::new(dir.path(), &Limits::default(), &ResolveOptions::default());
+        let first =
+            Resolver::new(dir.path(), &Limits::default(), &ResolveOptions::default()).unwrap();
         let second = first.share();
         assert!(Arc::ptr_eq(&first.shared, &second.shared));
         assert_eq!(second.root(), dir.path());
+        // A root that is not there is refused rather than showing every library missing.
+        let missing = dir.path().join("absent");
+        let refused = Resolver::new(&missing, &Limits::default(), &ResolveOptions::default());
+        assert!(matches!(refused, Err(crate::Error::Io { .. })));
     }
 }

@@ -7,12 +7,12 @@ use std::sync::Arc;
 
 use super::closure::Loaded;
 use super::object::LoadInfo;
-use super::root::parent;
 use super::search::{
     Found, Hit, SearchPlan, SystemDirs, Tried, cut_system_dirs, expand_path_list, origin_or,
 };
 use super::{MAX_SYSTEM_DIRS, Resolver, basename};
 use crate::report::FoundVia;
+use crate::rootfs::parent;
 
 /// musl's built-in system path, for roots without a path file.
 const MUSL_DEFAULT_PATH: &[&str] = &["/lib", "/usr/local/lib", "/usr/lib"];
@@ -157,7 +157,8 @@ mod tests {
         std::fs::create_dir_all(dir.path().join("etc")).unwrap();
         let path_file: String = (0..100_000).map(|i| format!("/opt/{i}:")).collect();
         std::fs::write(dir.path().join("etc/ld-musl-x86_64.path"), path_file).unwrap();
-        let resolver = Resolver::new(dir.path(), &Limits::default(), &ResolveOptions::default());
+        let resolver =
+            Resolver::new(dir.path(), &Limits::default(), &ResolveOptions::default()).unwrap();
         let main = LoadInfo {
             is_64: true,
             machine: ::object::elf::EM_X86_64.0,

@@ -1,7 +1,7 @@
 //! What the loader reads of each object it maps: identity (class, byte order, machine,
 //! OS ABI), DT_NEEDED, SONAME, RPATH, RUNPATH, DF_1_NODEFLIB, version needs and definitions.
 
-use std::path::Path;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use object::elf::{self, FileHeader32, FileHeader64};
@@ -12,8 +12,9 @@ use crate::abi::{self, Abi};
 use crate::elf::strings::StringUse;
 use crate::elf::symbols::VersionNeed;
 use crate::elf::{ElfFile, Ident};
-use crate::error::{Limits, Result};
+use crate::error::{Error, Limits, Result};
 use crate::report;
+use crate::rootfs::Content;
 use crate::source::FileSource;
 
 /// One object as the loader sees it.
@@ -133,10 +134,21 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-/// Reads an object's loader facts from a host path.
-pub(crate) fn read(path: &Path, limits: &Limits) -> Result<LoadInfo> {
-    let source = FileSource::open(path)?;
-    let data = &source;
+/// The loader facts of a file opened in a root.
+pub(crate) fn read_content(content: Content, limits: &Limits) -> Result<LoadInfo> {
+    match content {
+        Content::File(file, len) => {
+            let source = FileSource::with_length(file, len).map_err(|source| Error::Io {
+                path: PathBuf::new(),
+                source,
+            })?;
+            read_from(&source, limits)
+        }
+        Content::Bytes(bytes) => read_from(&*bytes, limits),
+    }
+}
+
+fn read_from<'data, R: ReadRef<'data>>(data: R, limits: &Limits) -> Result<LoadInfo> {
     let ident = Ident::parse(data)?;
     if ident.is_64 {
         let elf = ElfFile::<FileHeader64<Endianness>, _>::parse(data, limits)?;

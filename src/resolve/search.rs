@@ -7,10 +7,10 @@ use std::sync::Arc;
 
 use super::closure::Loaded;
 use super::object::LoadInfo;
-use super::root::{Identity, InRoot, join_path, parent};
 use super::{MAX_OBJECTS, MAX_REMEMBERED, MAX_SYSTEM_DIRS, Resolver, SharedObject};
 use crate::abi::Abi;
 use crate::report::{FoundVia, LoaderRules};
+use crate::rootfs::{Identity, InRoot, join_path, parent};
 
 /// What the search of one closure uses besides the objects themselves.
 #[derive(Debug)]

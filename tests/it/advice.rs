@@ -415,7 +415,7 @@ fn recommendations_run_in_their_images() {
             );
             // And verify agrees.
             let report = report_in(&dir.path().join(at.trim_start_matches('/')), dir.path());
-            let v = runbase::verify(&report, dir.path());
+            let v = runbase::verify(&report, dir.path()).unwrap();
             assert!(v.runs, "{name} in {base}: verify says {:?}", v.problems);
             eprintln!("{name}: {} -> {base}, ran", policy.as_str());
         }
@@ -433,7 +433,7 @@ fn verify_predicts_failures_that_running_confirms() {
     stand_in(image("alpine:3.22"), musl.path());
     copy(&fixture("hello-gcc"), &musl.path().join("app/hello"));
     let report = report_in(&musl.path().join("app/hello"), musl.path());
-    let v = runbase::verify(&report, musl.path());
+    let v = runbase::verify(&report, musl.path()).unwrap();
     assert!(!v.runs);
     assert!(
         said(
@@ -479,7 +479,7 @@ fn verify_predicts_failures_that_running_confirms() {
         .unwrap();
     assert!(String::from_utf8_lossy(&readelf.stdout).contains("GLIBC_2.99"));
     let report = report_in(&target, minbase);
-    let v = runbase::verify(&report, minbase);
+    let v = runbase::verify(&report, minbase).unwrap();
     let root_glibc = dpkg_version(minbase, "libc6");
     assert_eq!(
         v.libc
@@ -517,7 +517,7 @@ fn verify_predicts_failures_that_running_confirms() {
         &distroless.path().join("app/prog"),
     );
     let report = report_in(&distroless.path().join("app/prog"), distroless.path());
-    let v = runbase::verify(&report, distroless.path());
+    let v = runbase::verify(&report, distroless.path()).unwrap();
     assert!(!v.runs);
     assert!(
         said(
@@ -660,7 +660,7 @@ fn glibc_parts_are_never_copied_and_old_nss_modules_only_matter_before_2_34() {
     let root = overlay.path();
     let target = root.join("tmp/runbase-old-floor");
     copy(&program, &target);
-    let v = runbase::verify(&report_in(&target, root), root);
+    let v = runbase::verify(&report_in(&target, root), root).unwrap();
     let out = try_run_in_root(root, "/tmp/runbase-old-floor", &[], &[]).expect("exec");
     assert!(v.runs, "{:?}", v.problems);
     assert!(
@@ -928,7 +928,7 @@ fn possible_needs_are_warnings_unless_included() {
     for need in &mut report.needs {
         need.certainty = "possible".parse_certainty();
     }
-    let v = runbase::verify(&report, root.path());
+    let v = runbase::verify(&report, root.path()).unwrap();
     assert!(v.runs, "{:?}", v.problems);
     assert!(
         said(

@@ -124,7 +124,7 @@ fn assert_same(
 fn resolver(root: &Path, ld_library_path: Option<&str>) -> Resolver {
     let mut options = ResolveOptions::default();
     options.ld_library_path = ld_library_path.map(|p| p.split(':').map(str::to_string).collect());
-    Resolver::new(root, &Limits::default(), &options)
+    Resolver::new(root, &Limits::default(), &options).unwrap()
 }
 
 /// A root holding this host's glibc loader and libc, at real (not symlinked) paths.
@@ -386,7 +386,7 @@ fn verify_looks_for_run_time_libraries_where_the_loader_does() {
         let mut resolver = resolver(r, ld_library_path);
         let report = runbase::inspect_in_root(&file, &runbase::Options::default(), &mut resolver)
             .expect("inspect");
-        let v = runbase::verify(&report, r);
+        let v = runbase::verify(&report, r).unwrap();
         let env: Vec<(&str, &str)> = ld_library_path
             .map(|p| ("LD_LIBRARY_PATH", p))
             .into_iter()

@@ -811,7 +811,7 @@ fn every_form_gives_a_root_that_runs_the_programs() {
         let out = try_run_in_root(dest.path(), "/app/getaddrinfo", &["localhost"], &[]).unwrap();
         assert!(out.status.success(), "{what}: {out:?}");
         let report = report_in(&dest.path().join("app/hello"), dest.path());
-        let v = runbase::verify(&report, dest.path());
+        let v = runbase::verify(&report, dest.path()).unwrap();
         assert!(v.runs, "{what}: {:?}", v.problems);
         eprintln!("{what}: read, ran, verified");
     }
@@ -830,7 +830,8 @@ fn whiteouts_break_images_as_verify_predicts_and_running_confirms() {
     let v = runbase::verify(
         &report_in(&dest.path().join("app/hello"), dest.path()),
         dest.path(),
-    );
+    )
+    .unwrap();
     assert!(!v.runs);
     assert!(
         v.problems
@@ -846,7 +847,8 @@ fn whiteouts_break_images_as_verify_predicts_and_running_confirms() {
     let v = runbase::verify(
         &report_in(&dest.path().join("app/hello"), dest.path()),
         dest.path(),
-    );
+    )
+    .unwrap();
     assert!(!v.runs);
     assert!(
         v.problems
@@ -866,7 +868,7 @@ fn whiteouts_break_images_as_verify_predicts_and_running_confirms() {
     // layer removed (keeping only its own /etc/hosts).
     let dest = written_out(&ours(&f.opaque_etc, &options));
     let report = report_in(&dest.path().join("app/getaddrinfo"), dest.path());
-    let v = runbase::verify(&report, dest.path());
+    let v = runbase::verify(&report, dest.path()).unwrap();
     assert!(!v.runs);
     assert!(
         v.problems
@@ -1900,10 +1902,11 @@ fn command_line_verify_and_friends_take_images() {
     let hello = fixture("hello-gcc");
     let (_, docker, _) = &f.good[0];
 
+    // A file of this machine, checked as if copied into the image.
     let verify_json = |root: &Path, status: i32| {
         json_line_expecting(
             runbase()
-                .args(["verify", "--json", "--root"])
+                .args(["verify", "--json", "--host-file", "--root"])
                 .arg(root)
                 .arg(&hello),
             status,
@@ -1922,9 +1925,40 @@ fn command_line_verify_and_friends_take_images() {
     assert_eq!(line["verification"]["image"]["format"], "oci-layout");
     assert_eq!(line["verification"]["runs"], false);
 
+    // Without FILE, the program the image starts (its ENTRYPOINT, /app/hello: the same
+    // bytes as the fixture), read inside the image.
+    for (root, status) in [(docker, 0), (&f.no_libc, 3)] {
+        let line = json_line_expecting(
+            runbase().args(["verify", "--json", "--root"]).arg(root),
+            status,
+        );
+        assert_eq!(line["path"], "/app/hello");
+        assert_eq!(line["closure"]["file_in_root"], "/app/hello");
+        assert_eq!(line["verification"]["runs"], status == 0);
+    }
+    // A FILE is a path inside the image: the image's own program, or an error saying the
+    // image has no such file (this machine's file of that name is never read).
+    let line = json_line_expecting(
+        runbase()
+            .args(["verify", "--json", "--root"])
+            .arg(docker)
+            .arg("/app/hello"),
+        0,
+    );
+    assert_eq!(line["path"], "/app/hello");
+    let out = run_expecting(
+        runbase().args(["verify", "--root"]).arg(docker).arg(&hello),
+        1,
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no such file in the image"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
     let out = run_expecting(
         runbase()
-            .args(["verify", "--root"])
+            .args(["verify", "--host-file", "--root"])
             .arg(&f.no_interpreter)
             .arg(&hello),
         3,
@@ -1941,7 +1975,13 @@ fn command_line_verify_and_friends_take_images() {
     // A platform the image lacks: an error naming what it has.
     let out = run_expecting(
         runbase()
-            .args(["verify", "--platform", "linux/arm64", "--root"])
+            .args([
+                "verify",
+                "--host-file",
+                "--platform",
+                "linux/arm64",
+                "--root",
+            ])
             .arg(docker)
             .arg(&hello),
         1,
@@ -1969,7 +2009,7 @@ fn command_line_verify_and_friends_take_images() {
     assert_eq!(lines[1]["closure"]["missing"][0]["soname"], "libc.so.6");
     let line = json_line_expecting(
         runbase()
-            .args(["inspect", "--json", "--root"])
+            .args(["inspect", "--json", "--host-file", "--root"])
             .arg(&f.good[2].1)
             .arg(&hello),
         0,
@@ -1982,7 +2022,7 @@ fn command_line_verify_and_friends_take_images() {
         runbase()
             .args(["tree", "--root"])
             .arg(&f.no_libc)
-            .arg(&hello),
+            .arg("/app/hello"),
         1,
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("libc.so.6 not found"));

@@ -12,6 +12,7 @@ mod image;
 mod malformed;
 mod proof;
 mod real;
+mod rootmodel;
 mod synth;
 
 #[cfg(feature = "cli")]

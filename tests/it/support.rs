@@ -591,7 +591,7 @@ pub fn json_line_expecting(command: &mut Command, status: i32) -> serde_json::Va
 
 /// A report of `file` with its closure resolved inside `root`.
 pub fn report_in(file: &Path, root: &Path) -> Report {
-    let mut resolver = Resolver::new(root, &Limits::default(), &ResolveOptions::default());
+    let mut resolver = Resolver::new(root, &Limits::default(), &ResolveOptions::default()).unwrap();
     inspect_in_root(file, &Options::default(), &mut resolver).expect("inspect")
 }
 

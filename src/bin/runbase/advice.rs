@@ -12,14 +12,16 @@ use runbase::{Limits, Options, ResolveOptions, Resolver};
 use crate::human::bytes;
 use crate::rootfs::{GivenRoot, ImageArgs, platform_of};
 
-/// Opens `--root` for `file`: an image holding several platforms gives the file's own.
+/// Opens `--root` for `file`: an image holding several platforms gives the file's own
+/// when the file is on this machine.
 fn open_root(
     given: &Path,
     args: &ImageArgs,
-    file: Option<&PathBuf>,
+    host_file: Option<&PathBuf>,
 ) -> Result<GivenRoot, ExitCode> {
     let platform = || {
-        file.and_then(|f| runbase::inspect_path(f, &Options::default()).ok())
+        host_file
+            .and_then(|f| runbase::inspect_path(f, &Options::default()).ok())
             .and_then(|r| platform_of(&r))
     };
     GivenRoot::open(given, args, platform).map_err(|message| {
@@ -30,8 +32,8 @@ fn open_root(
 
 #[derive(clap::Args)]
 pub(crate) struct RecommendArgs {
-    /// The programs.
-    #[arg(required = true)]
+    /// The programs (default, with an image as --root: the program the image starts, from
+    /// its ENTRYPOINT or CMD).
     files: Vec<PathBuf>,
     /// The build stage's root filesystem: libraries and added files are copied from it
     /// (default `/`, this machine). With it, the report's `closure` is filled too. An
@@ -40,6 +42,10 @@ pub(crate) struct RecommendArgs {
     root: Option<PathBuf>,
     #[command(flatten)]
     image: ImageArgs,
+    /// The FILEs are files of this machine, checked as if copied into the build stage at
+    /// the same path (without it, in an image FILE is a path inside the image).
+    #[arg(long)]
+    host_file: bool,
     /// How to choose: `smallest` (base plus added files), `debuggable` (has a shell) or
     /// `distroless`.
     #[arg(long, default_value = "smallest")]
@@ -58,32 +64,87 @@ pub(crate) struct RecommendArgs {
 
 #[derive(clap::Args)]
 pub(crate) struct VerifyArgs {
-    /// The program.
-    file: PathBuf,
+    /// The program (default, with an image as --root: the program the image starts, from
+    /// its ENTRYPOINT or CMD).
+    file: Option<PathBuf>,
     /// The root filesystem it should run in: a directory (an unpacked image), or an image,
     /// a `docker save` tarball or an OCI layout (directory or tarball).
     #[arg(long, value_name = "DIR|IMAGE")]
     root: PathBuf,
     #[command(flatten)]
     image: ImageArgs,
+    /// FILE is a file of this machine, checked as if copied into the root at the same path
+    /// (without it, in an image FILE is a path inside the image, and under a directory
+    /// root's path it is resolved inside the root).
+    #[arg(long)]
+    host_file: bool,
     /// Print the report line, with `closure` and `verification`.
     #[arg(long)]
     json: bool,
+}
+
+/// The programs to check: the FILEs given, or else the program an image starts
+/// (`ENTRYPOINT`, else `CMD`, looked up in the image's `PATH` when it has no `/`).
+fn programs(given: &[PathBuf], root: &GivenRoot) -> Result<Vec<PathBuf>, ExitCode> {
+    if !given.is_empty() {
+        return Ok(given.to_vec());
+    }
+    let Some(image) = root.image() else {
+        eprintln!("runbase: name a FILE (only an image says which program it starts)");
+        return Err(ExitCode::from(2));
+    };
+    let first = image.entrypoint.first().or(image.cmd.first());
+    let Some(program) = first.filter(|p| !p.is_empty()) else {
+        eprintln!("runbase: the image has no ENTRYPOINT or CMD: name a FILE inside it");
+        return Err(ExitCode::from(2));
+    };
+    if program.contains('/') {
+        return Ok(vec![PathBuf::from(program)]);
+    }
+    let path = image
+        .env_path
+        .as_deref()
+        .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    let found = path
+        .split(':')
+        .filter(|dir| dir.starts_with('/'))
+        .map(|dir| Path::new(dir).join(program))
+        .find(|candidate| root.fs.is_file(candidate));
+    match found {
+        Some(found) => Ok(vec![found]),
+        None => {
+            eprintln!(
+                "runbase: the image starts {}, which is not in its PATH ({})",
+                crate::human::escape(program),
+                crate::human::escape(path)
+            );
+            Err(ExitCode::from(3))
+        }
+    }
 }
 
 pub(crate) fn run_recommend(args: &RecommendArgs) -> io::Result<ExitCode> {
     let limits = Limits::default();
     let options = Options::with_limits(limits.clone());
     let given = args.root.clone().unwrap_or_else(|| PathBuf::from("/"));
-    let root = match open_root(&given, &args.image, args.files.first()) {
+    let root = match open_root(
+        &given,
+        &args.image,
+        args.files.first().filter(|_| args.host_file),
+    ) {
         Ok(root) => root,
         Err(code) => return Ok(code),
     };
-    let build_root = root.dir.clone();
-    let mut resolver = Resolver::new(&build_root, &limits, &ResolveOptions::default());
+    let files = match programs(&args.files, &root) {
+        Ok(files) => files,
+        Err(code) => return Ok(code),
+    };
+    let mut resolve = ResolveOptions::default();
+    resolve.files_from_host = args.host_file;
+    let mut resolver = Resolver::with_root(root.fs.clone(), &limits, &resolve);
     let mut out = BufWriter::new(io::stdout().lock());
     let mut failed = false;
-    for (n, file) in args.files.iter().enumerate() {
+    for (n, file) in files.iter().enumerate() {
         let mut report = match runbase::inspect_in_root(file, &options, &mut resolver) {
             Ok(report) => report,
             Err(error) => {
@@ -95,7 +156,7 @@ pub(crate) fn run_recommend(args: &RecommendArgs) -> io::Result<ExitCode> {
         };
         let mut options = RecommendOptions::default();
         options.policy = args.policy;
-        options.build_root = &build_root;
+        options.build_fs = Some(&root.fs);
         options.include_possible = args.include.is_some();
         let rec = recommend(&report, &options);
         if args.root.is_none() {
@@ -193,22 +254,32 @@ fn write_recommendation(out: &mut impl Write, report: &Report) -> io::Result<()>
 pub(crate) fn run_verify(args: &VerifyArgs) -> io::Result<ExitCode> {
     let limits = Limits::default();
     let options = Options::with_limits(limits.clone());
-    let root = match open_root(&args.root, &args.image, Some(&args.file)) {
+    let root = match open_root(
+        &args.root,
+        &args.image,
+        args.file.as_ref().filter(|_| args.host_file),
+    ) {
         Ok(root) => root,
         Err(code) => return Ok(code),
     };
-    let mut resolver = Resolver::new(&root.dir, &limits, &ResolveOptions::default());
+    let file = match programs(args.file.as_slice(), &root) {
+        Ok(files) => files.into_iter().next().unwrap_or_default(),
+        Err(code) => return Ok(code),
+    };
+    let mut resolve = ResolveOptions::default();
+    resolve.files_from_host = args.host_file;
+    let mut resolver = Resolver::with_root(root.fs.clone(), &limits, &resolve);
     let mut out = BufWriter::new(io::stdout().lock());
-    let mut report = match runbase::inspect_in_root(&args.file, &options, &mut resolver) {
+    let mut report = match runbase::inspect_in_root(&file, &options, &mut resolver) {
         Ok(report) => report,
         Err(error) => {
-            let line = ErrorLine::new(&args.file.to_string_lossy(), &error);
+            let line = ErrorLine::new(&file.to_string_lossy(), &error);
             crate::write_error(&mut out, &line, args.json)?;
             out.flush()?;
             return Ok(ExitCode::from(1));
         }
     };
-    let verification = runbase::verify(&report, &root.dir);
+    let verification = runbase::verify_with(&report, &mut resolver);
     let runs = verification.runs;
     report.verification = Some(verification);
     root.label(&mut report);

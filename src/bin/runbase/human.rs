@@ -131,7 +131,7 @@ pub fn write_report(out: &mut impl Write, r: &Report) -> io::Result<()> {
         writeln!(out, "  needs        nothing hidden")?;
     }
     if !r.needs_not_read.is_empty() {
-        let names: Vec<String> = r.needs_not_read.iter().map(|n| shown(n)).collect();
+        let names: Vec<String> = r.needs_not_read.iter().map(|n| escape(n)).collect();
         writeln!(
             out,
             "  needs        not known for its libraries ({}): give --root to read them",
@@ -200,7 +200,7 @@ pub fn write_report(out: &mut impl Write, r: &Report) -> io::Result<()> {
 
 /// A name read from the file, with control characters escaped (`\u{1b}`), so that a
 /// hostile file cannot send terminal escapes through the text output.
-fn shown(name: &str) -> String {
+pub(crate) fn escape(name: &str) -> String {
     name.chars()
         .map(|c| {
             if c.is_control() {
@@ -216,7 +216,7 @@ fn shown(name: &str) -> String {
 mod tests {
     #[test]
     fn control_characters_are_escaped() {
-        assert_eq!(super::shown("lib\u{1b}[2Jx.so"), "lib\\u{1b}[2Jx.so");
-        assert_eq!(super::shown("libc.so.6"), "libc.so.6");
+        assert_eq!(super::escape("lib\u{1b}[2Jx.so"), "lib\\u{1b}[2Jx.so");
+        assert_eq!(super::escape("libc.so.6"), "libc.so.6");
     }
 }

@@ -66,13 +66,18 @@ enum Command {
 #[derive(clap::Args)]
 struct RootArgs {
     /// The root filesystem (an unpacked image, a sysroot, `/`), or an image: a `docker
-    /// save` tarball or an OCI layout (directory or tarball), unpacked into a temporary
-    /// directory. Libraries are resolved inside it, symbolic links included, as its own
-    /// loader would.
+    /// save` tarball or an OCI layout (directory or tarball), read in place. Libraries are
+    /// resolved inside it, symbolic links included, as its own loader would. A FILE under
+    /// the root's directory is resolved inside the root; in an image, FILE is a path
+    /// inside the image.
     #[arg(long, value_name = "DIR|IMAGE")]
     root: Option<PathBuf>,
     #[command(flatten)]
     image: rootfs::ImageArgs,
+    /// FILE is a file of this machine, checked as if copied into the root (or image) at
+    /// the same path.
+    #[arg(long)]
+    host_file: bool,
     /// LD_LIBRARY_PATH for the resolution (colon-separated); this process's own is never
     /// used.
     #[arg(long, value_name = "DIRS")]
@@ -99,7 +104,12 @@ impl RootArgs {
             .ld_library_path
             .as_ref()
             .map(|p| p.split(':').map(str::to_string).collect());
-        Some(runbase::Resolver::new(&root.dir, limits, &options))
+        options.files_from_host = self.host_file;
+        Some(runbase::Resolver::with_root(
+            root.fs.clone(),
+            limits,
+            &options,
+        ))
     }
 
     /// One resolver per worker, all sharing the libraries read (none without `--root`).
@@ -134,8 +144,10 @@ struct TreeArgs {
 
 #[derive(clap::Args)]
 struct ScanArgs {
-    /// The directory to walk (inside the root, or the root itself).
-    dir: PathBuf,
+    /// The directory of the root to walk (default `/`, the whole root): a path inside
+    /// the root, or under a directory root's own path. Never one of this machine's
+    /// directories outside the root.
+    dir: Option<PathBuf>,
     #[command(flatten)]
     root: RootArgs,
     /// Print a report line per file (with `closure`).
@@ -241,20 +253,6 @@ fn run_inspect(args: &InspectArgs) -> io::Result<ExitCode> {
     let options = Options::with_limits(limits.clone());
     let mut out = BufWriter::new(io::stdout());
     let mut failed = false;
-    let mut inputs = Vec::new();
-    for path in &args.files {
-        if args.recursive && path.is_dir() {
-            walk(path, &mut inputs, &mut |dir, e| {
-                eprintln!("runbase: cannot read directory {}: {e}", dir.display());
-                failed = true;
-            });
-        } else {
-            inputs.push(Input {
-                path: path.clone(),
-                walked: false,
-            });
-        }
-    }
     let root = match args.root.open() {
         Ok(root) => root,
         Err(message) => {
@@ -263,7 +261,40 @@ fn run_inspect(args: &InspectArgs) -> io::Result<ExitCode> {
         }
     };
     let jobs = args.jobs.unwrap_or_else(default_jobs).max(1);
-    let resolvers = Mutex::new(args.root.resolvers(root.as_ref(), &limits, jobs));
+    let resolvers = args.root.resolvers(root.as_ref(), &limits, jobs);
+    let mut inputs = Vec::new();
+    for path in &args.files {
+        // In a root, a directory of the root (under its directory, or in the image) is
+        // walked there; others on this machine.
+        let in_root = root.as_ref().is_some_and(|r| r.holds(path));
+        match resolvers.last() {
+            Some(resolver) if args.recursive && in_root && !args.root.host_file => {
+                match resolver.files_below(path) {
+                    Ok(files) => {
+                        inputs.extend(files.into_iter().map(|path| Input { path, walked: true }))
+                    }
+                    Err(_) => inputs.push(Input {
+                        path: path.clone(),
+                        walked: false,
+                    }),
+                }
+            }
+            _ if args.recursive && path.is_dir() => {
+                walk(path, &mut inputs, &mut |dir, e| {
+                    eprintln!(
+                        "runbase: cannot read directory {}: {e}",
+                        human::escape(&dir.to_string_lossy())
+                    );
+                    failed = true;
+                });
+            }
+            _ => inputs.push(Input {
+                path: path.clone(),
+                walked: false,
+            }),
+        }
+    }
+    let resolvers = Mutex::new(resolvers);
     let mut printed = false;
     run_ordered(
         inputs.len(),

@@ -1,10 +1,10 @@
 //! A root filesystem named on the command line (`--root`): a directory, used as it is, or
-//! an image (`docker save` tarball, OCI layout directory or tarball) unpacked into a
-//! temporary directory that is removed when the [`GivenRoot`] is dropped.
+//! an image (`docker save` tarball, OCI layout directory or tarball) read in place.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use runbase::image::{ImageInfo, ImageOptions, Platform};
+use runbase::RootFs;
+use runbase::image::{Image, ImageInfo, ImageOptions, Platform};
 use runbase::report::Report;
 use runbase::report::message_with_causes;
 
@@ -20,120 +20,145 @@ pub(crate) struct ImageArgs {
     /// unpack, by name (`app:1.2`, or an OCI layout's tag).
     #[arg(long, value_name = "NAME")]
     pub(crate) tag: Option<String>,
+    /// When the root is an image, the most bytes its layers may decompress to (the bound
+    /// on decompression bombs; nothing is written to disk). Default: 16 GiB.
+    #[arg(long, value_name = "BYTES")]
+    pub(crate) max_image_bytes: Option<u64>,
 }
 
 /// A root ready to be read.
 pub(crate) struct GivenRoot {
-    /// The path as given.
-    pub(crate) given: PathBuf,
-    /// The directory to read: the given one, or where the image was unpacked.
-    pub(crate) dir: PathBuf,
-    /// The image, when the root is one.
-    pub(crate) image: Option<ImageInfo>,
-    temp: Option<tempfile::TempDir>,
+    /// The root: a directory, or an image read in place (nothing is unpacked).
+    pub(crate) fs: RootFs,
 }
 
 impl GivenRoot {
-    /// Opens `given`: a plain directory as is, an image unpacked. `default_platform` (asked
-    /// only for an image) chooses among several platforms when `--platform` is not given;
-    /// without one, this machine's.
+    /// Opens `given`: a plain directory as is, an image read in place. `default_platform`
+    /// (asked only for an image) chooses among several platforms when `--platform` is not
+    /// given; without one, this machine's.
     pub(crate) fn open(
         given: &Path,
         args: &ImageArgs,
         default_platform: impl FnOnce() -> Option<Platform>,
     ) -> Result<GivenRoot, String> {
-        let shown = given.display();
-        let format = runbase::image::detect(given)
-            .map_err(|e| format!("--root {shown}: {}", message_with_causes(&e)))?;
-        if format.is_none() {
-            return Ok(GivenRoot {
-                given: given.to_path_buf(),
-                dir: given.to_path_buf(),
-                image: None,
-                temp: None,
-            });
+        let shown = crate::human::escape(&given.to_string_lossy());
+        let meta = std::fs::metadata(given).map_err(|e| format!("--root {shown}: {e}"))?;
+        if !meta.is_dir() && !meta.is_file() {
+            return Err(format!(
+                "--root {shown}: neither a directory nor an image: not a regular file but {}",
+                kind_of(meta.file_type())
+            ));
         }
-        let temp = tempfile::Builder::new()
-            .prefix("runbase-image-")
-            .tempdir()
-            .map_err(|e| format!("cannot make a temporary directory: {e}"))?;
+        if meta.is_file() && !looks_like_tar(given) {
+            // Never parse further, nor quote what it holds: it may be a key or a password
+            // file named by mistake.
+            return Err(format!(
+                "--root {shown}: neither a directory nor an image (a docker save or OCI \
+                 layout tarball); this file is not a tar archive"
+            ));
+        }
+        let format = runbase::image::detect(given)
+            .map_err(|e| format!("--root {shown}: {}", image_message(&e)))?;
+        if format.is_none() {
+            let fs = RootFs::dir(given)
+                .map_err(|e| format!("--root {shown}: {}", message_with_causes(&e)))?;
+            return Ok(GivenRoot { fs });
+        }
         let mut options = ImageOptions::default();
         options.platform = args.platform.clone();
         options.default_platform = default_platform().or_else(|| Some(Platform::host()));
         options.reference = args.tag.clone();
-        let mut root = GivenRoot {
-            given: given.to_path_buf(),
-            dir: temp.path().to_path_buf(),
-            image: None,
-            temp: Some(temp),
-        };
-        let info = runbase::image::unpack(given, &root.dir, &options)
-            .map_err(|e| format!("--root {shown}: {}", message_with_causes(&e)))?;
-        root.image = Some(info);
-        Ok(root)
-    }
-
-    /// A path under the unpacked image, as the image sees it (`/usr/bin/ls`); other paths
-    /// as they are.
-    pub(crate) fn shown(&self, path: &Path) -> String {
-        if self.image.is_some() {
-            if let Ok(rest) = path.strip_prefix(&self.dir) {
-                return format!("/{}", rest.display());
-            }
+        if let Some(max) = args.max_image_bytes {
+            options.max_bytes = max;
         }
-        path.display().to_string()
+        let image = Image::open(given, &options)
+            .map_err(|e| format!("--root {shown}: {}", image_message(&e)))?;
+        Ok(GivenRoot {
+            fs: RootFs::image(given, image),
+        })
     }
 
-    /// Puts the given root (not the temporary directory) in a report, with the image.
+    /// The image, when the root is one.
+    pub(crate) fn image(&self) -> Option<&ImageInfo> {
+        self.fs.image_info()
+    }
+
+    /// Puts the image in a report's verification.
     pub(crate) fn label(&self, report: &mut Report) {
-        if self.image.is_none() {
-            return;
-        }
-        let given = self.given.display().to_string();
-        report.path = self.shown(Path::new(&report.path));
-        if let Some(closure) = report.closure.as_mut() {
-            closure.root = given.clone();
-        }
         if let Some(v) = report.verification.as_mut() {
-            v.root = given;
-            v.image = self.image.clone();
+            v.image = self.image().cloned();
         }
     }
-}
 
-impl Drop for GivenRoot {
-    fn drop(&mut self) {
-        if let Some(temp) = self.temp.take() {
-            // The image's read-only directories would stop an unprivileged removal.
-            writable(temp.path());
-            if let Err(e) = temp.close() {
-                eprintln!("runbase: cannot remove the unpacked image: {e}");
-            }
-        }
-    }
-}
-
-/// Gives the owner write and search permission on every directory below `dir`, without
-/// following symbolic links.
-fn writable(dir: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        if let Ok(meta) = std::fs::symlink_metadata(&dir) {
-            let mode = meta.permissions().mode();
-            if meta.is_dir() && mode & 0o700 != 0o700 {
-                let _ =
-                    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(mode | 0o700));
-            }
-        }
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
+    /// Whether `path` names something inside the root: any path in an image; a path
+    /// under a directory root's directory.
+    pub(crate) fn holds(&self, path: &Path) -> bool {
+        let Some(dir) = self.fs.host_dir() else {
+            return true;
         };
-        for entry in entries.flatten() {
-            if entry.file_type().is_ok_and(|t| t.is_dir()) {
-                stack.push(entry.path());
+        let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+        let canonical = |p: &Path| std::fs::canonicalize(p).ok();
+        absolute(path).starts_with(absolute(dir))
+            || matches!((canonical(path), canonical(dir)), (Some(p), Some(d)) if p.starts_with(&d))
+    }
+}
+
+/// What a file that is neither a directory nor a regular file is.
+fn kind_of(kind: std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if kind.is_fifo() {
+        "a FIFO"
+    } else if kind.is_socket() {
+        "a socket"
+    } else if kind.is_char_device() {
+        "a character device"
+    } else if kind.is_block_device() {
+        "a block device"
+    } else {
+        "something else"
+    }
+}
+
+/// Whether the file starts with a tar header (its checksum right): the only file an image
+/// can be.
+fn looks_like_tar(path: &Path) -> bool {
+    use std::io::Read;
+    let mut header = [0u8; 512];
+    let Ok(file) = std::fs::File::open(path) else {
+        return false;
+    };
+    if file.take(512).read_exact(&mut header).is_err() {
+        return false;
+    }
+    let stored = header
+        .get(148..156)
+        .and_then(|field| std::str::from_utf8(field).ok())
+        .map(|text| text.trim_matches(|c: char| c == '\0' || c == ' '))
+        .and_then(|text| u32::from_str_radix(text, 8).ok());
+    let sum: u32 = header
+        .iter()
+        .enumerate()
+        .map(|(i, &b)| {
+            if (148..156).contains(&i) {
+                32
+            } else {
+                u32::from(b)
             }
-        }
+        })
+        .sum();
+    stored == Some(sum)
+}
+
+/// The longest image error message shown: a hostile archive's fields reach the messages
+/// of the tar reader.
+const MAX_MESSAGE_CHARS: usize = 300;
+
+/// An image error's message, with control characters escaped and its length bounded.
+fn image_message(e: &runbase::image::ImageError) -> String {
+    let message = crate::human::escape(&message_with_causes(e));
+    match message.char_indices().nth(MAX_MESSAGE_CHARS) {
+        Some((cut, _)) => format!("{}...", message.get(..cut).unwrap_or_default()),
+        None => message,
     }
 }
 

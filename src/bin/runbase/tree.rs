@@ -9,7 +9,7 @@ use runbase::report::ErrorLine;
 use runbase::{ClosureTree, Limits, Options, TreeTarget};
 
 use crate::rootfs::GivenRoot;
-use crate::{ScanArgs, TreeArgs, default_jobs, run_ordered, walk, write_report};
+use crate::{ScanArgs, TreeArgs, default_jobs, run_ordered, write_report};
 
 fn need_root(root: &Option<PathBuf>) -> io::Result<()> {
     if root.is_none() {
@@ -35,7 +35,7 @@ pub fn run_tree(args: &TreeArgs) -> io::Result<ExitCode> {
         return Ok(ExitCode::from(2));
     };
     let mut out = BufWriter::new(io::stdout().lock());
-    let report = match runbase::inspect_path(&args.file, &Options::default()) {
+    let report = match runbase::inspect_in_root(&args.file, &Options::default(), &mut resolver) {
         Ok(r) => r,
         Err(e) => {
             let line = ErrorLine::new(&args.file.to_string_lossy(), &e);
@@ -168,23 +168,23 @@ pub fn run_scan(args: &ScanArgs) -> io::Result<ExitCode> {
             return Ok(ExitCode::from(1));
         }
     };
-    // In an image, DIR is a directory of the image (`/`, `/usr/bin`).
-    let dir = if root.image.is_some() {
-        let inside = args.dir.strip_prefix("/").unwrap_or(&args.dir);
-        root.dir.join(inside)
-    } else {
-        args.dir.clone()
-    };
-    let mut inputs = Vec::new();
-    let mut unreadable = false;
-    walk(&dir, &mut inputs, &mut |dir, e| {
-        eprintln!("runbase: cannot read directory {}: {e}", dir.display());
-        unreadable = true;
-    });
-    let paths: Vec<PathBuf> = inputs.into_iter().map(|i| i.path).collect();
     let jobs = args.jobs.unwrap_or_else(default_jobs).max(1);
     let limits = Limits::default();
-    let resolvers = Mutex::new(args.root.resolvers(Some(&root), &limits, jobs));
+    let resolvers = args.root.resolvers(Some(&root), &limits, jobs);
+    // DIR is always a directory of the root (`/` by default), never of this machine.
+    let dir = args.dir.clone().unwrap_or_else(|| PathBuf::from("/"));
+    let paths = match resolvers.last().map(|r| r.files_below(&dir)) {
+        Some(Ok(paths)) => paths,
+        Some(Err(e)) => {
+            eprintln!(
+                "runbase: {}",
+                crate::human::escape(&runbase::report::message_with_causes(&e))
+            );
+            return Ok(ExitCode::from(2));
+        }
+        None => return Ok(ExitCode::from(2)),
+    };
+    let resolvers = Mutex::new(resolvers);
     let options = Options::default();
     let mut broken = 0usize;
     let progress = io::stderr().is_terminal();
@@ -227,7 +227,7 @@ pub fn run_scan(args: &ScanArgs) -> io::Result<ExitCode> {
         eprintln!();
     }
     out.flush()?;
-    Ok(if broken > 0 || unreadable {
+    Ok(if broken > 0 {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
@@ -242,7 +242,7 @@ fn scan_line(
     result: Result<runbase::Report, runbase::Error>,
     root: &GivenRoot,
 ) -> (Option<String>, bool) {
-    let shown = root.shown(path);
+    let shown = crate::human::escape(&path.to_string_lossy());
     match result {
         Err(runbase::Error::NotElf) => (None, false),
         Err(e) => {
