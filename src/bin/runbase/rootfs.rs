@@ -78,10 +78,10 @@ impl GivenRoot {
     pub(crate) fn shown(&self, path: &Path) -> String {
         if self.image.is_some() {
             if let Ok(rest) = path.strip_prefix(&self.dir) {
-                return format!("/{}", rest.display());
+                return format!("/{}", runbase::path_text(rest));
             }
         }
-        path.display().to_string()
+        runbase::path_text(path)
     }
 
     /// Puts the given root (not the temporary directory) in a report, with the image.
