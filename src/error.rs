@@ -42,7 +42,7 @@ pub enum Error {
         limit: u64,
     },
     /// Reading the file failed.
-    #[error("cannot read {}", path.display())]
+    #[error("cannot read {}", crate::path_text(path))]
     Io {
         /// The file.
         path: PathBuf,

@@ -60,7 +60,7 @@ impl Options {
 /// The report's `path` is `path` as given.
 pub fn inspect_path(path: &Path, options: &Options) -> Result<Report> {
     let source = FileSource::open(path)?;
-    inspect_data(&path.to_string_lossy(), &source, options)
+    inspect_data(&crate::path_text(path), &source, options)
 }
 
 /// Analyses the file at `path` and fills the report's `closure` from `resolver`'s root
@@ -81,7 +81,7 @@ pub fn inspect_in_root(
     resolver: &mut crate::resolve::Resolver,
 ) -> Result<Report> {
     let (content, in_root) = resolver.open_named(path)?;
-    let label = path.to_string_lossy();
+    let label = crate::path_text(path);
     let (mut report, load) = inspect_opened(&label, content, options, true)?;
     // The file was just read: the closure starts from what was found, without reading it
     // again.

@@ -131,8 +131,18 @@
 //!
 //! [`inspect_path`] reads with `pread` through [`FileSource`] (only the ranges needed; on a
 //! cold page cache this beats a memory map, whose read-ahead pulls in megabytes).
-//! [`inspect_bytes`] takes a slice, and [`inspect_data`] any [`ReadRef`] (for example a
-//! memory map from [`map_file`]).
+//! [`inspect_bytes`] takes a slice, and [`inspect_data`] any [`ReadRef`]. The crate maps no
+//! file itself: a memory map faults (SIGBUS) when the file is truncated while it is read,
+//! which ends the whole process. A caller who maps files anyway can pass the map's bytes to
+//! [`inspect_bytes`] and accepts that risk.
+//!
+//! # Paths and names
+//!
+//! A path from the file system becomes a report string through [`path_text`]: valid UTF-8
+//! without backslashes is kept as it is; a backslash is written `\\` and a byte that is not
+//! valid UTF-8 as `\xNN`, so two different files never give the same `path`. Names read
+//! from inside a file (DT_NEEDED, SONAME, RPATH) are decoded lossily, as the loader's search
+//! compares them as text.
 //!
 //! # Features
 //!
@@ -174,6 +184,7 @@ pub mod image;
 mod inspect;
 mod judge;
 mod libc;
+mod names;
 mod needs;
 pub mod report;
 mod resolve;
@@ -186,10 +197,11 @@ mod version;
 
 pub use error::{Error, Limits, Result};
 pub use inspect::{Options, inspect_bytes, inspect_data, inspect_in_root, inspect_path};
+pub use names::path_text;
 pub use report::Report;
 pub use resolve::{ClosureTree, ResolveOptions, Resolver, TreeNode, TreeTarget};
 pub use rootfs::RootFs;
-pub use source::{FileSource, ReadRef, map_file};
+pub use source::{FileSource, ReadRef};
 pub use verify::{verify, verify_with};
 pub use version::{ParseVersionError, Version};
 

@@ -316,31 +316,6 @@ impl ReadCacheOps for PositionedFile {
     }
 }
 
-/// Memory-maps a file read-only.
-///
-/// Useful when many parts of a large file will be read (the whole-file scans of a fuzzing
-/// harness, for instance); for one-shot analysis [`FileSource`] is usually faster.
-pub fn map_file(path: &Path) -> Result<memmap2::Mmap> {
-    let (file, _) = open_regular(path).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    map_open_file(&file).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    })
-}
-
-#[allow(unsafe_code)]
-fn map_open_file(file: &File) -> std::io::Result<memmap2::Mmap> {
-    // SAFETY: the map is read-only. If another process truncates or rewrites the file while it
-    // is mapped, reads may fault or see changing bytes; the parser treats every byte as
-    // untrusted and re-checks every bound, so changing bytes cannot break its invariants, and a
-    // fault (SIGBUS) ends the process rather than corrupting memory. Callers who cannot accept
-    // that use `FileSource`.
-    unsafe { memmap2::Mmap::map(file) }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

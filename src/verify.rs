@@ -167,12 +167,15 @@ pub fn verify_with(report: &Report, resolver: &mut Resolver) -> Verification {
                 ),
             );
         }
+        // The first library listed under each name, looked up once per unmet version.
+        let mut path_of: std::collections::HashMap<&str, &str> = std::collections::HashMap::new();
+        for l in &closure.libraries {
+            path_of.entry(l.soname.as_str()).or_insert(l.path.as_str());
+        }
         for u in &closure.unmet_versions {
-            let at = closure
-                .libraries
-                .iter()
-                .find(|l| l.soname == u.soname)
-                .map(|l| format!(" at {}", l.path))
+            let at = path_of
+                .get(u.soname.as_str())
+                .map(|path| format!(" at {path}"))
                 .unwrap_or_default();
             problems.push(
                 Code::VersionMissing,
@@ -247,7 +250,7 @@ pub fn verify_with(report: &Report, resolver: &mut Resolver) -> Verification {
     }
 
     Verification {
-        root: root.to_string_lossy().into_owned(),
+        root: crate::path_text(&root),
         runs: problems.is_empty(),
         libc,
         problems: problems.text,

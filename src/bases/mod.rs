@@ -204,6 +204,6 @@ fn absolute(path: &str) -> String {
         return path.to_string();
     }
     std::env::current_dir()
-        .map(|d| d.join(p).to_string_lossy().into_owned())
+        .map(|d| crate::path_text(&d.join(p)))
         .unwrap_or_else(|_| path.to_string())
 }

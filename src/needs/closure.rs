@@ -41,34 +41,38 @@ where
     F: FnMut(&str) -> Option<N>,
     N: AsRef<[Need]>,
 {
-    let chains = chains(closure);
+    let links = links(closure);
     let mut carried: BTreeMap<(NeedKind, Option<String>), Need> = BTreeMap::new();
-    for (path, chain) in &chains {
-        if chain.last().is_some_and(|soname| is_c_library_part(soname)) {
-            continue;
-        }
-        let Some(needs) = library_needs(path) else {
+    for (i, lib) in closure.libraries.iter().enumerate() {
+        let Some(link) = links.get(i).copied().flatten() else {
             continue;
         };
-        let through_curl = chain
-            .iter()
-            .any(|soname| CONFIGURES_ITS_TLS.iter().any(|p| soname.starts_with(p)));
+        if is_c_library_part(&lib.soname) {
+            continue;
+        }
+        let Some(needs) = library_needs(&lib.path) else {
+            continue;
+        };
+        // Spelled out only for a need carried (a chain can be thousands long).
+        let mut chain: Option<Vec<String>> = None;
         for need in needs.as_ref() {
-            if through_curl
+            if link.through_curl
                 && need.kind == NeedKind::CaCertificates
                 && need.name.as_deref() != Some("curl")
             {
                 continue;
             }
-            let certainty = carried_certainty(need, chain.len());
+            let certainty = carried_certainty(need, link.depth);
             let key = (need.kind, need.name.as_deref().map(str::to_string));
             let better = carried
                 .get(&key)
-                .is_none_or(|have| (certainty, chain.len()) < (have.certainty, have.via.len()));
+                .is_none_or(|have| (certainty, link.depth) < (have.certainty, have.via.len()));
             if better {
                 let mut need = need.clone();
                 need.certainty = certainty;
-                need.via = chain.clone();
+                need.via = chain
+                    .get_or_insert_with(|| chain_to(closure, &links, i))
+                    .clone();
                 carried.insert(key, need);
             }
         }
@@ -145,9 +149,20 @@ fn weaker(certainty: Certainty) -> Certainty {
     }
 }
 
-/// For each library of the closure, the sonames from the program down to it, by the
-/// shortest way (breadth first over `needed_by`), in the closure's order.
-fn chains(closure: &Closure) -> Vec<(String, Vec<String>)> {
+/// How a library is reached from the program by the shortest way (breadth first over
+/// `needed_by`): the library before it, and how many libraries down it is (1: named by the
+/// program itself). Kept as links, not as spelled-out chains: spelling out every chain made a
+/// closure of n libraries in a line cost n squared.
+#[derive(Debug, Clone, Copy)]
+struct Link {
+    parent: Option<usize>,
+    depth: usize,
+    /// Whether a library of the chain (itself included) configures its TLS library.
+    through_curl: bool,
+}
+
+/// The link of each library of the closure (`None`: not reached from the program).
+fn links(closure: &Closure) -> Vec<Option<Link>> {
     let program = closure.file_in_root.as_str();
     let mut loaded_by: HashMap<&str, Vec<usize>> = HashMap::new();
     for (i, lib) in closure.libraries.iter().enumerate() {
@@ -155,28 +170,46 @@ fn chains(closure: &Closure) -> Vec<(String, Vec<String>)> {
             loaded_by.entry(user.as_str()).or_default().push(i);
         }
     }
-    let mut chain_of: Vec<Option<Vec<String>>> = vec![None; closure.libraries.len()];
-    let mut queue: VecDeque<(&str, Vec<String>)> = VecDeque::from([(program, Vec::new())]);
-    while let Some((user, chain)) = queue.pop_front() {
+    let mut link_of: Vec<Option<Link>> = vec![None; closure.libraries.len()];
+    let mut queue: VecDeque<(&str, Option<usize>)> = VecDeque::from([(program, None)]);
+    while let Some((user, from)) = queue.pop_front() {
+        let above = from.and_then(|f| link_of.get(f).copied().flatten());
         for &i in loaded_by.get(user).map(Vec::as_slice).unwrap_or_default() {
-            let (Some(slot), Some(lib)) = (chain_of.get_mut(i), closure.libraries.get(i)) else {
+            let (Some(slot), Some(lib)) = (link_of.get_mut(i), closure.libraries.get(i)) else {
                 continue;
             };
             if slot.is_some() {
                 continue;
             }
-            let mut longer = chain.clone();
-            longer.push(lib.soname.clone());
-            *slot = Some(longer.clone());
-            queue.push_back((lib.path.as_str(), longer));
+            let curl = CONFIGURES_ITS_TLS.iter().any(|p| lib.soname.starts_with(p));
+            *slot = Some(Link {
+                parent: from,
+                depth: above.map_or(1, |a| a.depth.saturating_add(1)),
+                through_curl: curl || above.is_some_and(|a| a.through_curl),
+            });
+            queue.push_back((lib.path.as_str(), Some(i)));
         }
     }
-    closure
-        .libraries
-        .iter()
-        .zip(chain_of)
-        .filter_map(|(lib, chain)| Some((lib.path.clone(), chain?)))
-        .collect()
+    link_of
+}
+
+/// The sonames from the program down to library `i`, by its links.
+fn chain_to(closure: &Closure, links: &[Option<Link>], i: usize) -> Vec<String> {
+    let mut chain = Vec::new();
+    let mut at = Some(i);
+    // Links form a tree (each set once, from an earlier one): at most one step per library.
+    while let Some(index) = at.filter(|_| chain.len() < links.len()) {
+        let (Some(lib), Some(link)) = (
+            closure.libraries.get(index),
+            links.get(index).copied().flatten(),
+        ) else {
+            break;
+        };
+        chain.push(lib.soname.clone());
+        at = link.parent;
+    }
+    chain.reverse();
+    chain
 }
 
 #[cfg(test)]

@@ -70,6 +70,18 @@ pub(super) struct Loaded {
     /// Its place in `Closure::libraries`, when listed there (the file itself and the
     /// interpreter are not).
     listed: Option<usize>,
+    /// Whether an RPATH or RUNPATH takes part in its searches: its own, those of the chain
+    /// that loaded it, or the executable's (set once when it is loaded, so that a search
+    /// need not walk the chain).
+    pub(super) chain_paths: bool,
+    /// The last object recorded among its users (`needed_by`): the walk takes one object
+    /// at a time, so a user met again is the last one recorded.
+    last_user: Option<usize>,
+}
+
+/// Whether an object has an RPATH or a RUNPATH.
+fn has_paths(info: &LoadInfo) -> bool {
+    info.rpath.is_some() || info.runpath.is_some()
 }
 
 impl Resolver {
@@ -115,7 +127,7 @@ impl Resolver {
         want_tree: bool,
     ) -> (Closure, ClosureTree) {
         let mut closure = Closure {
-            root: self.shared.fs.path().to_string_lossy().into_owned(),
+            root: crate::path_text(self.shared.fs.path()),
             file_in_root: in_root.clone(),
             interpreter: None,
             libraries: Vec::new(),
@@ -132,6 +144,7 @@ impl Resolver {
             return (closure, ClosureTree { nodes: Vec::new() });
         };
         let main_info = Arc::new(main_info);
+        let main_paths = has_paths(&main_info);
         closure.version_needs = Arc::clone(&main_info.version_needs);
         let rules = rules_of(&main_info);
         let in_root: Arc<str> = in_root.into();
@@ -146,6 +159,8 @@ impl Resolver {
             identity: None,
             via: None,
             listed: None,
+            chain_paths: main_paths,
+            last_user: None,
         });
 
         // The interpreter is loaded before anything; it satisfies needs of its own name.
@@ -161,6 +176,7 @@ impl Resolver {
                     let mut names: Vec<Arc<str>> = vec![basename(interp).into()];
                     names.extend(info.soname.iter().cloned());
                     interpreter_index = Some(loaded.len());
+                    let chain_paths = main_paths || has_paths(&info);
                     loaded.push(Loaded {
                         names,
                         found_as: interp.as_str().into(),
@@ -170,6 +186,8 @@ impl Resolver {
                         identity: Some(identity),
                         via: None,
                         listed: None,
+                        chain_paths,
+                        last_user: None,
                     });
                 }
             }
@@ -191,6 +209,8 @@ impl Resolver {
                 by_identity.entry(identity).or_insert(index);
             }
         }
+        // Each missing name's place in `closure.missing`.
+        let mut missing_at: HashMap<Arc<str>, usize> = HashMap::new();
         let mut edges: Vec<Vec<(String, TreeTarget)>> = Vec::new();
         let mut queue = Vec::with_capacity(CLOSURE_CAPACITY);
         queue.push(0usize);
@@ -199,9 +219,9 @@ impl Resolver {
         let mut cut = false;
         while let Some(&current) = queue.get(next) {
             next = next.saturating_add(1);
-            let Some((current_info, needer)) = loaded
+            let Some((current_info, needer, current_paths)) = loaded
                 .get(current)
-                .map(|l| (Arc::clone(&l.info), Arc::clone(&l.canonical)))
+                .map(|l| (Arc::clone(&l.info), Arc::clone(&l.canonical), l.chain_paths))
             else {
                 break;
             };
@@ -214,7 +234,7 @@ impl Resolver {
             for name in &current_info.needed {
                 // Already loaded under this name, its SONAME, or (for a path) its path.
                 if let Some(&index) = by_name.get(name) {
-                    add_needed_by(&loaded, index, &needer, &mut closure.libraries);
+                    add_needed_by(&mut loaded, index, current, &needer, &mut closure.libraries);
                     edge(
                         name,
                         if Some(index) == interpreter_index {
@@ -242,13 +262,19 @@ impl Resolver {
                     Outcome::Found(found) => found,
                     Outcome::NotFound { tried } => {
                         edge(name, TreeTarget::Missing);
-                        match closure.missing.iter_mut().find(|m| *m.soname == **name) {
+                        match missing_at
+                            .get(name)
+                            .and_then(|&at| closure.missing.get_mut(at))
+                        {
                             Some(m) => m.needed_by.push(needer.to_string()),
-                            None => closure.missing.push(MissingLibrary {
-                                soname: name.to_string(),
-                                needed_by: vec![needer.to_string()],
-                                tried,
-                            }),
+                            None => {
+                                missing_at.insert(Arc::clone(name), closure.missing.len());
+                                closure.missing.push(MissingLibrary {
+                                    soname: name.to_string(),
+                                    needed_by: vec![needer.to_string()],
+                                    tried,
+                                });
+                            }
                         }
                         continue;
                     }
@@ -259,7 +285,7 @@ impl Resolver {
                         l.names.push(Arc::clone(name));
                     }
                     by_name.insert(Arc::clone(name), index);
-                    add_needed_by(&loaded, index, &needer, &mut closure.libraries);
+                    add_needed_by(&mut loaded, index, current, &needer, &mut closure.libraries);
                     edge(name, TreeTarget::Node(index));
                     continue;
                 }
@@ -270,6 +296,7 @@ impl Resolver {
                 let mut names = vec![Arc::clone(name)];
                 names.extend(found.info.soname.iter().cloned());
                 let index = loaded.len();
+                let chain_paths = current_paths || has_paths(&found.info);
                 for n in names.iter().chain(std::iter::once(&found.found_as)) {
                     by_name.entry(Arc::clone(n)).or_insert(index);
                 }
@@ -293,6 +320,8 @@ impl Resolver {
                     identity: Some(found.identity),
                     via: Some(found.via),
                     listed: Some(listed),
+                    chain_paths,
+                    last_user: Some(current),
                 });
                 queue.push(index);
             }
@@ -369,6 +398,8 @@ impl Resolver {
             identity: None,
             via: None,
             listed: None,
+            chain_paths: has_paths(main),
+            last_user: None,
         };
         let plan = self.plan(rules, main);
         match self.search(name, 0, &[program], main, rules, &plan) {
@@ -382,21 +413,28 @@ impl Resolver {
     pub(crate) fn in_root_path(&self, file: &Path) -> String {
         match self.place(file) {
             Ok(place) => place.in_root(),
-            Err(_) => join_path("/", &file.to_string_lossy()),
+            Err(_) => join_path("/", &crate::path_text(file)),
         }
     }
 }
 
-/// Records that `needer` needs the loaded object `index`, when it is a listed library (the
-/// file itself and the interpreter are not).
-fn add_needed_by(loaded: &[Loaded], index: usize, needer: &str, out: &mut [ClosureLibrary]) {
-    if let Some(lib) = loaded
-        .get(index)
-        .and_then(|l| l.listed)
-        .and_then(|pos| out.get_mut(pos))
-    {
-        if !lib.needed_by.iter().any(|n| n == needer) {
-            lib.needed_by.push(needer.to_string());
-        }
+/// Records that `needer` (the object `user`) needs the loaded object `index`, when it is a
+/// listed library (the file itself and the interpreter are not), once per user.
+fn add_needed_by(
+    loaded: &mut [Loaded],
+    index: usize,
+    user: usize,
+    needer: &str,
+    out: &mut [ClosureLibrary],
+) {
+    let Some(l) = loaded.get_mut(index) else {
+        return;
+    };
+    if l.last_user == Some(user) {
+        return;
+    }
+    l.last_user = Some(user);
+    if let Some(lib) = l.listed.and_then(|pos| out.get_mut(pos)) {
+        lib.needed_by.push(needer.to_string());
     }
 }

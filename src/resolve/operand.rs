@@ -34,7 +34,7 @@ impl Place {
     /// The path inside the root, as text (`$ORIGIN`, `file_in_root`).
     pub(crate) fn in_root(&self) -> String {
         match self {
-            Place::InRoot(path) => String::from_utf8_lossy(path).into_owned(),
+            Place::InRoot(path) => crate::path_text(Path::new(std::ffi::OsStr::from_bytes(path))),
             Place::Host(_, in_root) => in_root.clone(),
         }
     }
@@ -173,7 +173,7 @@ impl Resolver {
             RootError::Loop => "too many levels of symbolic links".to_string(),
             RootError::Escapes(Some(link)) => format!(
                 "the link {} leads out of {what}",
-                String::from_utf8_lossy(&link).escape_debug()
+                crate::path_text(Path::new(std::ffi::OsStr::from_bytes(&link))).escape_debug()
             ),
             RootError::Escapes(None) => format!("`..` leads out of {what}"),
         };

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use super::closure::Loaded;
 use super::object::LoadInfo;
-use super::{MAX_OBJECTS, MAX_REMEMBERED, MAX_SYSTEM_DIRS, Resolver, SharedObject};
+use super::{MAX_REMEMBERED, MAX_SYSTEM_DIRS, Resolver, SharedObject};
 use crate::abi::Abi;
 use crate::report::{FoundVia, LoaderRules};
 use crate::rootfs::{Identity, InRoot, join_path, parent};
@@ -290,28 +290,9 @@ pub(super) fn cut_system_dirs(dirs: &mut Vec<String>, what: &str) -> Option<Stri
 }
 
 /// Whether no RPATH or RUNPATH can take part in a search by `loader`: the loader's own,
-/// those of the chain that loaded it, and the executable's.
+/// those of the chain that loaded it, and the executable's (known when it was loaded).
 fn chain_has_no_paths(loaded: &[Loaded], loader: usize) -> bool {
-    let has_paths = |l: &Loaded| l.info.rpath.is_some() || l.info.runpath.is_some();
-    if loaded.first().is_none_or(has_paths) {
-        return false;
-    }
-    let mut chain = Some(loader);
-    let mut steps = 0usize;
-    while let Some(index) = chain {
-        let Some(obj) = loaded.get(index) else {
-            return false;
-        };
-        if has_paths(obj) {
-            return false;
-        }
-        chain = obj.loader;
-        steps = steps.saturating_add(1);
-        if steps > MAX_OBJECTS {
-            return false;
-        }
-    }
-    true
+    loaded.get(loader).is_some_and(|l| !l.chain_paths)
 }
 
 /// `origin` for a library found through an RPATH or RUNPATH entry relative to its object

@@ -18,6 +18,7 @@ impl Resolver {
         by_name: &HashMap<Arc<str>, usize>,
     ) -> Vec<UnmetVersion> {
         let mut out: Vec<UnmetVersion> = Vec::new();
+        let mut at: HashMap<(&str, &str), usize> = HashMap::default();
         for user in loaded {
             for (need_index, need) in user.info.version_needs.iter().enumerate() {
                 let Some(provider) = by_name
@@ -43,20 +44,24 @@ impl Resolver {
                     _ => missing_versions(versions, &provider.info),
                 };
                 for version in missing.iter().filter_map(|&i| versions.get(i)) {
-                    match out
-                        .iter_mut()
-                        .find(|u| u.soname == need.soname && &u.version == version)
-                    {
+                    // One entry per (library, version): found by a map, where scanning the
+                    // entries made many unmet versions cost their square.
+                    let key = (need.soname.as_str(), version.as_str());
+                    match at.get(&key).and_then(|&i| out.get_mut(i)) {
                         Some(u) => {
-                            if !u.needed_by.iter().any(|n| **n == *user.canonical) {
+                            // Objects are taken one at a time: a user met again is the last.
+                            if u.needed_by.last().is_none_or(|n| **n != *user.canonical) {
                                 u.needed_by.push(user.canonical.to_string());
                             }
                         }
-                        None => out.push(UnmetVersion {
-                            soname: need.soname.clone(),
-                            version: version.clone(),
-                            needed_by: vec![user.canonical.to_string()],
-                        }),
+                        None => {
+                            at.insert(key, out.len());
+                            out.push(UnmetVersion {
+                                soname: need.soname.clone(),
+                                version: version.clone(),
+                                needed_by: vec![user.canonical.to_string()],
+                            });
+                        }
                     }
                 }
             }

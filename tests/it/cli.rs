@@ -198,3 +198,21 @@ fn fifos_devices_and_directories_are_refused_without_waiting() {
     let stderr = String::from_utf8_lossy(&root.stderr);
     assert!(stderr.contains("not a regular file but a FIFO"), "{stderr}");
 }
+
+/// Files are read with `pread` only: a memory map dies of SIGBUS when a file is truncated
+/// under it, taking the whole batch along, so there is no mode that maps files.
+#[test]
+fn no_memory_mapped_read_mode() {
+    let out = runbase()
+        .args(["inspect", "--json", "--read-mode", "mmap"])
+        .arg(fixture("hello-gcc"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--read-mode"));
+}

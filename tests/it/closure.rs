@@ -894,3 +894,264 @@ fn command_line_inspect_tree_and_scan() {
         "the same walk, in the same order"
     );
 }
+
+/// A synthesized x86_64 object like [`synth_object`], with an RPATH too.
+fn synth_object_with_rpath(e_type: u16, needed: &[String], rpath: &str) -> Vec<u8> {
+    use crate::synth::{DynamicParts, Segment, Synth};
+    let mut synth = Synth::new(true, false);
+    synth.e_type = e_type;
+    let mut parts = DynamicParts::new();
+    let offsets: Vec<u32> = needed.iter().map(|n| parts.add(n)).collect();
+    let rpath = parts.add(rpath);
+    let mut dynamic: Vec<(u64, u64)> = offsets.iter().map(|&o| (1, u64::from(o))).collect();
+    dynamic.push((15, u64::from(rpath)));
+    synth.segments.push(Segment {
+        p_type: 1,
+        flags: 4,
+        data: parts.strtab.clone(),
+    });
+    synth.segments.push(Segment {
+        p_type: 2,
+        flags: 6,
+        data: vec![0; 16 * (dynamic.len() + 3)],
+    });
+    dynamic.extend([
+        (5, synth.addr_of(0)),
+        (10, parts.strtab.len() as u64),
+        (0, 0),
+    ]);
+    synth.segments[1].data = synth.dynamic(&dynamic);
+    synth.build()
+}
+
+/// `tree` over N libraries that each need all the others: every library's needs are shown
+/// once, under the object that loaded it; its other appearances are one line each saying
+/// where it is shown. The text grows with the edges (N squared), not with N cubed: shown at
+/// first sight depth first, the libraries nested N deep and the indentation alone grew with
+/// N cubed.
+#[cfg(feature = "cli")]
+#[test]
+fn tree_shows_each_library_once_and_stays_quadratic() {
+    const N: usize = 300;
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    std::fs::create_dir_all(r.join("lib")).unwrap();
+    std::fs::create_dir_all(r.join("app")).unwrap();
+    let libs: Vec<String> = (0..N).map(|i| format!("lib{i}.so")).collect();
+    for lib in &libs {
+        let others: Vec<String> = libs.iter().filter(|l| *l != lib).cloned().collect();
+        std::fs::write(r.join("lib").join(lib), synth_object(3, &others)).unwrap();
+    }
+    std::fs::write(r.join("app/main"), synth_object(2, &libs[..1])).unwrap();
+    let out = crate::support::runbase()
+        .args(["tree", "--root"])
+        .arg(r)
+        .arg(r.join("app/main"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    // The program's line, its one need, lib0's N-1 needs, and the N-1 needs of each of the
+    // N-1 others: one line per DT_NEEDED entry.
+    assert_eq!(lines.len(), 1 + 1 + (N - 1) + (N - 1) * (N - 1));
+    // Each library is shown in full exactly once.
+    let full: Vec<&&str> = lines
+        .iter()
+        .skip(1)
+        .filter(|l| !l.contains("(shown "))
+        .collect();
+    assert_eq!(full.len(), N, "{full:?}");
+    for lib in &libs {
+        let at = format!(" {lib} => /lib/{lib} [default_dir]");
+        assert_eq!(full.iter().filter(|l| l.ends_with(&at)).count(), 1, "{lib}");
+    }
+    // No deeper than the loader's walk: lib0 under the program, the rest under lib0 (two
+    // levels of indentation).
+    let longest = lines.iter().map(|l| l.chars().count()).max().unwrap();
+    let widest = format!("        ├── lib{N}.so => /lib/lib{N}.so [default_dir] (shown above)");
+    assert!(longest <= widest.chars().count(), "{longest}");
+}
+
+/// Text output escapes control characters read from files and file names: a name, a
+/// DT_NEEDED entry and an RPATH holding a terminal escape and a newline print neither raw,
+/// in `inspect`, `tree` and `scan`. JSON keeps them as they are (serde escapes them).
+#[cfg(feature = "cli")]
+#[test]
+fn text_output_escapes_control_characters_from_files() {
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    std::fs::create_dir_all(r.join("app")).unwrap();
+    let hostile = "lib\x1b[31mred\nnext.so";
+    let file = r.join("app/prog\x1b[31m\nevil");
+    std::fs::write(
+        &file,
+        synth_object_with_rpath(2, &[hostile.to_string()], "/opt/\x1b[31m\nx"),
+    )
+    .unwrap();
+    let check = |what: &str, out: std::process::Output| {
+        for (stream, bytes) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
+            let text = String::from_utf8_lossy(bytes);
+            assert!(!bytes.contains(&0x1b), "{what} {stream}: {text}");
+            for line in text.lines() {
+                assert!(
+                    !line.starts_with("red")
+                        && !line.starts_with("next")
+                        && !line.starts_with("evil")
+                        && !line.starts_with('x'),
+                    "{what} {stream}: a name was split over lines: {text}"
+                );
+            }
+        }
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(text.contains(r"\u{1b}[31m"), "{what}: {text}");
+        text
+    };
+    let runbase = crate::support::runbase;
+    let inspect = check(
+        "inspect",
+        runbase().arg("inspect").arg(&file).output().unwrap(),
+    );
+    assert!(inspect.contains(r"lib\u{1b}[31mred\nnext.so"), "{inspect}");
+    assert!(inspect.contains(r"/opt/\u{1b}[31m\nx"), "{inspect}");
+    let tree = check(
+        "tree",
+        runbase()
+            .args(["tree", "-v", "--root"])
+            .arg(r)
+            .arg(&file)
+            .output()
+            .unwrap(),
+    );
+    assert!(
+        tree.contains(r"lib\u{1b}[31mred\nnext.so not found"),
+        "{tree}"
+    );
+    let scan = check(
+        "scan",
+        runbase()
+            .arg("scan")
+            .arg(r)
+            .arg("--root")
+            .arg(r)
+            .output()
+            .unwrap(),
+    );
+    assert!(
+        scan.contains(r"missing lib\u{1b}[31mred\nnext.so"),
+        "{scan}"
+    );
+    let recommend = runbase().arg("recommend").arg(&file).output().unwrap();
+    check("recommend", recommend);
+    // JSON carries the names exactly.
+    let json = runbase()
+        .args(["inspect", "--json"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let line = &crate::support::json_lines(&json.stdout)[0];
+    assert_eq!(line["needed"][0], hostile);
+    assert_eq!(line["rpath"][0], "/opt/\x1b[31m\nx");
+}
+
+/// File names that are not UTF-8 are written injectively: an invalid byte as `\xNN` (and a
+/// backslash as `\\`), so two different files never print the same path.
+#[cfg(feature = "cli")]
+#[test]
+fn file_names_that_are_not_utf8_stay_distinct() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for name in [&b"a\xff"[..], b"a\xfe", b"a\\xff"] {
+        copy(&fixture("hello-gcc"), &d.join(OsStr::from_bytes(name)));
+    }
+    let prefix = d.to_str().unwrap();
+    let expected = [
+        format!(r"{prefix}/a\\xff"),
+        format!(r"{prefix}/a\xfe"),
+        format!(r"{prefix}/a\xff"),
+    ];
+    let runbase = crate::support::runbase;
+    let scan = runbase()
+        .args(["scan", "--json", d.to_str().unwrap(), "--root"])
+        .arg(d)
+        .output()
+        .unwrap();
+    let mut paths: Vec<String> = crate::support::json_lines(&scan.stdout)
+        .iter()
+        .map(|l| l["path"].as_str().unwrap().to_string())
+        .collect();
+    paths.sort();
+    assert_eq!(paths, expected);
+    let inspect = runbase()
+        .args(["inspect", "--json", "-r"])
+        .arg(d)
+        .output()
+        .unwrap();
+    let mut paths: Vec<String> = crate::support::json_lines(&inspect.stdout)
+        .iter()
+        .map(|l| l["path"].as_str().unwrap().to_string())
+        .collect();
+    paths.sort();
+    assert_eq!(paths, expected);
+    // The closure's own path of the file, and the text lines, too.
+    let lines = crate::support::json_lines(&scan.stdout);
+    let mut in_root: Vec<&str> = lines
+        .iter()
+        .map(|l| l["closure"]["file_in_root"].as_str().unwrap())
+        .collect();
+    in_root.sort();
+    assert_eq!(in_root, [r"/a\\xff", r"/a\xfe", r"/a\xff"]);
+    let text = runbase()
+        .args(["scan", d.to_str().unwrap(), "--root"])
+        .arg(d)
+        .output()
+        .unwrap();
+    let text = String::from_utf8(text.stdout).unwrap();
+    for path in &expected {
+        assert!(text.lines().any(|l| l == path), "{path}: {text}");
+    }
+}
+
+/// A program over a NEEDED chain: the work of its closure (searches, the libraries' needs
+/// carried along each chain) grows with the chain, not with its square. Measured as the
+/// bytes allocated, which follow the work: spelling out each library's chain of sonames
+/// allocated about n squared over 2 strings.
+#[test]
+fn a_needed_chain_costs_its_length() {
+    let work = |n: usize| {
+        let root = tempfile::tempdir().unwrap();
+        let r = root.path();
+        std::fs::create_dir_all(r.join("lib")).unwrap();
+        std::fs::create_dir_all(r.join("app")).unwrap();
+        for i in 0..n {
+            let next: Vec<String> = (i + 1 < n)
+                .then(|| format!("lib{}.so", i + 1))
+                .into_iter()
+                .collect();
+            std::fs::write(r.join(format!("lib/lib{i}.so")), synth_object(3, &next)).unwrap();
+        }
+        std::fs::write(
+            r.join("app/main"),
+            synth_object(2, &["lib0.so".to_string()]),
+        )
+        .unwrap();
+        let mut resolver = resolver(r, None);
+        let main = r.join("app/main");
+        // Once to read the libraries, then measured.
+        runbase::inspect_in_root(&main, &runbase::Options::default(), &mut resolver).unwrap();
+        let (report, bytes) = crate::support::total_allocation(|| {
+            runbase::inspect_in_root(&main, &runbase::Options::default(), &mut resolver).unwrap()
+        });
+        assert_eq!(report.closure.unwrap().libraries.len(), n);
+        bytes
+    };
+    let small = work(250);
+    let large = work(2000);
+    // Eight times the chain: about eight times the work (quadratic would be 64 times).
+    assert!(
+        large < small * 16,
+        "{small} bytes for 250, {large} for 2000"
+    );
+}

@@ -353,7 +353,9 @@ fn byte_sources_agree() {
         let path = fixture(name);
         let label = path.to_string_lossy().into_owned();
         let pread = inspect(&path);
-        let map = runbase::map_file(&path).unwrap();
+        let file = std::fs::File::open(&path).unwrap();
+        // SAFETY: a fixture nothing rewrites while the test reads it.
+        let map = unsafe { memmap2::Mmap::map(&file) }.unwrap();
         let mapped = runbase::inspect_data(&label, &map[..], &Options::default()).unwrap();
         let bytes = std::fs::read(&path).unwrap();
         let sliced = runbase::inspect_bytes(&label, &bytes, &Options::default()).unwrap();

@@ -115,8 +115,8 @@ fn programs(given: &[PathBuf], root: &GivenRoot) -> Result<Vec<PathBuf>, ExitCod
         None => {
             eprintln!(
                 "runbase: the image starts {}, which is not in its PATH ({})",
-                crate::human::escape(program),
-                crate::human::escape(path)
+                crate::human::shown(program),
+                crate::human::shown(path)
             );
             Err(ExitCode::from(3))
         }
@@ -149,7 +149,7 @@ pub(crate) fn run_recommend(args: &RecommendArgs) -> io::Result<ExitCode> {
             Ok(report) => report,
             Err(error) => {
                 failed = true;
-                let line = ErrorLine::new(&file.to_string_lossy(), &error);
+                let line = ErrorLine::new(&runbase::path_text(file), &error);
                 crate::write_error(&mut out, &line, args.json)?;
                 continue;
             }
@@ -177,7 +177,7 @@ pub(crate) fn run_recommend(args: &RecommendArgs) -> io::Result<ExitCode> {
                 out.write_all(text.as_bytes())?;
             } else {
                 failed = true;
-                eprintln!("runbase: {}: no catalog image can run it", report.path);
+                warn!("runbase: {}: no catalog image can run it", report.path);
             }
         } else {
             if n > 0 {
@@ -198,24 +198,24 @@ fn write_recommendation(out: &mut impl Write, report: &Report) -> io::Result<()>
     let Some(rec) = &report.recommendation else {
         return Ok(());
     };
-    writeln!(out, "{}", report.path)?;
+    say!(out, "{}", report.path)?;
     match &rec.base {
-        Some(base) => writeln!(out, "  base         {base} (policy {})", rec.policy)?,
-        None => writeln!(out, "  base         none (policy {})", rec.policy)?,
+        Some(base) => say!(out, "  base         {base} (policy {})", rec.policy)?,
+        None => say!(out, "  base         none (policy {})", rec.policy)?,
     }
     for why in &rec.why {
-        writeln!(out, "               - {why}")?;
+        say!(out, "               - {why}")?;
     }
     if !rec.add_files.is_empty() {
-        writeln!(out, "  add")?;
+        say!(out, "  add")?;
         for f in &rec.add_files {
             match &f.content {
-                Some(_) => writeln!(out, "    {}  <-  (written: root and nobody only)", f.path)?,
-                None => writeln!(out, "    {}  <-  {}", f.path, f.from)?,
+                Some(_) => say!(out, "    {}  <-  (written: root and nobody only)", f.path)?,
+                None => say!(out, "    {}  <-  {}", f.path, f.from)?,
             }
         }
     }
-    writeln!(
+    say!(
         out,
         "  images (estimated size: base compressed + program + added files)"
     )?;
@@ -236,16 +236,18 @@ fn write_recommendation(out: &mut impl Write, report: &Report) -> io::Result<()>
             (Verdict::WorksWithFiles, _) => format!("{} file(s) added", a.add_files.len()),
             _ => String::new(),
         };
-        writeln!(
+        say!(
             out,
             "    {:width$}  {:>9}  {:16}  {note}",
-            a.base, size, a.verdict
+            a.base,
+            size,
+            a.verdict
         )?;
     }
     if let Some(text) = &rec.dockerfile {
-        writeln!(out, "  Dockerfile")?;
+        say!(out, "  Dockerfile")?;
         for line in text.lines() {
-            writeln!(out, "    {line}")?;
+            say!(out, "    {line}")?;
         }
     }
     Ok(())
@@ -273,7 +275,7 @@ pub(crate) fn run_verify(args: &VerifyArgs) -> io::Result<ExitCode> {
     let mut report = match runbase::inspect_in_root(&file, &options, &mut resolver) {
         Ok(report) => report,
         Err(error) => {
-            let line = ErrorLine::new(&file.to_string_lossy(), &error);
+            let line = ErrorLine::new(&runbase::path_text(&file), &error);
             crate::write_error(&mut out, &line, args.json)?;
             out.flush()?;
             return Ok(ExitCode::from(1));
@@ -309,27 +311,32 @@ fn write_verification(out: &mut impl Write, report: &Report, root: &Path) -> io:
                 .as_deref()
                 .map(|r| format!("{r}, "))
                 .unwrap_or_default();
-            writeln!(
+            say!(
                 out,
                 "{}: {verdict} in image {} ({name}{}, {} layer{}, {})",
                 report.path,
-                root.display(),
+                runbase::path_text(root),
                 image.format.as_str(),
                 image.layers,
                 if image.layers == 1 { "" } else { "s" },
                 image.platform.as_deref().unwrap_or("platform unknown")
             )?;
         }
-        None => writeln!(out, "{}: {verdict} in {}", report.path, root.display())?,
+        None => say!(
+            out,
+            "{}: {verdict} in {}",
+            report.path,
+            runbase::path_text(root)
+        )?,
     }
     for p in &v.problems {
-        writeln!(out, "  missing  {p}")?;
+        say!(out, "  missing  {p}")?;
     }
     for w in &v.warnings {
-        writeln!(out, "  maybe    {w}")?;
+        say!(out, "  maybe    {w}")?;
     }
     for n in &v.notes {
-        writeln!(out, "  ok       {n}")?;
+        say!(out, "  ok       {n}")?;
     }
     Ok(())
 }

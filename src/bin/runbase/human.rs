@@ -30,7 +30,7 @@ fn list(items: &[String]) -> String {
 
 /// Writes one report.
 pub fn write_report(out: &mut impl Write, r: &Report) -> io::Result<()> {
-    writeln!(out, "{}", r.path)?;
+    say!(out, "{}", r.path)?;
     let platform = r
         .platform
         .as_deref()
@@ -40,10 +40,11 @@ pub fn write_report(out: &mut impl Write, r: &Report) -> io::Result<()> {
         runbase::report::Endian::Big => "big-endian",
         _ => "little-endian",
     };
-    writeln!(
+    say!(
         out,
         "  file         ELF {}-bit {endian} {}{platform}",
-        r.elf.class, r.elf.machine
+        r.elf.class,
+        r.elf.machine
     )?;
     let runnable = if r.executable {
         "can be started directly"
@@ -58,21 +59,21 @@ pub fn write_report(out: &mut impl Write, r: &Report) -> io::Result<()> {
         Linkage::Relocatable => "relocatable object",
         _ => "other",
     };
-    writeln!(out, "  linkage      {what}; {runnable}")?;
+    say!(out, "  linkage      {what}; {runnable}")?;
     if let Some(interp) = &r.interpreter {
-        writeln!(out, "  interpreter  {interp}")?;
+        say!(out, "  interpreter  {interp}")?;
     }
     if !r.needed.is_empty() {
-        writeln!(out, "  needed       {}", list(&r.needed))?;
+        say!(out, "  needed       {}", list(&r.needed))?;
     }
     if let Some(soname) = &r.soname {
-        writeln!(out, "  soname       {soname}")?;
+        say!(out, "  soname       {soname}")?;
     }
     if !r.rpath.is_empty() {
-        writeln!(out, "  rpath        {}", r.rpath.join(":"))?;
+        say!(out, "  rpath        {}", r.rpath.join(":"))?;
     }
     if !r.runpath.is_empty() {
-        writeln!(out, "  runpath      {}", r.runpath.join(":"))?;
+        say!(out, "  runpath      {}", r.runpath.join(":"))?;
     }
     let mut libc = r.libc.family.as_str().to_string();
     if let Some(floor) = &r.libc.glibc_required {
@@ -88,9 +89,9 @@ pub fn write_report(out: &mut impl Write, r: &Report) -> io::Result<()> {
             libc.push_str(&format!(" (set by {}{more})", shown.join(", ")));
         }
     }
-    writeln!(out, "  libc         {libc}")?;
+    say!(out, "  libc         {libc}")?;
     for why in &r.libc.evidence {
-        writeln!(out, "               - {why}")?;
+        say!(out, "               - {why}")?;
     }
     if let Some(go) = &r.go {
         let version = go.version.as_deref().unwrap_or("version unknown");
@@ -104,23 +105,23 @@ pub fn write_report(out: &mut impl Write, r: &Report) -> io::Result<()> {
             Some(false) => ", built with CGO_ENABLED=0",
             None => "",
         };
-        writeln!(out, "  go           {version}, {cgo}{stamped}")?;
+        say!(out, "  go           {version}, {cgo}{stamped}")?;
         if let Some(m) = &go.main_module {
             let v = m.version.as_deref().unwrap_or("");
-            writeln!(out, "               module {} {v}", m.path)?;
+            say!(out, "               module {} {v}", m.path)?;
         }
         if !go.tags.is_empty() {
-            writeln!(out, "               tags {}", go.tags.join(","))?;
+            say!(out, "               tags {}", go.tags.join(","))?;
         }
         if !go.deps.is_empty() {
-            writeln!(out, "               {} dependencies", go.deps.len())?;
+            say!(out, "               {} dependencies", go.deps.len())?;
         }
     }
     if let Some(rust) = &r.rust {
         let version = rust.rustc_version.as_deref().unwrap_or("version unknown");
-        writeln!(out, "  rust         rustc {version}")?;
+        say!(out, "  rust         rustc {version}")?;
         if !rust.crates.is_empty() {
-            writeln!(
+            say!(
                 out,
                 "               {} crates (cargo-auditable)",
                 rust.crates.len()
@@ -128,11 +129,11 @@ pub fn write_report(out: &mut impl Write, r: &Report) -> io::Result<()> {
         }
     }
     if r.needs.is_empty() && r.needs_not_read.is_empty() {
-        writeln!(out, "  needs        nothing hidden")?;
+        say!(out, "  needs        nothing hidden")?;
     }
     if !r.needs_not_read.is_empty() {
-        let names: Vec<String> = r.needs_not_read.iter().map(|n| escape(n)).collect();
-        writeln!(
+        let names: Vec<String> = r.needs_not_read.iter().map(|n| shown(n)).collect();
+        say!(
             out,
             "  needs        not known for its libraries ({}): give --root to read them",
             names.join(", ")
@@ -149,10 +150,11 @@ pub fn write_report(out: &mut impl Write, r: &Report) -> io::Result<()> {
             runbase::report::Certainty::Likely => "likely",
             _ => "possible",
         };
-        writeln!(
+        say!(
             out,
             "  needs        {}{name}, {certainty}: {}",
-            need.kind, need.summary
+            need.kind,
+            need.summary
         )?;
         let files: Vec<String> = need
             .files
@@ -169,7 +171,7 @@ pub fn write_report(out: &mut impl Write, r: &Report) -> io::Result<()> {
             })
             .collect();
         if !files.is_empty() {
-            writeln!(out, "               files: {}", files.join(", "))?;
+            say!(out, "               files: {}", files.join(", "))?;
         }
     }
     let s = &r.size;
@@ -191,16 +193,16 @@ pub fn write_report(out: &mut impl Write, r: &Report) -> io::Result<()> {
     if let Some(packer) = &s.packed {
         size.push_str(&format!("; packed with {packer}"));
     }
-    writeln!(out, "  size         {size}")?;
+    say!(out, "  size         {size}")?;
     for warning in &r.warnings {
-        writeln!(out, "  warning      {warning}")?;
+        say!(out, "  warning      {warning}")?;
     }
     Ok(())
 }
 
 /// A name read from the file, with control characters escaped (`\u{1b}`), so that a
 /// hostile file cannot send terminal escapes through the text output.
-pub(crate) fn escape(name: &str) -> String {
+pub fn shown(name: &str) -> String {
     name.chars()
         .map(|c| {
             if c.is_control() {
@@ -216,7 +218,7 @@ pub(crate) fn escape(name: &str) -> String {
 mod tests {
     #[test]
     fn control_characters_are_escaped() {
-        assert_eq!(super::escape("lib\u{1b}[2Jx.so"), "lib\\u{1b}[2Jx.so");
-        assert_eq!(super::escape("libc.so.6"), "libc.so.6");
+        assert_eq!(super::shown("lib\u{1b}[2Jx.so"), "lib\\u{1b}[2Jx.so");
+        assert_eq!(super::shown("libc.so.6"), "libc.so.6");
     }
 }

@@ -9,6 +9,22 @@ use clap::{Parser, Subcommand};
 use runbase::report::{ErrorLine, Report};
 use runbase::{Error, Limits, Options, inspect_path};
 
+/// Writes one line of text output with every control character in it escaped (a terminal
+/// escape or a newline in a file name, a soname or an RPATH is shown as `\u{1b}`, `\n`):
+/// every text line that shows something read from a file goes through here.
+macro_rules! say {
+    ($out:expr, $($arg:tt)*) => {
+        writeln!($out, "{}", $crate::human::shown(&format!($($arg)*)))
+    };
+}
+
+/// `eprintln!` with control characters escaped, for messages naming files.
+macro_rules! warn {
+    ($($arg:tt)*) => {
+        eprintln!("{}", $crate::human::shown(&format!($($arg)*)))
+    };
+}
+
 mod advice;
 mod batch;
 mod human;
@@ -178,29 +194,9 @@ struct InspectArgs {
     /// Bytes content scans (for static binaries) may read per file.
     #[arg(long, value_name = "BYTES")]
     scan_budget: Option<u64>,
-    /// How files are read: `pread` reads only the byte ranges needed (fastest on a cold
-    /// page cache), `mmap` maps each file.
-    #[arg(long, value_enum, default_value_t = ReadMode::Pread)]
-    read_mode: ReadMode,
     /// Worker threads (default: the number of cores); the output keeps the input order.
     #[arg(short, long)]
     jobs: Option<usize>,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum ReadMode {
-    Pread,
-    Mmap,
-}
-
-fn inspect_one(path: &Path, mode: ReadMode, options: &Options) -> Result<Report, Error> {
-    match mode {
-        ReadMode::Pread => inspect_path(path, options),
-        ReadMode::Mmap => {
-            let map = runbase::map_file(path)?;
-            runbase::inspect_data(&path.to_string_lossy(), &map[..], options)
-        }
-    }
 }
 
 fn main() -> ExitCode {
@@ -281,9 +277,9 @@ fn run_inspect(args: &InspectArgs) -> io::Result<ExitCode> {
             }
             _ if args.recursive && path.is_dir() => {
                 walk(path, &mut inputs, &mut |dir, e| {
-                    eprintln!(
+                    warn!(
                         "runbase: cannot read directory {}: {e}",
-                        human::escape(&dir.to_string_lossy())
+                        runbase::path_text(dir)
                     );
                     failed = true;
                 });
@@ -306,7 +302,7 @@ fn run_inspect(args: &InspectArgs) -> io::Result<ExitCode> {
             };
             let result = match resolver.as_mut() {
                 Some(resolver) => runbase::inspect_in_root(&input.path, &options, resolver),
-                None => inspect_one(&input.path, args.read_mode, &options),
+                None => inspect_path(&input.path, &options),
             };
             // Most reports take a few KiB: one allocation instead of a dozen doublings.
             let mut text = Vec::with_capacity(16 << 10);
@@ -319,7 +315,7 @@ fn run_inspect(args: &InspectArgs) -> io::Result<ExitCode> {
                 }
                 Err(Error::NotElf) if input.walked => Ok(false),
                 Err(error) => {
-                    let label = input.path.to_string_lossy();
+                    let label = runbase::path_text(&input.path);
                     write_error(&mut text, &ErrorLine::new(&label, &error), args.json)
                         .map(|()| true)
                 }
@@ -372,8 +368,9 @@ pub(crate) fn write_error(out: &mut impl Write, line: &ErrorLine, json: bool) ->
     } else {
         // Keep the readable output on stdout in order; the message also goes to stderr so
         // that it is seen when stdout is redirected.
-        eprintln!("runbase: {}: {}", line.path, line.error.message);
-        writeln!(out, "{}\n  error: {}", line.path, line.error.message)
+        warn!("runbase: {}: {}", line.path, line.error.message);
+        say!(out, "{}", line.path)?;
+        say!(out, "  error: {}", line.error.message)
     }
 }
 

@@ -41,7 +41,7 @@ impl GivenRoot {
         args: &ImageArgs,
         default_platform: impl FnOnce() -> Option<Platform>,
     ) -> Result<GivenRoot, String> {
-        let shown = crate::human::escape(&given.to_string_lossy());
+        let shown = crate::human::shown(&runbase::path_text(given));
         let meta = std::fs::metadata(given).map_err(|e| format!("--root {shown}: {e}"))?;
         if !meta.is_dir() && !meta.is_file() {
             return Err(format!(
@@ -155,7 +155,7 @@ const MAX_MESSAGE_CHARS: usize = 300;
 
 /// An image error's message, with control characters escaped and its length bounded.
 fn image_message(e: &runbase::image::ImageError) -> String {
-    let message = crate::human::escape(&message_with_causes(e));
+    let message = crate::human::shown(&message_with_causes(e));
     match message.char_indices().nth(MAX_MESSAGE_CHARS) {
         Some((cut, _)) => format!("{}...", message.get(..cut).unwrap_or_default()),
         None => message,

@@ -38,7 +38,7 @@ pub fn run_tree(args: &TreeArgs) -> io::Result<ExitCode> {
     let report = match runbase::inspect_in_root(&args.file, &Options::default(), &mut resolver) {
         Ok(r) => r,
         Err(e) => {
-            let line = ErrorLine::new(&args.file.to_string_lossy(), &e);
+            let line = ErrorLine::new(&runbase::path_text(&args.file), &e);
             crate::write_error(&mut out, &line, args.json)?;
             out.flush()?;
             return Ok(ExitCode::from(1));
@@ -58,7 +58,7 @@ pub fn run_tree(args: &TreeArgs) -> io::Result<ExitCode> {
     } else {
         print_tree(
             &mut out,
-            &args.file.to_string_lossy(),
+            &runbase::path_text(&args.file),
             &tree,
             &closure,
             args.verbose,
@@ -79,22 +79,18 @@ fn print_tree(
     closure: &runbase::report::Closure,
     verbose: bool,
 ) -> io::Result<()> {
-    writeln!(out, "{label}")?;
+    say!(out, "{label}")?;
     if let Some(interp) = &closure.interpreter {
         let state = if interp.found {
             ""
         } else {
             " (not found: the kernel reports \"No such file or directory\")"
         };
-        writeln!(out, "  interpreter {}{state}", interp.path)?;
+        say!(out, "  interpreter {}{state}", interp.path)?;
     }
-    let mut shown = vec![false; tree.nodes.len()];
-    if let Some(first) = shown.first_mut() {
-        *first = true;
-    }
-    print_children(out, tree, 0, "", &mut shown, closure, verbose)?;
+    print_children(out, tree, closure, verbose)?;
     for unmet in &closure.unmet_versions {
-        writeln!(
+        say!(
             out,
             "  version {} not defined by {} (needed by {})",
             unmet.version,
@@ -103,50 +99,89 @@ fn print_tree(
         )?;
     }
     for warning in &closure.warnings {
-        writeln!(out, "  warning: {warning}")?;
+        say!(out, "  warning: {warning}")?;
     }
     Ok(())
+}
+
+/// The object under which each object's own needs are shown: the one that loaded it (the
+/// first edge to it, in load order), as the loader's breadth-first walk met it. Showing a
+/// library's needs once, at its shallowest place, keeps the tree's text proportional to its
+/// edges: expanded at first sight in depth-first order, a library needed by every other
+/// one would nest N deep, and the indentation alone would grow with N cubed.
+fn loaded_by(tree: &ClosureTree) -> Vec<Option<(usize, usize)>> {
+    let mut parent = vec![None; tree.nodes.len()];
+    for (node, current) in tree.nodes.iter().enumerate() {
+        for (edge, (_, target)) in current.needed.iter().enumerate() {
+            if let TreeTarget::Node(index) = target {
+                if let Some(slot) = parent.get_mut(*index).filter(|p| p.is_none()) {
+                    if *index != 0 {
+                        *slot = Some((node, edge));
+                    }
+                }
+            }
+        }
+    }
+    parent
 }
 
 fn print_children(
     out: &mut impl Write,
     tree: &ClosureTree,
-    node: usize,
-    prefix: &str,
-    shown: &mut Vec<bool>,
     closure: &runbase::report::Closure,
     verbose: bool,
 ) -> io::Result<()> {
-    let Some(current) = tree.nodes.get(node) else {
-        return Ok(());
-    };
-    let count = current.needed.len();
-    for (i, (name, target)) in current.needed.iter().enumerate() {
-        let last = i + 1 == count;
+    let parent = loaded_by(tree);
+    let mut shown = vec![false; tree.nodes.len()];
+    if let Some(first) = shown.first_mut() {
+        *first = true;
+    }
+    // Depth first, without recursion (a chain of libraries nests thousands deep): each frame
+    // is a node, the next of its edges to print, and the prefix length of its children.
+    let mut prefix = String::new();
+    let mut stack: Vec<(usize, usize, usize)> = vec![(0, 0, 0)];
+    while let Some((node, edge, depth_len)) = stack.pop() {
+        prefix.truncate(depth_len);
+        let Some((name, target)) = tree.nodes.get(node).and_then(|n| n.needed.get(edge)) else {
+            continue;
+        };
+        let count = tree.nodes.get(node).map_or(0, |n| n.needed.len());
+        let last = edge.saturating_add(1) == count;
+        stack.push((node, edge.saturating_add(1), depth_len));
         let branch = if last { "└── " } else { "├── " };
-        let deeper = format!("{prefix}{}", if last { "    " } else { "│   " });
         match target {
             TreeTarget::Node(index) => {
-                let child = &tree.nodes[*index];
+                let Some(child) = tree.nodes.get(*index) else {
+                    continue;
+                };
                 let via = child.found_via.map_or("", |v| v.as_str());
-                if shown[*index] {
-                    writeln!(
+                if parent.get(*index) == Some(&Some((node, edge))) {
+                    if let Some(s) = shown.get_mut(*index) {
+                        *s = true;
+                    }
+                    say!(out, "{prefix}{branch}{name} => {} [{via}]", child.path)?;
+                    prefix.push_str(if last { "    " } else { "│   " });
+                    stack.push((*index, 0, prefix.len()));
+                } else {
+                    let place = if shown.get(*index).copied().unwrap_or(false) {
+                        "above"
+                    } else {
+                        "below"
+                    };
+                    say!(
                         out,
-                        "{prefix}{branch}{name} => {} [{via}] (see above)",
+                        "{prefix}{branch}{name} => {} [{via}] (shown {place})",
                         child.path
                     )?;
-                } else {
-                    shown[*index] = true;
-                    writeln!(out, "{prefix}{branch}{name} => {} [{via}]", child.path)?;
-                    print_children(out, tree, *index, &deeper, shown, closure, verbose)?;
                 }
             }
-            TreeTarget::Loader => writeln!(out, "{prefix}{branch}{name} (the loader)")?,
+            TreeTarget::Loader => say!(out, "{prefix}{branch}{name} (the loader)")?,
             TreeTarget::Missing => {
-                writeln!(out, "{prefix}{branch}{name} not found")?;
+                say!(out, "{prefix}{branch}{name} not found")?;
                 if verbose {
                     if let Some(m) = closure.missing.iter().find(|m| &m.soname == name) {
-                        writeln!(out, "{deeper}tried: {}", m.tried.join(", "))?;
+                        let deeper = if last { "    " } else { "│   " };
+                        say!(out, "{prefix}{deeper}tried: {}", m.tried.join(", "))?;
                     }
                 }
             }
@@ -178,7 +213,7 @@ pub fn run_scan(args: &ScanArgs) -> io::Result<ExitCode> {
         Some(Err(e)) => {
             eprintln!(
                 "runbase: {}",
-                crate::human::escape(&runbase::report::message_with_causes(&e))
+                crate::human::shown(&runbase::report::message_with_causes(&e))
             );
             return Ok(ExitCode::from(2));
         }
@@ -211,6 +246,7 @@ pub fn run_scan(args: &ScanArgs) -> io::Result<ExitCode> {
                     // Clear the progress line before printing over it.
                     eprint!("\r\x1b[K");
                 }
+                // Already escaped (text) or JSON.
                 writeln!(out, "{line}")?;
                 if progress {
                     out.flush()?;
@@ -242,14 +278,14 @@ fn scan_line(
     result: Result<runbase::Report, runbase::Error>,
     root: &GivenRoot,
 ) -> (Option<String>, bool) {
-    let shown = crate::human::escape(&path.to_string_lossy());
+    let shown = runbase::path_text(path);
     match result {
         Err(runbase::Error::NotElf) => (None, false),
         Err(e) => {
             let line = if json {
                 serde_json::to_string(&ErrorLine::new(&shown, &e)).unwrap_or_default()
             } else {
-                format!("{shown}: error: {e}")
+                crate::human::shown(&format!("{shown}: error: {e}"))
             };
             (Some(line), false)
         }
@@ -264,21 +300,23 @@ fn scan_line(
             let line = if json {
                 serde_json::to_string(&report).ok()
             } else if let (true, Some(c)) = (bad, closure) {
-                let mut text = shown;
+                let mut lines = vec![shown];
                 for m in &c.missing {
-                    text.push_str(&format!(
-                        "\n  missing {} (needed by {})",
+                    lines.push(format!(
+                        "  missing {} (needed by {})",
                         m.soname,
                         m.needed_by.join(", ")
                     ));
                 }
                 for u in &c.unmet_versions {
-                    text.push_str(&format!("\n  {} lacks version {}", u.soname, u.version));
+                    lines.push(format!("  {} lacks version {}", u.soname, u.version));
                 }
                 if let Some(i) = c.interpreter.as_ref().filter(|i| !i.found) {
-                    text.push_str(&format!("\n  interpreter {} not found", i.path));
+                    lines.push(format!("  interpreter {} not found", i.path));
                 }
-                Some(text)
+                // Each line escaped: control characters from the files stay on their line.
+                let lines: Vec<String> = lines.iter().map(|l| crate::human::shown(l)).collect();
+                Some(lines.join("\n"))
             } else {
                 None
             };
