@@ -297,7 +297,16 @@ impl RootFs {
                     continue;
                 }
                 Child::Dir(identity) => {
-                    let handle = self.enter(dir, &part).ok_or(RootError::Missing)?;
+                    let canonical = canonical_of(&stack, Some(&part));
+                    let known = self.handles().get(&canonical).cloned();
+                    let handle = match known {
+                        Some(handle) => handle,
+                        None => {
+                            let handle = self.enter(dir, &part).ok_or(RootError::Missing)?;
+                            self.remember_handle(&canonical, &handle);
+                            handle
+                        }
+                    };
                     stack.push(Step {
                         name: part,
                         handle,
@@ -441,10 +450,14 @@ impl Root {
     /// Resolves `path` (in-root, absolute or not) inside the root, remembered (under the
     /// canonical path too: a file found is looked up by that path next).
     pub(crate) fn lookup(&self, path: &[u8]) -> Lookup {
+        self.lookup_within(path, 0)
+    }
+
+    fn lookup_within(&self, path: &[u8], links: usize) -> Lookup {
         if let Some(known) = self.seen.borrow().get(path) {
             return known.clone();
         }
-        let result = self.resolve(path);
+        let result = self.resolve_within(path, links);
         let mut seen = self.seen.borrow_mut();
         if seen.len() < MAX_REMEMBERED {
             if let Ok(found) = &result {
@@ -457,14 +470,15 @@ impl Root {
         result
     }
 
-    fn resolve(&self, path: &[u8]) -> Lookup {
+    /// [`Root::resolve`] after `links` links were followed to reach `path`.
+    fn resolve_within(&self, path: &[u8], links: usize) -> Lookup {
         let parts: Vec<&[u8]> = components(path).collect();
         // Without `..`, a path resolves as its (remembered) directory plus its last name:
         // one `fstatat` instead of one per component. Deep paths walk without recursing.
         let shallow = parts.len() <= MAX_REMEMBERED_DEPTH && !parts.iter().any(|p| *p == b"..");
         if let (Some((last, dir)), true) = (parts.split_last(), shallow) {
             if !dir.is_empty() {
-                let dir_found = self.lookup(&join(dir))?;
+                let dir_found = self.lookup_within(&join(dir), links)?;
                 if dir_found.kind != Kind::Dir {
                     return Err(RootError::Missing);
                 }
@@ -478,8 +492,22 @@ impl Root {
                 canonical.extend_from_slice(last);
                 let (kind, identity, size, what) = match self.fs.child(&handle, last) {
                     Child::Missing => return Err(RootError::Missing),
-                    // A link: walked from its directory, whose path has no link left.
-                    Child::Link(_) => return self.fs.walk(&canonical, false).map(|w| w.found),
+                    // A link: its target, from its directory (whose path has no link left,
+                    // so a `..` in the target is that directory's parent by name).
+                    Child::Link(target) => {
+                        let links = links.saturating_add(1);
+                        if links > MAX_LINKS {
+                            return Err(RootError::Loop);
+                        }
+                        let mut next = if target.first() == Some(&b'/') {
+                            Vec::new()
+                        } else {
+                            dir_found.canonical.clone()
+                        };
+                        next.push(b'/');
+                        next.extend_from_slice(&target);
+                        return self.lookup_within(&normalise(&next), links);
+                    }
                     Child::Dir(identity) => (Kind::Dir, identity, 0, ""),
                     Child::File(identity, size) => (Kind::File, identity, size, ""),
                     Child::Other(identity, what) => (Kind::Other, identity, 0, what),
@@ -574,11 +602,11 @@ impl Root {
                 }
                 child.extend_from_slice(&name);
                 // A name that resolves to another path is a link: skipped.
-                match self.fs.walk(&child, false) {
-                    Ok(w) if w.found.canonical == child && w.found.kind == Kind::Dir => {
+                match self.lookup(&child) {
+                    Ok(f) if f.canonical == child && f.kind == Kind::Dir => {
                         below.push(child);
                     }
-                    Ok(w) if w.found.canonical == child && w.found.kind == Kind::File => {
+                    Ok(f) if f.canonical == child && f.kind == Kind::File => {
                         if files.len() >= max {
                             return files;
                         }
@@ -596,18 +624,29 @@ impl Root {
 
     /// Opens the regular file `path` resolves to.
     pub(crate) fn open(&self, path: &[u8]) -> io::Result<Content> {
-        let walked = self
-            .fs
-            .walk(path, false)
+        let found = self
+            .lookup(path)
             .map_err(|_| io::Error::from(io::ErrorKind::NotFound))?;
-        if walked.found.kind != Kind::File {
+        if found.kind != Kind::File {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 "not a regular file",
             ));
         }
-        self.fs
-            .open_at(&walked.found.canonical, &walked.parent, &walked.name)
+        // The canonical path has no link left: its directory's descriptor (remembered per
+        // root) and its last name.
+        let split = found
+            .canonical
+            .iter()
+            .rposition(|&b| b == b'/')
+            .unwrap_or(0);
+        let (dir, name) = found.canonical.split_at(split);
+        let name = name.get(1..).unwrap_or_default();
+        let parent = self
+            .fs
+            .dir_handle(if dir.is_empty() { b"/" } else { dir })
+            .ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))?;
+        self.fs.open_at(&found.canonical, &parent, name)
     }
 
     /// Reads a small file inside the root (configuration), up to `max` bytes.
@@ -643,6 +682,19 @@ fn read_file(file: File, len: u64, max: u64) -> Option<Vec<u8>> {
         reader.read_to_end(&mut out).ok()?;
     }
     Some(out)
+}
+
+/// An absolute path with `.` and `..` resolved by name, `..` stopping at the top.
+fn normalise(path: &[u8]) -> Vec<u8> {
+    let mut parts: Vec<&[u8]> = Vec::new();
+    for part in components(path) {
+        if part == b".." {
+            parts.pop();
+        } else {
+            parts.push(part);
+        }
+    }
+    join(&parts)
 }
 
 fn join(parts: &[&[u8]]) -> Vec<u8> {
