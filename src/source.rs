@@ -93,17 +93,25 @@ fn kind_of(kind: FileType) -> &'static str {
     if kind.is_dir() {
         "a directory"
     } else if kind.is_fifo() {
-        "a FIFO (a pipe: save what it carries to a file first)"
+        FIFO
     } else if kind.is_socket() {
-        "a socket"
+        SOCKET
     } else if kind.is_char_device() {
-        "a character device"
+        CHAR_DEVICE
     } else if kind.is_block_device() {
-        "a block device"
+        BLOCK_DEVICE
     } else {
-        "something else"
+        SOMETHING_ELSE
     }
 }
+
+/// The words for files that are neither regular files, directories nor links (the root
+/// model names them the same way).
+pub(crate) const FIFO: &str = "a FIFO (a pipe: save what it carries to a file first)";
+pub(crate) const SOCKET: &str = "a socket";
+pub(crate) const CHAR_DEVICE: &str = "a character device";
+pub(crate) const BLOCK_DEVICE: &str = "a block device";
+pub(crate) const SOMETHING_ELSE: &str = "something else";
 
 impl FileSource {
     /// Opens `path` for positioned reads: a regular file (a FIFO, a device or a directory

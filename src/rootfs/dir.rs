@@ -19,6 +19,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, ResolveFlags};
 
 use super::{Child, Content, Identity};
+use crate::source;
 
 /// A directory on this machine, opened once.
 #[derive(Debug)]
@@ -81,14 +82,11 @@ impl DirRoot {
                 Ok(target) => Child::Link(target.into_bytes()),
                 Err(_) => Child::Missing,
             },
-            FileType::Fifo => Child::Other(
-                identity,
-                "a FIFO (a pipe: save what it carries to a file first)",
-            ),
-            FileType::Socket => Child::Other(identity, "a socket"),
-            FileType::CharacterDevice => Child::Other(identity, "a character device"),
-            FileType::BlockDevice => Child::Other(identity, "a block device"),
-            _ => Child::Other(identity, "something else"),
+            FileType::Fifo => Child::Other(identity, source::FIFO),
+            FileType::Socket => Child::Other(identity, source::SOCKET),
+            FileType::CharacterDevice => Child::Other(identity, source::CHAR_DEVICE),
+            FileType::BlockDevice => Child::Other(identity, source::BLOCK_DEVICE),
+            _ => Child::Other(identity, source::SOMETHING_ELSE),
         }
     }
 

@@ -113,11 +113,7 @@ fn programs(given: &[PathBuf], root: &GivenRoot) -> Result<Vec<PathBuf>, ExitCod
     match found {
         Some(found) => Ok(vec![found]),
         None => {
-            eprintln!(
-                "runbase: the image starts {}, which is not in its PATH ({})",
-                crate::human::shown(program),
-                crate::human::shown(path)
-            );
+            warn!("runbase: the image starts {program}, which is not in its PATH ({path})");
             Err(ExitCode::from(3))
         }
     }

@@ -44,9 +44,13 @@ impl GivenRoot {
         let shown = crate::human::shown(&runbase::path_text(given));
         let meta = std::fs::metadata(given).map_err(|e| format!("--root {shown}: {e}"))?;
         if !meta.is_dir() && !meta.is_file() {
+            // The library names what it is (a FIFO, a device), opening it without waiting.
+            let what = runbase::FileSource::open(given)
+                .err()
+                .and_then(|e| std::error::Error::source(&e).map(ToString::to_string))
+                .unwrap_or_else(|| "not a regular file".into());
             return Err(format!(
-                "--root {shown}: neither a directory nor an image: not a regular file but {}",
-                kind_of(meta.file_type())
+                "--root {shown}: neither a directory nor an image: {what}"
             ));
         }
         if meta.is_file() && !looks_like_tar(given) {
@@ -100,22 +104,6 @@ impl GivenRoot {
         let canonical = |p: &Path| std::fs::canonicalize(p).ok();
         absolute(path).starts_with(absolute(dir))
             || matches!((canonical(path), canonical(dir)), (Some(p), Some(d)) if p.starts_with(&d))
-    }
-}
-
-/// What a file that is neither a directory nor a regular file is.
-fn kind_of(kind: std::fs::FileType) -> &'static str {
-    use std::os::unix::fs::FileTypeExt;
-    if kind.is_fifo() {
-        "a FIFO"
-    } else if kind.is_socket() {
-        "a socket"
-    } else if kind.is_char_device() {
-        "a character device"
-    } else if kind.is_block_device() {
-        "a block device"
-    } else {
-        "something else"
     }
 }
 

@@ -211,10 +211,7 @@ pub fn run_scan(args: &ScanArgs) -> io::Result<ExitCode> {
     let paths = match resolvers.last().map(|r| r.files_below(&dir)) {
         Some(Ok(paths)) => paths,
         Some(Err(e)) => {
-            eprintln!(
-                "runbase: {}",
-                crate::human::shown(&runbase::report::message_with_causes(&e))
-            );
+            warn!("runbase: {}", runbase::report::message_with_causes(&e));
             return Ok(ExitCode::from(2));
         }
         None => return Ok(ExitCode::from(2)),
