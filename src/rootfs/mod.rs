@@ -344,10 +344,6 @@ impl RootFs {
             ),
             None => (self.top_identity(), Vec::new(), top.clone()),
         };
-        // Entering a directory already opened it: keep it for lookups below it.
-        if let Some(last) = stack.last() {
-            self.remember_handle(&canonical, &last.handle);
-        }
         Ok(Walked {
             found: Found {
                 canonical,
@@ -574,16 +570,16 @@ impl Root {
 
     /// The names in a directory inside the root, sorted bytewise.
     pub(crate) fn names(&self, dir: &[u8]) -> Vec<Vec<u8>> {
-        let Ok(walked) = self.fs.walk(dir, false) else {
+        let Ok(found) = self.lookup(dir) else {
             return Vec::new();
         };
-        if walked.found.kind != Kind::Dir {
+        if found.kind != Kind::Dir {
             return Vec::new();
         }
-        let mut names = self
-            .fs
-            .names_at(&walked.parent, &walked.name)
-            .unwrap_or_default();
+        let Some(handle) = self.fs.dir_handle(&found.canonical) else {
+            return Vec::new();
+        };
+        let mut names = self.fs.names_at(&handle, b"").unwrap_or_default();
         names.sort();
         names
     }
