@@ -571,12 +571,20 @@ fn foreign_roots_match_their_loaders_under_qemu() {
 
 /// A synthesized x86_64 object of type `e_type` needing `needed` (no loader: none runs it).
 fn synth_object(e_type: u16, needed: &[String]) -> Vec<u8> {
+    synth_dynamic(e_type, needed, None)
+}
+
+/// A synthesized x86_64 object of type `e_type` needing `needed`, with an RPATH when given.
+fn synth_dynamic(e_type: u16, needed: &[String], rpath: Option<&str>) -> Vec<u8> {
     use crate::synth::{DynamicParts, Segment, Synth};
     let mut synth = Synth::new(true, false);
     synth.e_type = e_type;
     let mut parts = DynamicParts::new();
     let offsets: Vec<u32> = needed.iter().map(|n| parts.add(n)).collect();
     let mut dynamic: Vec<(u64, u64)> = offsets.iter().map(|&o| (1, u64::from(o))).collect();
+    if let Some(rpath) = rpath {
+        dynamic.push((15, u64::from(parts.add(rpath))));
+    }
     synth.segments.push(Segment {
         p_type: 1,
         flags: 4,
@@ -895,35 +903,6 @@ fn command_line_inspect_tree_and_scan() {
     );
 }
 
-/// A synthesized x86_64 object like [`synth_object`], with an RPATH too.
-fn synth_object_with_rpath(e_type: u16, needed: &[String], rpath: &str) -> Vec<u8> {
-    use crate::synth::{DynamicParts, Segment, Synth};
-    let mut synth = Synth::new(true, false);
-    synth.e_type = e_type;
-    let mut parts = DynamicParts::new();
-    let offsets: Vec<u32> = needed.iter().map(|n| parts.add(n)).collect();
-    let rpath = parts.add(rpath);
-    let mut dynamic: Vec<(u64, u64)> = offsets.iter().map(|&o| (1, u64::from(o))).collect();
-    dynamic.push((15, u64::from(rpath)));
-    synth.segments.push(Segment {
-        p_type: 1,
-        flags: 4,
-        data: parts.strtab.clone(),
-    });
-    synth.segments.push(Segment {
-        p_type: 2,
-        flags: 6,
-        data: vec![0; 16 * (dynamic.len() + 3)],
-    });
-    dynamic.extend([
-        (5, synth.addr_of(0)),
-        (10, parts.strtab.len() as u64),
-        (0, 0),
-    ]);
-    synth.segments[1].data = synth.dynamic(&dynamic);
-    synth.build()
-}
-
 /// `tree` over N libraries that each need all the others: every library's needs are shown
 /// once, under the object that loaded it; its other appearances are one line each saying
 /// where it is shown. The text grows with the edges (N squared), not with N cubed: shown at
@@ -986,7 +965,7 @@ fn text_output_escapes_control_characters_from_files() {
     let file = r.join("app/prog\x1b[31m\nevil");
     std::fs::write(
         &file,
-        synth_object_with_rpath(2, &[hostile.to_string()], "/opt/\x1b[31m\nx"),
+        synth_dynamic(2, &[hostile.to_string()], Some("/opt/\x1b[31m\nx")),
     )
     .unwrap();
     let check = |what: &str, out: std::process::Output| {
