@@ -495,6 +495,37 @@ fn ours(image: &Path, options: &ImageOptions) -> Image {
     Image::open(image, options).unwrap_or_else(|e| panic!("{}: {e}", image.display()))
 }
 
+/// `program` (a path inside the image) inspected and verified in the image read in place,
+/// checked to agree with the same done in the image written out to `dest`: the root model's
+/// image backend answers as the directory backend does.
+fn verify_in_place(path: &Path, dest: &Path, program: &str) -> runbase::report::Verification {
+    let image = ours(path, &ImageOptions::default());
+    let root = runbase::RootFs::image(path, image);
+    let mut resolver = runbase::Resolver::with_root(
+        root,
+        &runbase::Limits::default(),
+        &runbase::ResolveOptions::default(),
+    );
+    let report = runbase::inspect_in_root(
+        Path::new(program),
+        &runbase::Options::default(),
+        &mut resolver,
+    )
+    .unwrap();
+    let in_place = runbase::verify_with(&report, &mut resolver);
+    let written = report_in(&dest.join(program.trim_start_matches('/')), dest);
+    let on_disk = runbase::verify(&written, dest).unwrap();
+    let paths = |r: &runbase::Report| -> Vec<String> {
+        let closure = r.closure.as_ref().unwrap();
+        closure.libraries.iter().map(|l| l.path.clone()).collect()
+    };
+    assert_eq!(paths(&report), paths(&written), "{program}");
+    assert_eq!(in_place.runs, on_disk.runs, "{program}");
+    assert_eq!(in_place.problem_codes, on_disk.problem_codes, "{program}");
+    assert_eq!(in_place.problems, on_disk.problems, "{program}");
+    in_place
+}
+
 /// The image's tree as [`snapshot`] sees a directory.
 fn snapshot_image(image: &Image) -> BTreeMap<PathBuf, Node> {
     let path = |bytes: &[u8]| PathBuf::from(OsStr::from_bytes(bytes));
@@ -813,6 +844,10 @@ fn every_form_gives_a_root_that_runs_the_programs() {
         let report = report_in(&dest.path().join("app/hello"), dest.path());
         let v = runbase::verify(&report, dest.path()).unwrap();
         assert!(v.runs, "{what}: {:?}", v.problems);
+        assert!(
+            verify_in_place(path, dest.path(), "/app/hello").runs,
+            "{what}"
+        );
         eprintln!("{what}: read, ran, verified");
     }
 }
@@ -842,6 +877,7 @@ fn whiteouts_break_images_as_verify_predicts_and_running_confirms() {
     );
     let err = try_run_in_root(dest.path(), "/app/hello", &[], &[]).expect_err("no loader");
     assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
+    assert!(!verify_in_place(&f.no_interpreter, dest.path(), "/app/hello").runs);
 
     let dest = written_out(&ours(&f.no_libc, &options));
     let v = runbase::verify(
@@ -863,6 +899,7 @@ fn whiteouts_break_images_as_verify_predicts_and_running_confirms() {
         String::from_utf8_lossy(&out.stderr).contains("libc.so.6"),
         "{out:?}"
     );
+    assert!(!verify_in_place(&f.no_libc, dest.path(), "/app/hello").runs);
 
     // The static resolver program looks up uid 0 in /etc/passwd, which the opaque /etc
     // layer removed (keeping only its own /etc/hosts).
@@ -877,6 +914,7 @@ fn whiteouts_break_images_as_verify_predicts_and_running_confirms() {
         "{:?}",
         v.problems
     );
+    assert!(!verify_in_place(&f.opaque_etc, dest.path(), "/app/getaddrinfo").runs);
     let out = try_run_in_root(dest.path(), "/app/getaddrinfo", &["localhost"], &[]).unwrap();
     assert!(!out.status.success(), "{out:?}");
     // And the hello program, which needs none of /etc, still runs there.
