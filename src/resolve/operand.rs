@@ -16,7 +16,7 @@ use std::path::{Component, Path, PathBuf};
 
 use super::Resolver;
 use crate::error::{Error, Result};
-use crate::rootfs::{Content, Kind, RootError};
+use crate::rootfs::{Content, Found, Kind, RootError};
 
 /// The most files [`Resolver::files_below`] lists.
 const MAX_FILES_LISTED: usize = 1 << 20;
@@ -24,8 +24,8 @@ const MAX_FILES_LISTED: usize = 1 << 20;
 /// Where a named file is.
 #[derive(Debug)]
 pub(crate) enum Place {
-    /// Inside the root, at this canonical path.
-    InRoot(Vec<u8>),
+    /// Inside the root: what the path resolved to.
+    InRoot(Found),
     /// A file of this machine, to be placed at this in-root path.
     Host(PathBuf, String),
 }
@@ -34,7 +34,9 @@ impl Place {
     /// The path inside the root, as text (`$ORIGIN`, `file_in_root`).
     pub(crate) fn in_root(&self) -> String {
         match self {
-            Place::InRoot(path) => crate::path_text(Path::new(std::ffi::OsStr::from_bytes(path))),
+            Place::InRoot(found) => {
+                crate::path_text(Path::new(std::ffi::OsStr::from_bytes(&found.canonical)))
+            }
             Place::Host(_, in_root) => in_root.clone(),
         }
     }
@@ -50,14 +52,14 @@ impl Resolver {
         };
         let Some(path) = in_root else {
             let canonical = std::fs::canonicalize(file).unwrap_or_else(|_| lexical(file));
-            let shown = String::from_utf8_lossy(canonical.as_os_str().as_bytes());
+            let shown = crate::path_text(&canonical);
             return Ok(Place::Host(
                 file.to_path_buf(),
                 super::join_path("/", &shown),
             ));
         };
         match self.root.lookup_strict(&path) {
-            Ok(found) => Ok(Place::InRoot(found.canonical)),
+            Ok(found) => Ok(Place::InRoot(found)),
             Err(e) => Err(self.root_error(file, e)),
         }
     }
@@ -75,11 +77,7 @@ impl Resolver {
                     })?;
                 Content::File(handle, len)
             }
-            Place::InRoot(path) => {
-                let found = self
-                    .root
-                    .lookup(path)
-                    .map_err(|e| self.root_error(file, e))?;
+            Place::InRoot(found) => {
                 if found.kind != Kind::File {
                     let what = match found.kind {
                         Kind::Dir => "a directory",
@@ -93,10 +91,12 @@ impl Resolver {
                         ),
                     });
                 }
-                self.root.open(path).map_err(|source| Error::Io {
-                    path: file.to_path_buf(),
-                    source,
-                })?
+                self.root
+                    .open(&found.canonical)
+                    .map_err(|source| Error::Io {
+                        path: file.to_path_buf(),
+                        source,
+                    })?
             }
         };
         Ok((content, in_root))
